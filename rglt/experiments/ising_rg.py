@@ -1,0 +1,179 @@
+"""Chapter 1: the renormalization group on the 2D Ising model.
+
+Three measurements (seed 000 Sec. 3, Fig. 1 left column, Eq. 2; seed 001 Sec. 1.1, Fig. 1):
+
+1. |m|(T) by Monte Carlo across the transition, against Onsager's exact curve;
+2. the exponent beta of m ~ (T_c - T)^beta (Eq. 2), fitted on larger lattices just below T_c;
+3. the RG flow: block magnetisation and nearest-neighbour correlation after each majority-rule
+   blocking (b = 2), below, at and above T_c, plus the configurations themselves for the figure.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rglt.progress import progress
+from rglt.rg import (T_CRITICAL, block_spin, fit_power_law, magnetization, nn_correlation,
+                     onsager_magnetization, trajectory)
+
+NAME = "ising_rg"
+VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    algorithm: str = "swendsen-wang"
+    chains: int = 8                      # independent chains per temperature (error bars)
+    burn_in: int = 200                   # sweeps discarded per chain
+    sweeps: int = 1000                   # measured sweeps per chain
+    # |m|(T) across the transition
+    curve_size: int = 128
+    curve_temperatures: tuple[float, ...] = tuple(np.round(np.linspace(1.6, 3.4, 19), 3).tolist())
+    # beta: reduced temperatures t = (T_c - T) / T_c where the power law is fitted
+    fit_size: int = 256
+    fit_reduced_t: tuple[float, ...] = tuple(np.round(np.geomspace(0.015, 0.12, 8), 5).tolist())
+    # RG flow under repeated blocking
+    flow_size: int = 256
+    flow_temperatures: tuple[float, ...] = (2.0, round(T_CRITICAL, 6), 2.6)
+    flow_snapshots: int = 20             # configurations kept per chain, every flow_every sweeps
+    flow_every: int = 10
+    block: int = 2
+    # tolerances of the checks cell
+    onsager_margin: float = 0.25         # |T - T_c| beyond which |m| is compared with Onsager
+    onsager_tol_below: float = 0.01
+    onsager_tol_above: float = 0.05      # finite-size |m| above T_c is ~ sqrt(chi T / L^2)
+    beta_tol: float = 0.03
+
+
+CONFIGS = {
+    "smoke": Config(chains=4, burn_in=50, sweeps=150, curve_size=32,
+                    curve_temperatures=(1.6, 2.0, 2.2, 2.3, 2.5, 3.0, 3.4), fit_size=64,
+                    fit_reduced_t=(0.03, 0.05, 0.08, 0.12), flow_size=64, flow_snapshots=5,
+                    onsager_tol_below=0.02, onsager_tol_above=0.2, beta_tol=0.05),
+    "cpu": Config(),
+    "gpu": Config(chains=16, sweeps=4000, curve_size=256, fit_size=512,
+                  fit_reduced_t=tuple(np.round(np.geomspace(0.008, 0.1, 10), 5).tolist()),
+                  flow_size=512),
+}
+
+
+def _seed(config: Config, *key: int) -> int:
+    return int(np.random.SeedSequence([config.seed, *key]).generate_state(1)[0])
+
+
+def _abs_magnetization(config: Config, size: int, temperature: float, seed: int) -> tuple[float, float]:
+    """Mean |m| over the measured sweeps of each chain; mean and standard error across chains."""
+    per_chain = np.zeros(config.chains)
+    sweeps = trajectory(size, temperature, sweeps=config.burn_in + config.sweeps, seed=seed,
+                        chains=config.chains, algorithm=config.algorithm)
+    for i, spins in enumerate(sweeps):
+        if i >= config.burn_in:
+            per_chain += np.abs(magnetization(spins))
+    per_chain /= config.sweeps
+    return per_chain.mean(), per_chain.std(ddof=1) / np.sqrt(config.chains)
+
+
+def _flow_samples(config: Config, temperature: float, seed: int) -> np.ndarray:
+    """(chains * flow_snapshots, L, L) equilibrium configurations at one temperature."""
+    kept = []
+    sweeps = trajectory(config.flow_size, temperature, seed=seed, chains=config.chains,
+                        sweeps=config.burn_in + config.flow_snapshots * config.flow_every,
+                        algorithm=config.algorithm)
+    for i, spins in enumerate(sweeps, start=1):
+        if i > config.burn_in and (i - config.burn_in) % config.flow_every == 0:
+            kept.append(spins.copy())
+    return np.concatenate(kept)
+
+
+def _blocked(spins: np.ndarray, config: Config, steps: int, seed: int) -> list[np.ndarray]:
+    """spins followed by its repeated block-spin transforms (ties broken at random, see chapter)."""
+    out = [spins]
+    for k in range(steps):
+        out.append(block_spin(out[-1], config.block, ties="random", seed=seed + k))
+    return out
+
+
+def run(config: Config) -> dict:
+    tc = T_CRITICAL
+    temps = np.array(config.curve_temperatures)
+    fit_temps = tc * (1.0 - np.array(config.fit_reduced_t))
+    jobs = [("curve", i, config.curve_size, t) for i, t in enumerate(temps)]
+    jobs += [("fit", i, config.fit_size, t) for i, t in enumerate(fit_temps)]
+    m = {"curve": np.zeros((2, temps.size)), "fit": np.zeros((2, fit_temps.size))}
+    for kind, i, size, t in progress(jobs, desc="Ising |m|(T)", unit="T"):
+        m[kind][:, i] = _abs_magnetization(config, size, float(t), _seed(config, kind == "fit", i))
+
+    beta = fit_power_law(np.array(config.fit_reduced_t), m["fit"][0], m["fit"][1])
+    beta_exact = fit_power_law(np.array(config.fit_reduced_t), onsager_magnetization(fit_temps))
+
+    steps = int(round(np.log(config.flow_size / 4) / np.log(config.block)))  # stop at 4 x 4 blocks
+    flow = {k: np.zeros((len(config.flow_temperatures), steps + 1)) for k in ("m", "m_err", "c", "c_err")}
+    examples = []
+    for j, t in enumerate(progress(config.flow_temperatures, desc="RG flow", unit="T")):
+        samples = _flow_samples(config, t, _seed(config, 2, j))
+        examples.append(samples[0])
+        for k, level in enumerate(_blocked(samples, config, steps, _seed(config, 3, j))):
+            abs_m, corr = np.abs(magnetization(level)), nn_correlation(level)
+            flow["m"][j, k], flow["m_err"][j, k] = abs_m.mean(), abs_m.std(ddof=1) / np.sqrt(abs_m.size)
+            flow["c"][j, k], flow["c_err"][j, k] = corr.mean(), corr.std(ddof=1) / np.sqrt(corr.size)
+
+    # The tie rule matters: infinite-temperature (independent) spins under one blocking step.
+    rng = np.random.default_rng(_seed(config, 4))
+    noise = np.where(rng.random((16, 256, 256)) < 0.5, 1, -1).astype(np.int8)  # 262,144 blocks
+    ties_up = float(magnetization(block_spin(noise, 2, "up")).mean())
+    ties_random = float(magnetization(block_spin(noise, 2, "random", seed=_seed(config, 5))).mean())
+
+    return {
+        "curve_T": temps, "curve_m": m["curve"][0], "curve_m_err": m["curve"][1],
+        "fit_T": fit_temps, "fit_t": np.array(config.fit_reduced_t),
+        "fit_m": m["fit"][0], "fit_m_err": m["fit"][1],
+        "beta": beta["exponent"], "beta_err": beta["exponent_err"], "beta_amplitude": beta["amplitude"],
+        "beta_reduced_chi2": beta["reduced_chi2"], "beta_onsager_window": beta_exact["exponent"],
+        "flow_T": np.array(config.flow_temperatures), "flow_sizes": config.flow_size // config.block ** np.arange(steps + 1),
+        "flow_m": flow["m"], "flow_m_err": flow["m_err"], "flow_corr": flow["c"], "flow_corr_err": flow["c_err"],
+        "examples": np.stack(examples), "ties_up_m": ties_up, "ties_random_m": ties_random,
+    }
+
+
+def checks(result, config: Config) -> list[dict]:
+    """The chapter's claims, each with a verdict at the profile's tolerance."""
+    tc = T_CRITICAL
+    T, mc = result["curve_T"], result["curve_m"]
+    exact = onsager_magnetization(T)
+    below, above = T < tc - config.onsager_margin, T > tc + config.onsager_margin
+    dev_below = float(np.max(np.abs(mc[below] - exact[below])))
+    dev_above = float(np.max(mc[above]))
+    beta_dev = abs(result["beta"] - 0.125)
+    m, c = result["flow_m"], result["flow_corr"]
+    lo, crit, hi = 0, 1, 2
+    out = [
+        dict(claim=f"MC |m| matches Onsager for T < T_c - {config.onsager_margin}",
+             measured=f"max |dev| = {dev_below:.4f}", tolerance=f"<= {config.onsager_tol_below}",
+             passed=dev_below <= config.onsager_tol_below),
+        dict(claim=f"MC |m| vanishes (Onsager: 0) for T > T_c + {config.onsager_margin}",
+             measured=f"max |m| = {dev_above:.4f}", tolerance=f"<= {config.onsager_tol_above}",
+             passed=dev_above <= config.onsager_tol_above),
+        dict(claim="beta of m ~ (T_c - T)^beta (Eq. 2) is 1/8",
+             measured=f"beta = {result['beta']:.4f} +- {result['beta_err']:.4f}",
+             tolerance=f"|beta - 0.125| <= {config.beta_tol}", passed=beta_dev <= config.beta_tol),
+        dict(claim="below T_c blocking flows to the ordered fixed point (m, corr -> 1)",
+             measured=f"m {m[lo, 0]:.3f} -> {m[lo, -1]:.3f}, corr {c[lo, 0]:.3f} -> {c[lo, -1]:.3f}",
+             tolerance="both grow and end > 0.95",
+             passed=bool(m[lo, -1] > m[lo, 0] and c[lo, -1] > c[lo, 0] and min(m[lo, -1], c[lo, -1]) > 0.95)),
+        dict(claim="above T_c blocking flows to the disordered fixed point (corr -> 0)",
+             measured=f"corr {c[hi, 0]:.3f} -> {c[hi, -1]:.3f}",
+             tolerance="corr falls and ends < 0.1",
+             passed=bool(c[hi, -1] < c[hi, 0] and abs(c[hi, -1]) < 0.1)),
+        dict(claim="at T_c blocking stays between the two fixed points",
+             measured=f"corr in [{c[crit, 1:].min():.3f}, {c[crit, 1:].max():.3f}] after step 1",
+             tolerance="every step's corr within 0.15 of step 1's, and in (0.1, 0.95)",
+             passed=bool(np.all(np.abs(c[crit, 1:] - c[crit, 1]) <= 0.15)
+                         and c[crit].min() > 0.1 and c[crit].max() < 0.95)),
+        dict(claim="majority rule with ties -> +1 biases random spins to m = 6/16; random ties do not",
+             measured=f"m = {result['ties_up_m']:.4f} (up), {result['ties_random_m']:.4f} (random)",
+             tolerance="within 0.01 of 0.375 and 0",
+             passed=abs(result["ties_up_m"] - 0.375) <= 0.01 and abs(result["ties_random_m"]) <= 0.01),
+    ]
+    return out
