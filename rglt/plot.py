@@ -1,0 +1,57 @@
+"""The book's figure style: one place for fonts, colours and the small helpers every chapter uses."""
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+# Phases of a spin system, used wherever below / at / above T_c appear together.
+PHASE_COLOURS = {"below": "#1f5fa8", "critical": "#c2410c", "above": "#6b7280"}
+SPIN_CMAP = mpl.colors.ListedColormap(["#f4efe6", "#1d2b3a"])  # -1 light, +1 dark
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "legend.frameon": False,
+    "lines.linewidth": 1.6,
+    "lines.markersize": 4.5,
+    "figure.constrained_layout.use": True,
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style (call once per chapter)."""
+    mpl.rcParams.update(STYLE)
+
+
+def spins_image(ax, spins, title: str | None = None) -> None:
+    """Draw a +-1 configuration as pixels, without axes."""
+    ax.imshow(np.asarray(spins), cmap=SPIN_CMAP, vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title)
+
+
+def text_table(rows: list[list], headers: list[str]) -> str:
+    """A fixed-width text table (stable under strict nbval, readable in the HTML)."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
+
+
+def show(fig=None) -> None:
+    """Show a figure and close it, so no stray repr ends up in the notebook output."""
+    plt.show()
+    plt.close(fig if fig is not None else "all")

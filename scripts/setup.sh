@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv (or $RGLT_VENV) and install rglt with the book and test extras; skipped when
+# pyproject.toml has not changed since the last install. Source it or run it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV=${RGLT_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV"
+  python3 -m venv "$VENV"
+fi
+stamp="$VENV/.rglt-install-stamp"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing rglt and its dependencies into $VENV (a few minutes the first time)"
+  # (the sed drops pip's notes about this machine's empty local package folders)
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[book,test]" 2>&1 \
+    | sed '/is ignored: it is neither a file nor a directory/d'
+  echo "$want" > "$stamp"
+fi
+export PATH="$PWD/$VENV/bin:$PATH"
