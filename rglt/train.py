@@ -1,0 +1,211 @@
+"""One training loop for every chapter: SGD / AdamW, step / one-cycle / cosine schedules, masks,
+seeding, a progress bar, and DDP under ``torchrun``.
+
+Design choices that IMP relies on:
+
+- The learning rate is a pure function of the global step (:func:`lr_at`), so training can start at
+  any step (rewinding to step k resumes the schedule from k) and give the same rates as an
+  uninterrupted run.
+- The order of examples in epoch e is a permutation drawn from (seed, e) alone, so a run resumed at
+  step k sees exactly the batches an uninterrupted run sees from step k on.
+- Masks are enforced twice: gradients of pruned entries are zeroed before the optimizer step (so
+  momentum buffers and AdamW moments of pruned entries stay zero), and the weights are multiplied by
+  their masks after it (so weight decay or anything else cannot move a pruned weight off zero).
+- Under ``torchrun`` (torch.distributed initialised) each rank takes its contiguous share of every
+  global batch and DDP averages the gradients, which equals one process training on the whole global
+  batch, except for BatchNorm statistics, which stay per rank (SyncBatchNorm needs CUDA).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from rglt.progress import progress
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("constant", "step", "onecycle", "cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 15
+    batch_size: int = 128              # global batch size (split across ranks under DDP)
+    optimizer: str = "sgd"
+    lr: float = 0.1                    # peak learning rate
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"
+    milestones: tuple[float, ...] = (0.5, 0.75)  # "step": fractions of training where lr *= gamma
+    gamma: float = 0.1
+    pct_start: float = 0.3             # "onecycle": fraction of steps spent warming up
+    seed: int = 0
+
+    def __post_init__(self):
+        _check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "an integer >= 1", self.epochs)
+        _check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
+        _check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
+        _check(self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}", self.schedule)
+        _check(math.isfinite(self.lr) and self.lr > 0, "lr", "a finite number > 0", self.lr)
+        _check(0 <= self.momentum < 1, "momentum", "in [0, 1)", self.momentum)
+        _check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+        _check(all(0 < m < 1 for m in self.milestones), "milestones", "fractions in (0, 1)", self.milestones)
+        _check(0 < self.pct_start < 1, "pct_start", "in (0, 1)", self.pct_start)
+
+
+def _check(ok: bool, name: str, allowed: str, value) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}; got {value!r}")
+
+
+def steps_per_epoch(n_examples: int, batch_size: int) -> int:
+    return math.ceil(n_examples / batch_size)
+
+
+def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
+    """The learning rate at global ``step`` of ``total_steps`` (the same curves as torch's
+    MultiStepLR, OneCycleLR with cosine annealing and default divisors, and CosineAnnealingLR)."""
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "step":
+        drops = sum(step >= round(m * total_steps) for m in config.milestones)
+        return config.lr * config.gamma ** drops
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+    # one-cycle: cosine warm-up from lr/25 to lr, then cosine annealing to lr/25/1e4
+    initial, final = config.lr / 25.0, config.lr / 25.0 / 1e4
+    warm_end = float(config.pct_start * total_steps) - 1
+    if step <= warm_end:
+        frac, start, end = step / warm_end, initial, config.lr
+    else:
+        frac, start, end = (step - warm_end) / (total_steps - 1 - warm_end), config.lr, final
+    return end + (start - end) / 2.0 * (math.cos(math.pi * frac) + 1)
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def epoch_order(n_examples: int, seed: int, epoch: int) -> torch.Tensor:
+    """The permutation of examples used in ``epoch``: drawn from (seed, epoch) alone."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n_examples, generator=generator)
+
+
+def _rank_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+@torch.no_grad()
+def apply_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
+    """Zero the pruned entries of the named parameters of ``model`` in place."""
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        params[name].mul_(mask.to(params[name].dtype))
+
+
+def _check_masks(model: nn.Module, masks: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    if masks is None:
+        return {}
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        if name not in params:
+            raise ValueError(f"masks names a parameter the model does not have: {name!r}")
+        if mask.shape != params[name].shape or mask.dtype != torch.bool:
+            raise ValueError(f"mask for {name!r} must be a bool tensor of shape {tuple(params[name].shape)}; "
+                             f"got {mask.dtype} {tuple(mask.shape)}")
+    return {name: mask.to(params[name].device) for name, mask in masks.items()}
+
+
+def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: TrainConfig, *,
+          masks: Mapping[str, torch.Tensor] | None = None, start_step: int = 0,
+          on_step: Callable[[int, nn.Module], None] | None = None,
+          evaluate_on: tuple[torch.Tensor, torch.Tensor] | None = None, desc: str = "train") -> dict:
+    """Train ``model`` in place on in-memory ``data = (inputs, labels)`` from global ``start_step``.
+
+    ``masks`` (parameter name -> bool tensor) are kept exactly: pruned weights stay zero.
+    ``on_step(step, model)`` is called before each step and once at the end (step = total steps),
+    e.g. to keep the weights at a rewind point. Returns the per-epoch history (train loss, and the
+    accuracy on ``evaluate_on`` when given).
+    """
+    inputs, labels = data
+    if inputs.shape[0] != labels.shape[0] or inputs.shape[0] == 0:
+        raise ValueError(f"data must be (inputs, labels) with the same non-zero length; "
+                         f"got {inputs.shape[0]} and {labels.shape[0]}")
+    masks = _check_masks(model, masks)
+    n = inputs.shape[0]
+    per_epoch = steps_per_epoch(n, config.batch_size)
+    total = per_epoch * config.epochs
+    _check(isinstance(start_step, int) and 0 <= start_step <= total, "start_step", f"an integer in [0, {total}]", start_step)
+    rank, world = _rank_world()
+    if config.batch_size % world:
+        raise ValueError(f"batch_size must be divisible by the number of ranks ({world}); got {config.batch_size}")
+    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    device = next(model.parameters()).device
+    params = dict(model.named_parameters())
+    optimizer = make_optimizer(model.parameters(), config)
+    apply_masks(model, masks)
+    history = {"epoch": [], "loss": [], "accuracy": []}
+    step = start_step
+    epochs = range(start_step // per_epoch, config.epochs)
+    for epoch in progress(epochs, desc=desc, unit="epoch") if rank == 0 else epochs:
+        order = epoch_order(n, config.seed, epoch)
+        model.train()
+        loss_sum, count = 0.0, 0
+        for b in range(step - epoch * per_epoch, per_epoch):
+            if on_step is not None:
+                on_step(step, model)
+            batch = order[b * config.batch_size:(b + 1) * config.batch_size]
+            global_size = batch.numel()
+            share = math.ceil(global_size / world)
+            batch = batch[rank * share:(rank + 1) * share]
+            x, y = inputs[batch].to(device), labels[batch].to(device)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total, config)
+            optimizer.zero_grad(set_to_none=True)
+            # Sum over this rank's share / global batch, times world because DDP averages over
+            # ranks: the gradient is that of the mean loss over the global batch, shares equal or not.
+            loss = F.cross_entropy(net(x), y, reduction="sum") * (world / global_size)
+            loss.backward()
+            with torch.no_grad():
+                for name, mask in masks.items():
+                    if params[name].grad is not None:
+                        params[name].grad.mul_(mask)
+            optimizer.step()
+            apply_masks(model, masks)
+            loss_sum += loss.item() * global_size / world
+            count += y.numel()
+            step += 1
+        history["epoch"].append(epoch + 1)
+        history["loss"].append(loss_sum / max(count, 1))
+        if evaluate_on is not None:
+            history["accuracy"].append(evaluate(model, evaluate_on)["accuracy"])
+    if on_step is not None:
+        on_step(step, model)
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_size: int = 1024) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``data = (inputs, labels)``."""
+    inputs, labels = data
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for start in range(0, inputs.shape[0], batch_size):
+        x, y = inputs[start:start + batch_size].to(device), labels[start:start + batch_size].to(device)
+        logits = model(x)
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    model.train(was_training)
+    return {"loss": loss_sum / inputs.shape[0], "accuracy": correct / inputs.shape[0]}
