@@ -1,36 +1,53 @@
-"""Power-law fits of critical scaling, y = A x^p, by weighted least squares in log-log space."""
+"""Fits of critical power laws, y = A x^p, optionally with the leading correction to scaling."""
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import curve_fit
 
 
-def fit_power_law(x, y, y_err=None) -> dict[str, float]:
-    """Fit y = A x^p; return p, its standard error, A and the reduced chi^2.
+def _with_correction(x, amplitude, exponent, a):
+    return amplitude * x**exponent * (1.0 + a * x)
 
-    ``y_err`` (standard errors of y) weights each point by its relative error; the exponent's
-    uncertainty then comes from those errors. Without them the points are weighted equally and the
-    uncertainty comes from the scatter about the line.
+
+def fit_power_law(x, y, y_err=None, *, correction: bool = False) -> dict[str, float]:
+    """Fit y = A x^p, or y = A x^p (1 + a x) with ``correction=True``.
+
+    Returns the exponent p, its standard error, A, a (0 without correction) and the reduced chi^2.
+    With ``y_err`` (standard errors of y) points are weighted by them and the exponent's error is the
+    statistical one scaled by sqrt(reduced chi^2) when that exceeds 1 (the model then misses part of
+    the data, and the purely statistical error would overstate the precision). Without ``y_err`` the
+    error comes from the scatter about the fit. The plain law is fitted by weighted least squares in
+    log-log space; the corrected one by nonlinear least squares started from the plain fit.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 3:
-        raise ValueError(f"x and y must be 1-D arrays of the same length >= 3; got {x.shape} and {y.shape}")
+    n_params = 3 if correction else 2
+    if x.shape != y.shape or x.ndim != 1 or x.size <= n_params:
+        raise ValueError(f"x and y must be 1-D arrays of the same length > {n_params}; got {x.shape} and {y.shape}")
     if np.any(x <= 0) or np.any(y <= 0) or not np.all(np.isfinite(x) & np.isfinite(y)):
-        raise ValueError("x and y must be finite and > 0 for a log-log fit")
-    lx, ly = np.log(x), np.log(y)
-    if y_err is None:
-        sigma, absolute = np.ones_like(ly), False
-    else:
+        raise ValueError("x and y must be finite and > 0 for a power-law fit")
+    if y_err is not None:
         y_err = np.asarray(y_err, float)
-        if y_err.shape != y.shape or np.any(y_err <= 0):
-            raise ValueError("y_err must have y's shape and be > 0")
-        sigma, absolute = y_err / y, True
-    w = 1.0 / sigma**2
-    design = np.stack([np.ones_like(lx), lx], axis=1)
+        if y_err.shape != y.shape or np.any(y_err <= 0) or not np.all(np.isfinite(y_err)):
+            raise ValueError("y_err must have y's shape and be finite and > 0")
+    # Plain law: straight line in log-log space, weights from the relative errors.
+    sigma_log = np.ones_like(y) if y_err is None else y_err / y
+    w = 1.0 / sigma_log**2
+    design = np.stack([np.ones_like(x), np.log(x)], axis=1)
     cov = np.linalg.inv(design.T @ (design * w[:, None]))
-    intercept, slope = cov @ (design.T @ (w * ly))
-    resid = ly - (intercept + slope * lx)
-    chi2 = float(np.sum(w * resid**2) / (x.size - 2))
-    if not absolute:
-        cov = cov * chi2
-    return {"exponent": float(slope), "exponent_err": float(np.sqrt(cov[1, 1])),
-            "amplitude": float(np.exp(intercept)), "reduced_chi2": chi2}
+    intercept, slope = cov @ (design.T @ (w * np.log(y)))
+    params, a = np.array([np.exp(intercept), slope]), 0.0
+    if correction:
+        params, cov = curve_fit(_with_correction, x, y, p0=[params[0], params[1], 0.0], sigma=y_err,
+                                absolute_sigma=y_err is not None, maxfev=20000)
+        resid = (y - _with_correction(x, *params)) / (1.0 if y_err is None else y_err)
+        a = float(params[2])
+    else:
+        resid = (np.log(y) - (intercept + slope * np.log(x))) / sigma_log
+        if y_err is None:
+            cov = cov * float(np.sum(resid**2) / (x.size - 2))
+    chi2 = float(np.sum(resid**2) / (x.size - n_params))
+    err = float(np.sqrt(cov[1, 1]))
+    if y_err is not None:
+        err *= max(1.0, np.sqrt(chi2))
+    return {"exponent": float(params[1]), "exponent_err": err, "amplitude": float(params[0]),
+            "correction": a, "reduced_chi2": chi2}
