@@ -1,0 +1,117 @@
+"""Iterative magnitude pruning with rewinding (Algorithm 1 of Lottery Pools, seed 003).
+
+    1: train theta to completion; keep theta_k, the weights at step k
+    2: for round t = 1..T:
+    3:     prune the lowest-magnitude fraction of the surviving prunable weights -> mask m_t
+    4:     train m_t * theta_k to completion, the schedule resuming at step k
+
+k = 0 is the original lottery ticket hypothesis. Every level goes to a :class:`TicketStore` as soon as
+it is trained; calling :func:`imp` again on the same store resumes after the last complete level.
+Under ``torchrun`` every rank runs the same rounds (DDP keeps their weights equal) and rank 0 writes.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from rglt.progress import progress
+from rglt.prune.masks import magnitude_masks
+from rglt.prune.tickets import TicketStore
+from rglt.train import TrainConfig, evaluate, steps_per_epoch, train
+
+SCHEDULES = ("survivors", "original")
+
+
+@dataclasses.dataclass(frozen=True)
+class IMPConfig:
+    rounds: int = 10
+    fraction: float = 0.2          # per round: of the survivors, or of the original count
+    schedule: str = "survivors"    # "survivors" (vision, 20%) or "original" (BERT, 10% of the original)
+    rewind_step: int = 0           # k: the step whose weights every round restarts from
+    scope: str = "global"          # passed to magnitude_masks
+    backend: str = "auto"
+
+    def __post_init__(self):
+        if not isinstance(self.rounds, int) or self.rounds < 0:
+            raise ValueError(f"rounds must be an integer >= 0; got {self.rounds!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
+        if not 0 < self.fraction < 1:
+            raise ValueError(f"fraction must be in (0, 1); got {self.fraction!r}")
+        if self.schedule == "original" and self.rounds * self.fraction >= 1:
+            raise ValueError(f"rounds * fraction must be < 1 for schedule='original'; got {self.rounds} * {self.fraction}")
+        if not isinstance(self.rewind_step, int) or self.rewind_step < 0:
+            raise ValueError(f"rewind_step must be an integer >= 0; got {self.rewind_step!r}")
+
+
+def round_fraction(config: IMPConfig, t: int) -> float:
+    """The fraction of survivors pruned in round t (1-based): constant, or p / (1 - p (t - 1))."""
+    if config.schedule == "survivors":
+        return config.fraction
+    return config.fraction / (1.0 - config.fraction * (t - 1))
+
+
+def _on_main_rank(write: Callable[[], None]) -> None:
+    """Under torchrun only rank 0 writes the store; every rank waits until it has."""
+    distributed = dist.is_available() and dist.is_initialized()
+    if not distributed or dist.get_rank() == 0:
+        write()
+    if distributed:
+        dist.barrier()
+
+
+def imp(make_model: Callable[[], nn.Module], prunable: Callable[[nn.Module], list[str]],
+        data: tuple[torch.Tensor, torch.Tensor], train_config: TrainConfig, config: IMPConfig,
+        store: TicketStore | str, *, evaluate_on: tuple[torch.Tensor, torch.Tensor] | None = None,
+        on_level: Callable[[int], None] | None = None) -> TicketStore:
+    """Run (or resume) IMP; returns the ticket store holding levels 0..config.rounds.
+
+    ``make_model()`` builds the network at its seeded initialisation; ``prunable(model)`` names the
+    parameters to prune (e.g. conv and linear weights). ``on_level(level)`` is called before each level
+    is trained (tests use it to interrupt a run).
+    """
+    total_steps = steps_per_epoch(len(data[1]), train_config.batch_size) * train_config.epochs
+    if config.rewind_step > total_steps:
+        raise ValueError(f"rewind_step must be <= the {total_steps} training steps; got {config.rewind_step}")
+    store = store if isinstance(store, TicketStore) else TicketStore(store)
+    model = make_model()
+    names = list(prunable(model))
+    params = dict(model.named_parameters())
+    unknown = [n for n in names if n not in params]
+    if not names or unknown:
+        raise ValueError(f"prunable(model) must name parameters of the model; unknown: {unknown or 'none given'}")
+    _on_main_rank(lambda: store.bind({"imp": dataclasses.asdict(config), "train": dataclasses.asdict(train_config),
+                                      "prunable": names}))
+    done = store.levels()
+    metrics = lambda m: evaluate(m, evaluate_on) if evaluate_on is not None else {}
+
+    if 0 not in done:
+        if on_level:
+            on_level(0)
+        kept = {}
+        keep = lambda step, m: kept.setdefault("rewind", {k: v.detach().clone() for k, v in m.state_dict().items()}) \
+            if step == config.rewind_step else None
+        train(model, data, train_config, on_step=keep, desc="IMP level 0 (dense)")
+        dense = {n: torch.ones_like(params[n], dtype=torch.bool) for n in names}
+        level_metrics = metrics(model)
+        _on_main_rank(lambda: (store.save_rewind(kept["rewind"]), store.save(0, model.state_dict(), dense, level_metrics)))
+
+    for t in progress(range(1, config.rounds + 1), desc="IMP rounds", unit="level"):
+        if t in store.levels():
+            continue
+        if on_level:
+            on_level(t)
+        previous = store.load(t - 1)
+        new_masks = magnitude_masks([previous.weights[n] for n in names], [previous.masks[n] for n in names],
+                                    round_fraction(config, t), scope=config.scope, backend=config.backend)
+        masks = dict(zip(names, new_masks))
+        model = make_model()
+        model.load_state_dict(store.rewind())
+        train(model, data, train_config, masks=masks, start_step=config.rewind_step, desc=f"IMP level {t}")
+        level_metrics = metrics(model)
+        _on_main_rank(lambda: store.save(t, model.state_dict(), masks, level_metrics))
+    return store

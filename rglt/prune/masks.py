@@ -1,0 +1,136 @@
+"""Magnitude pruning masks over a list of weight tensors: unstructured and structured (whole channels).
+
+Both functions prune a ``fraction`` of what currently survives, the way IMP does (20% of the surviving
+weights per round), and return new boolean masks; pruned entries stay pruned. Rounding follows
+torch.nn.utils.prune: ``round(fraction * survivors)``, Python's round (half to even). Ties are broken
+by position, so the same weights always give the same masks, bit for bit, on every backend.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+from rglt.kernels.masked_topk import BACKENDS, SCOPES, masked_topk
+from rglt.kernels.masked_topk.reference import DTYPES, prune_count
+
+
+def _check_fraction(fraction) -> float:
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) \
+            or not math.isfinite(fraction) or not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must be a number in [0, 1); got {fraction!r}")
+    return float(fraction)
+
+
+def _check_inputs(weights, masks, scope, min_ndim=0):
+    """Checks shared by both functions, all before any work: a ValueError/TypeError naming the input."""
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"weights must be a list or tuple of tensors; got {type(weights).__name__}")
+    if len(weights) == 0:
+        raise ValueError("weights must hold at least one tensor; got an empty list")
+    for i, w in enumerate(weights):
+        if not isinstance(w, torch.Tensor):
+            raise TypeError(f"weights[{i}] must be a torch.Tensor; got {type(w).__name__}")
+        if w.dtype not in DTYPES:
+            names = ", ".join(str(d).removeprefix("torch.") for d in DTYPES)
+            raise TypeError(f"weights[{i}] must have a floating dtype ({names}); got {w.dtype}")
+        if w.dtype != weights[0].dtype or w.device != weights[0].device:
+            raise TypeError(f"weights must share one dtype and device; weights[0] is {weights[0].dtype} "
+                            f"on {weights[0].device}, weights[{i}] is {w.dtype} on {w.device}")
+        if w.ndim < min_ndim:
+            raise ValueError(f"weights[{i}] must have at least {min_ndim} dimension(s); got shape "
+                             f"{tuple(w.shape)}")
+    if masks is not None:
+        if not isinstance(masks, (list, tuple)):
+            raise TypeError(f"masks must be None or a list of tensors; got {type(masks).__name__}")
+        if len(masks) != len(weights):
+            raise ValueError(f"masks must hold one mask per weight ({len(weights)}); got {len(masks)}")
+        for i, (w, m) in enumerate(zip(weights, masks)):
+            if not isinstance(m, torch.Tensor):
+                raise TypeError(f"masks[{i}] must be a torch.Tensor; got {type(m).__name__}")
+            if m.shape != w.shape:
+                raise ValueError(f"masks[{i}] must have the shape of weights[{i}], {tuple(w.shape)}; "
+                                 f"got {tuple(m.shape)}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+
+
+def _check_finite(weights):
+    for i, w in enumerate(weights):
+        if not bool(torch.isfinite(w).all()):
+            raise ValueError(f"weights[{i}] must be finite; it holds NaN or inf")
+
+
+def magnitude_masks(weights, masks=None, fraction=0.2, *, scope="global", backend="auto"):
+    """Prune ``fraction`` of the surviving entries with the smallest |w|; return boolean masks.
+
+    Args:
+        weights: list of float tensors (float32, float16, bfloat16, float64), one dtype, one device.
+        masks: None (every entry survives) or one tensor per weight of the same shape; nonzero (or
+            True) survives. torch.nn.utils.prune's float ``weight_mask`` buffers work as they are.
+        fraction: in [0, 1): the share of the *surviving* entries to prune. The count is
+            ``round(fraction * survivors)`` with Python's round (half to even), exactly as
+            torch.nn.utils.prune computes it, over the whole list (``scope="global"``) or per tensor
+            (``scope="layerwise"``).
+        backend: ``"auto"`` (Triton on CUDA, else the PyTorch reference), ``"reference"``, ``"triton"``.
+
+    Returns:
+        One boolean mask per weight, same shape; entries already pruned stay pruned.
+
+    Tie rule: entries are ranked by |w| (bit-exact: -0.0 and +0.0 tie), then by tensor position in
+    ``weights``, then by flat row-major index; the first k are pruned. So among entries equal to the
+    threshold |w|, those in earlier tensors and at lower indices go first. Without ties the masks
+    equal torch.nn.utils.prune.global_unstructured / l1_unstructured with ``L1Unstructured``.
+    """
+    _check_inputs(weights, masks, scope)
+    fraction = _check_fraction(fraction)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    _check_finite(weights)
+    return masked_topk([w.detach() for w in weights], masks, fraction, scope=scope, backend=backend)
+
+
+def structured_masks(weights, masks=None, fraction=0.2, *, scope="global"):
+    """Prune ``fraction`` of the surviving output channels (dim 0) with the smallest mean |w|.
+
+    A channel (``w[c]``, all entries with index c along dim 0: a filter of a conv, a row of a linear
+    weight) survives while any of its entries survives. Its score is the L1 norm of its surviving
+    entries divided by the channel's size (entries per channel): within one tensor that is the L1 norm
+    ranking of torch.nn.utils.prune.ln_structured(n=1, dim=0); across tensors the division keeps wide
+    layers from looking important just for their fan-in. Scores are summed in float64.
+
+    The count is ``round(fraction * surviving channels)`` (half to even), over all tensors
+    (``scope="global"``) or per tensor (``scope="layerwise"``). Tie rule: channels are ranked by
+    (score, tensor position, channel index) and the first k are pruned. A pruned channel's mask is all
+    False; the other channels keep their masks. Runs in PyTorch on the tensors' device (the number of
+    channels is small, so no kernel is needed).
+    """
+    _check_inputs(weights, masks, scope, min_ndim=1)
+    fraction = _check_fraction(fraction)
+    _check_finite(weights)
+    with torch.no_grad():
+        masks = [torch.ones_like(w, dtype=torch.bool) if masks is None else masks[i] != 0
+                 for i, w in enumerate(weights)]
+        scores, alive = [], []
+        for w, m in zip(weights, masks):
+            flat_w, flat_m = w.detach().reshape(w.shape[0], -1), m.reshape(w.shape[0], -1)
+            size = max(flat_w.shape[1], 1)
+            scores.append((flat_w.to(torch.float64).abs() * flat_m).sum(1) / size)
+            alive.append(flat_m.any(1))
+        groups = [range(len(weights))] if scope == "global" else [[i] for i in range(len(weights))]
+        for group in groups:
+            score = torch.cat([scores[i] for i in group])
+            live = torch.cat([alive[i] for i in group])
+            k = prune_count(fraction, int(live.sum()))
+            if k == 0:
+                continue
+            # Stable sort keeps (tensor position, channel index) order among equal scores.
+            order = torch.sort(torch.where(live, score, math.inf), stable=True).indices[:k]
+            start = 0
+            for i in group:
+                n = weights[i].shape[0]
+                chosen = order[(order >= start) & (order < start + n)] - start
+                masks[i][chosen] = False  # masks[i] is a fresh tensor (from `!= 0` or ones_like)
+                start += n
+    return masks
