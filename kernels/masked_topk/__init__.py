@@ -25,7 +25,8 @@ BACKENDS = ("auto", "reference", "triton")
 TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
-def _check_list(weights, masks):
+def check_inputs(weights, masks):
+    """Check the weight list and its masks (before any work); return the masks as a list."""
     if not isinstance(weights, (list, tuple)):
         raise TypeError(f"weights must be a list or tuple of tensors; got {type(weights).__name__}")
     if len(weights) == 0:
@@ -114,7 +115,7 @@ def masked_topk(weights, masks=None, amount=0.2, *, scope="global", backend="aut
 
     The Triton path syncs with the host only for an int ``amount`` (to check it against the survivors).
     """
-    masks = _check_list(weights, masks)
+    masks = check_inputs(weights, masks)
     amount = _check_amount(amount)
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")

@@ -12,8 +12,8 @@ import numbers
 
 import torch
 
-from rglt.kernels.masked_topk import BACKENDS, SCOPES, masked_topk
-from rglt.kernels.masked_topk.reference import DTYPES, prune_count
+from rglt.kernels.masked_topk import BACKENDS, SCOPES, check_inputs, masked_topk
+from rglt.kernels.masked_topk.reference import prune_count
 
 
 def _check_fraction(fraction) -> float:
@@ -25,33 +25,11 @@ def _check_fraction(fraction) -> float:
 
 def _check_inputs(weights, masks, scope, min_ndim=0):
     """Checks shared by both functions, all before any work: a ValueError/TypeError naming the input."""
-    if not isinstance(weights, (list, tuple)):
-        raise TypeError(f"weights must be a list or tuple of tensors; got {type(weights).__name__}")
-    if len(weights) == 0:
-        raise ValueError("weights must hold at least one tensor; got an empty list")
+    check_inputs(weights, masks)
     for i, w in enumerate(weights):
-        if not isinstance(w, torch.Tensor):
-            raise TypeError(f"weights[{i}] must be a torch.Tensor; got {type(w).__name__}")
-        if w.dtype not in DTYPES:
-            names = ", ".join(str(d).removeprefix("torch.") for d in DTYPES)
-            raise TypeError(f"weights[{i}] must have a floating dtype ({names}); got {w.dtype}")
-        if w.dtype != weights[0].dtype or w.device != weights[0].device:
-            raise TypeError(f"weights must share one dtype and device; weights[0] is {weights[0].dtype} "
-                            f"on {weights[0].device}, weights[{i}] is {w.dtype} on {w.device}")
         if w.ndim < min_ndim:
             raise ValueError(f"weights[{i}] must have at least {min_ndim} dimension(s); got shape "
                              f"{tuple(w.shape)}")
-    if masks is not None:
-        if not isinstance(masks, (list, tuple)):
-            raise TypeError(f"masks must be None or a list of tensors; got {type(masks).__name__}")
-        if len(masks) != len(weights):
-            raise ValueError(f"masks must hold one mask per weight ({len(weights)}); got {len(masks)}")
-        for i, (w, m) in enumerate(zip(weights, masks)):
-            if not isinstance(m, torch.Tensor):
-                raise TypeError(f"masks[{i}] must be a torch.Tensor; got {type(m).__name__}")
-            if m.shape != w.shape:
-                raise ValueError(f"masks[{i}] must have the shape of weights[{i}], {tuple(w.shape)}; "
-                                 f"got {tuple(m.shape)}")
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
 
