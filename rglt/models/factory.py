@@ -1,0 +1,91 @@
+"""One entry point, ``build(name, ...)``, for every model by name, in 1D or 2D.
+
+Names: ``resnet{6n+2}`` (CIFAR ResNets: resnet8, resnet14, resnet20, resnet32, resnet44, resnet56,
+resnet110, ...), ``resnet18`` (CIFAR-style ResNet-18), ``vgg11`` / ``vgg13`` / ``vgg16`` / ``vgg19``
+(CIFAR VGG with BN) and ``mlp`` (two hidden layers of ``width`` units).
+"""
+from __future__ import annotations
+
+import numbers
+import re
+
+import torch
+
+from rglt.models.base import check_dim, check_positive_int
+from rglt.models.mlp import MLP
+from rglt.models.resnet import cifar_resnet, resnet18
+from rglt.models.vgg import MIN_INPUT_SIZE, PLANS, VGG
+
+NAMES = ("resnet{6n+2}", "resnet18", *(f"vgg{d}" for d in PLANS), "mlp")
+DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "vgg": 64, "mlp": 100}
+
+
+def _input_size(input_size, dim: int):
+    """``input_size`` as a tuple of ``dim`` positive ints (an int means the same along every axis)."""
+    if input_size is None:
+        return None
+    sizes = (input_size,) * dim if isinstance(input_size, numbers.Integral) else input_size
+    if not isinstance(sizes, (tuple, list)) or len(sizes) != dim:
+        raise ValueError(f"input_size must be an int or {dim} ints for dim={dim}; got {input_size!r}")
+    return tuple(check_positive_int(s, "input_size") for s in sizes)
+
+
+def _family(name) -> tuple[str, int]:
+    match = re.fullmatch(r"(resnet|vgg)(\d+)", name) if isinstance(name, str) else None
+    if name == "mlp":
+        return "mlp", 0
+    if match and match[1] == "resnet" and match[2] == "18":
+        return "resnet18", 18
+    if match and match[1] == "resnet" and int(match[2]) >= 8 and (int(match[2]) - 2) % 6 == 0:
+        return "cifar_resnet", int(match[2])
+    if match and match[1] == "vgg" and int(match[2]) in PLANS:
+        return "vgg", int(match[2])
+    raise ValueError(f"name must be one of {', '.join(NAMES)}; got {name!r}")
+
+
+def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 10, width: int | None = None,
+          input_size=None, shortcut: str | None = None, seed: int | None = None):
+    """Build model ``name`` for inputs (B, in_channels, L) (dim=1) or (B, in_channels, H, W) (dim=2).
+
+    ``width``: first-stage channels of the ResNets (default 16 for resnet{6n+2}, 64 for resnet18; later
+    stages double it), VGG's first-stage channels (default 64, every stage scaled alike), or the MLP's
+    hidden units (default 100). ``input_size`` (L, or H = W, or a tuple): required by the MLP, checked
+    against VGG's four pools, optional for the ResNets (global pooling takes any size). ``shortcut``:
+    ``"B"`` (default, 1x1 conv + BN) or ``"A"``, ResNets only. ``seed``: initialise under
+    ``torch.manual_seed(seed)`` without touching the global generator's state.
+    """
+    family, depth = _family(name)
+    dim = check_dim(dim)
+    in_channels = check_positive_int(in_channels, "in_channels")
+    num_classes = check_positive_int(num_classes, "num_classes")
+    width = DEFAULT_WIDTH[family] if width is None else check_positive_int(width, "width")
+    sizes = _input_size(input_size, dim)
+    if shortcut is not None and family not in ("cifar_resnet", "resnet18"):
+        raise ValueError(f"shortcut applies to the ResNets only; got shortcut={shortcut!r} for {name!r}")
+    if family == "mlp" and sizes is None:
+        raise ValueError("input_size is required for 'mlp' (it sets the number of input features)")
+    if family == "vgg" and sizes is not None and min(sizes) < MIN_INPUT_SIZE:
+        raise ValueError(f"input_size must be >= {MIN_INPUT_SIZE} per axis for {name!r} (four 2x max pools); "
+                         f"got {input_size!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ValueError(f"seed must be None or an integer >= 0; got {seed!r}")
+
+    def make():
+        if family == "cifar_resnet":
+            return cifar_resnet(depth, dim=dim, in_channels=in_channels, num_classes=num_classes, width=width,
+                                shortcut=shortcut or "B")
+        if family == "resnet18":
+            return resnet18(dim=dim, in_channels=in_channels, num_classes=num_classes, width=width,
+                            shortcut=shortcut or "B")
+        if family == "vgg":
+            return VGG(depth, dim=dim, in_channels=in_channels, num_classes=num_classes, width=width)
+        features = in_channels
+        for s in sizes:
+            features *= s
+        return MLP(features, num_classes, hidden=(width, width))
+
+    if seed is None:
+        return make()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return make()
