@@ -10,6 +10,7 @@ import importlib
 from types import ModuleType
 
 EXPERIMENTS = {
+    "imp_resume": "rglt.experiments.imp_resume",
     "ising_rg": "rglt.experiments.ising_rg",
 }
 
