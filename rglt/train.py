@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Mapping
 
 import torch
@@ -97,6 +98,17 @@ def epoch_order(n_examples: int, seed: int, epoch: int) -> torch.Tensor:
     """The permutation of examples used in ``epoch``: drawn from (seed, epoch) alone."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n_examples, generator=generator)
+
+
+def init_distributed(backend: str | None = None) -> tuple[int, int]:
+    """Join the process group that ``torchrun`` describes (RANK, WORLD_SIZE, MASTER_ADDR/PORT in the
+    environment); return (rank, world size). Without torchrun this does nothing and returns (0, 1).
+    The backend defaults to NCCL on CUDA and gloo on the CPU."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"))
+    return _rank_world()
 
 
 def _rank_world() -> tuple[int, int]:

@@ -134,3 +134,20 @@ def test_imp_round_under_ddp_equals_one_process(tmp_path):
         assert torch.equal(masks[0][name], masks[1][name])
         assert torch.equal(a.masks[name], b.masks[name]), name
         torch.testing.assert_close(a.weights[name], b.weights[name], rtol=1e-4, atol=1e-5)
+
+
+def test_imp_under_torchrun_equals_one_process(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    single = imp(_model, _weights, _data(), TrainConfig(epochs=2, batch_size=64, lr=0.05),
+                 IMPConfig(rounds=1, rewind_step=5), tmp_path / "single")
+    script = Path(__file__).parent / "torchrun_imp.py"
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(script), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    a, b = single.load(1), TicketStore(tmp_path / "torchrun").load(1)
+    ranks = [torch.load(tmp_path / f"torchrun_masks{r}.pt") for r in range(2)]
+    for name in a.masks:
+        assert torch.equal(ranks[0][name], ranks[1][name]) and torch.equal(a.masks[name], b.masks[name]), name
+        torch.testing.assert_close(a.weights[name], b.weights[name], rtol=1e-4, atol=1e-5)
