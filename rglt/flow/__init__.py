@@ -1,0 +1,25 @@
+"""RG-Flow: patch geometry, couplings, residual MLPs, priors, logit preprocessing, bits/dim.
+
+- ``RGFlow``: the model (forward / inverse / log_prob / sample / latents per RG level);
+- ``gather_patches`` / ``scatter_patches`` / ``layer_index`` / ``level_of_sites``: the geometry
+  (the reference for a fused kernel);
+- ``preprocess`` / ``dequantize`` / ``logit_transform`` / ``inverse_logit_transform`` / ``to_uint8``;
+- ``prior_log_prob`` / ``prior_sample`` / ``prior_scale``: Gaussian and Laplace priors in the original's
+  and the report's temperature parametrisations;
+- ``bits_per_dim`` / ``evaluate_bpd``; ``parameter_count``: the closed-form parameter count.
+"""
+from rglt.flow.count import parameter_count
+from rglt.flow.coupling import SubnetLayer, checkerboard_mask
+from rglt.flow.geometry import (check_geometry, gather_patches, layer_index, level_of_sites, rg_layer_indices,
+                                scatter_patches)
+from rglt.flow.layers import ResidualMLP, Swish, WNLinear
+from rglt.flow.metrics import bits_per_dim, evaluate_bpd
+from rglt.flow.model import RGFlow, RGLayer
+from rglt.flow.preprocess import dequantize, inverse_logit_transform, logit_transform, preprocess, to_uint8
+from rglt.flow.priors import PARAMETRISATIONS, PRIORS, prior_log_prob, prior_sample, prior_scale
+
+__all__ = ["PARAMETRISATIONS", "PRIORS", "RGFlow", "RGLayer", "ResidualMLP", "SubnetLayer", "Swish", "WNLinear",
+           "bits_per_dim", "check_geometry", "checkerboard_mask", "dequantize", "evaluate_bpd", "gather_patches",
+           "inverse_logit_transform", "layer_index", "level_of_sites", "logit_transform", "parameter_count",
+           "preprocess", "prior_log_prob", "prior_sample", "prior_scale", "rg_layer_indices", "scatter_patches",
+           "to_uint8"]

@@ -1,0 +1,189 @@
+"""RG-Flow (Hu et al. 2022) as the original code builds it: 2H RG layers of patch couplings.
+
+The latent z keeps the image shape; there is no squeeze or split. Level h contributes the sites whose
+coordinates have min(v2(i), v2(j)) = h (capped at H - 1), see :func:`level_of_sites`.
+"""
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from rglt.flow.coupling import SubnetLayer
+from rglt.flow.geometry import check_geometry, gather_patches, layer_index, level_of_sites, scatter_patches
+from rglt.flow.priors import check_prior, check_temperature, prior_log_prob, prior_sample
+
+
+def _check_int(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def check_layers_per_level(layers_per_level, levels: int) -> tuple[int, ...]:
+    """An int n means n at every level; a sequence must have one entry >= 1 per level."""
+    if isinstance(layers_per_level, numbers.Integral) and not isinstance(layers_per_level, bool):
+        layers_per_level = (layers_per_level,) * levels
+    try:
+        out = tuple(layers_per_level)
+    except TypeError:
+        out = ()
+    if len(out) != levels or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1
+                                 for n in out):
+        raise ValueError(f"layers_per_level must be an integer >= 1 or {levels} of them (one per RG level, "
+                         f"H = log2(size / kernel) + 1); got {layers_per_level!r}")
+    return tuple(int(n) for n in out)
+
+
+class RGLayer(nn.Module):
+    """One RG layer: gather the layer's patches, apply its subnet layers, scatter them back."""
+
+    def __init__(self, channels: int, size: int, kernel: int, level: int, offset: bool, subnet_layers: int,
+                 hidden: int, residual_blocks: int):
+        super().__init__()
+        self.level, self.offset = level, offset
+        self.register_buffer("index", layer_index(size, kernel, level, offset), persistent=False)
+        self.subnets = nn.ModuleList(SubnetLayer(channels, kernel, hidden, residual_blocks)
+                                     for _ in range(subnet_layers))
+        self.checkpointing = False
+
+    def _run(self, subnet: SubnetLayer, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # Recompute each subnet layer's activations in the backward pass instead of storing them.
+        if self.checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(subnet, patches, use_reentrant=False)
+        return subnet(patches)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Data -> latent direction: (y, log|det J| per sample)."""
+        patches = gather_patches(x, self.index)
+        ldj = patches.new_zeros(patches.shape[0])
+        for subnet in self.subnets:
+            patches, ld = self._run(subnet, patches)
+            ldj = ldj + ld
+        return scatter_patches(x, patches, self.index), ldj.reshape(x.shape[0], -1).sum(dim=1)
+
+    def inverse(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent -> data direction: (x, log|det J| of the inverse per sample)."""
+        patches = gather_patches(z, self.index)
+        ldj = patches.new_zeros(patches.shape[0])
+        for subnet in reversed(self.subnets):
+            patches, ld = subnet.inverse(patches)
+            ldj = ldj + ld
+        return scatter_patches(z, patches, self.index), ldj.reshape(z.shape[0], -1).sum(dim=1)
+
+
+class RGFlow(nn.Module):
+    """RG-Flow from logit-space images [B, channels, size, size] to latents of the same shape.
+
+    ``layers_per_level[h]`` subnet layers in each of the two RG layers of level h (CelebA: (8, 6, 4, 2);
+    MSDS: 4 everywhere). Each subnet layer has two residual MLPs (S and T) of ``residual_blocks`` blocks
+    with ``hidden`` units. ``prior`` is "laplace" or "gaussian" at temperature 1 for training, with the
+    temperature ``parametrisation`` "original" (default) or "report" (see :mod:`rglt.flow.priors`).
+    At initialisation the flow is the identity (zero output scales a, b).
+    """
+
+    def __init__(self, channels=3, size=32, kernel=4, layers_per_level=(8, 6, 4, 2), residual_blocks=4,
+                 hidden=512, prior="laplace", *, parametrisation="original", checkpointing=False):
+        super().__init__()
+        self.levels = check_geometry(size, kernel)
+        self.channels = _check_int(channels, "channels", 1)
+        self.size, self.kernel = int(size), int(kernel)
+        self.layers_per_level = check_layers_per_level(layers_per_level, self.levels)
+        self.residual_blocks = _check_int(residual_blocks, "residual_blocks", 1)
+        self.hidden = _check_int(hidden, "hidden", 1)
+        check_prior(prior, parametrisation)
+        self.prior, self.parametrisation = prior, parametrisation
+        self.layers = nn.ModuleList(
+            RGLayer(self.channels, self.size, self.kernel, h, offset, self.layers_per_level[h], self.hidden,
+                    self.residual_blocks)
+            for h in range(self.levels) for offset in (False, True))
+        self.register_buffer("site_levels", level_of_sites(self.size, self.kernel), persistent=False)
+        self.checkpointing = checkpointing
+
+    @property
+    def checkpointing(self) -> bool:
+        return self._checkpointing
+
+    @checkpointing.setter
+    def checkpointing(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"checkpointing must be a bool; got {type(value).__name__}")
+        self._checkpointing = value
+        for layer in self.layers:
+            layer.checkpointing = value
+
+    @property
+    def dims(self) -> int:
+        return self.channels * self.size * self.size
+
+    def _check_input(self, x, name: str) -> None:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point torch.Tensor")
+        expected = (self.channels, self.size, self.size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"{name} must have shape [batch, {self.channels}, {self.size}, {self.size}] "
+                             f"(channels={self.channels}, size={self.size}); got {list(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Data (logit space) -> (z, log|det dz/dx| per sample)."""
+        self._check_input(x, "x")
+        ldj = x.new_zeros(x.shape[0])
+        for layer in self.layers:
+            x, ld = layer(x)
+            ldj = ldj + ld
+        return x, ldj
+
+    def inverse_and_logdet(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latents -> (x, log|det dx/dz| per sample)."""
+        self._check_input(z, "z")
+        ldj = z.new_zeros(z.shape[0])
+        for layer in reversed(self.layers):
+            z, ld = layer.inverse(z)
+            ldj = ldj + ld
+        return z, ldj
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents -> data (logit space)."""
+        return self.inverse_and_logdet(z)[0]
+
+    def log_prob(self, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """log p(x) per sample in logit space: prior log density of z plus the flow's log-det.
+
+        Add the logit log-det of :func:`rglt.flow.preprocess.preprocess` for the density of x_tilde.
+        """
+        self._check_input(x, "x")
+        temperature = check_temperature(temperature)
+        if not torch.isfinite(x).all():
+            raise ValueError("x must be finite (no NaN or inf); preprocess images with rglt.flow.preprocess")
+        z, ldj = self(x)
+        return prior_log_prob(z, self.prior, temperature, self.parametrisation) + ldj
+
+    def sample_latents(self, n: int, temperature: float = 1.0, *,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        n = _check_int(n, "n", 1)
+        temperature = check_temperature(temperature)
+        ref = self.site_levels
+        dtype = next(self.parameters()).dtype
+        return prior_sample((n, self.channels, self.size, self.size), self.prior, temperature,
+                            self.parametrisation, generator=generator, dtype=dtype, device=ref.device)
+
+    def sample(self, n: int, temperature: float = 1.0, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n samples in logit space (map to images with :func:`rglt.flow.preprocess.to_uint8`)."""
+        return self.inverse(self.sample_latents(n, temperature, generator=generator))
+
+    def level_of_sites(self) -> torch.Tensor:
+        """[size, size] LongTensor: the RG level each site's latent belongs to."""
+        return self.site_levels.clone()
+
+    def level_mask(self, level: int) -> torch.Tensor:
+        """[size, size] bool mask of the sites of RG ``level`` (the same for every channel)."""
+        if isinstance(level, bool) or not isinstance(level, numbers.Integral) or not 0 <= level < self.levels:
+            raise ValueError(f"level must be an integer in [0, {self.levels - 1}]; got {level!r}")
+        return self.site_levels == level
+
+    def latents_by_level(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """Split z [B, C, size, size] into H tensors [B, C, n_h], sites in row-major order."""
+        self._check_input(z, "z")
+        return [z[:, :, self.site_levels == h] for h in range(self.levels)]
