@@ -6,9 +6,16 @@
 - ``preprocess`` / ``dequantize`` / ``logit_transform`` / ``inverse_logit_transform`` / ``to_uint8``;
 - ``prior_log_prob`` / ``prior_sample`` / ``prior_scale``: Gaussian and Laplace priors in the original's
   and the report's temperature parametrisations;
-- ``bits_per_dim`` / ``evaluate_bpd``; ``parameter_count``: the closed-form parameter count.
+- ``bits_per_dim`` / ``evaluate_bpd``; ``parameter_count``: the closed-form parameter count;
+- :mod:`rglt.flow.analysis`: receptive fields, generation across scales, mixing, mixed temperatures;
+- :mod:`rglt.flow.frechet`: Frechet distance in a pluggable feature space (Inception or the MSDS CNN).
 """
+from rglt.flow.analysis import (generation_across_scales, latent_sensitivity, mix_along_scale, mix_latents,
+                                mixed_temperature_latents, receptive_field_extent, receptive_fields,
+                                sample_mixed_temperature)
 from rglt.flow.count import parameter_count
+from rglt.flow.frechet import (extract_features, feature_statistics, frechet_distance, frechet_distance_between,
+                               inception_features, msds_feature_net, train_msds_feature_net)
 from rglt.flow.coupling import SubnetLayer, checkerboard_mask
 from rglt.flow.geometry import (check_geometry, gather_patches, layer_index, level_of_sites, rg_layer_indices,
                                 scatter_patches)
@@ -19,7 +26,10 @@ from rglt.flow.preprocess import dequantize, inverse_logit_transform, logit_tran
 from rglt.flow.priors import PARAMETRISATIONS, PRIORS, prior_log_prob, prior_sample, prior_scale
 
 __all__ = ["PARAMETRISATIONS", "PRIORS", "RGFlow", "RGLayer", "ResidualMLP", "SubnetLayer", "Swish", "WNLinear",
-           "bits_per_dim", "check_geometry", "checkerboard_mask", "dequantize", "evaluate_bpd", "gather_patches",
+           "bits_per_dim", "check_geometry", "extract_features", "feature_statistics", "frechet_distance",
+           "frechet_distance_between", "generation_across_scales", "inception_features", "latent_sensitivity",
+           "mix_along_scale", "mix_latents", "mixed_temperature_latents", "msds_feature_net", "receptive_field_extent",
+           "receptive_fields", "sample_mixed_temperature", "train_msds_feature_net", "checkerboard_mask", "dequantize", "evaluate_bpd", "gather_patches",
            "inverse_logit_transform", "layer_index", "level_of_sites", "logit_transform", "parameter_count",
            "preprocess", "prior_log_prob", "prior_sample", "prior_scale", "rg_layer_indices", "scatter_patches",
            "to_uint8"]
