@@ -12,6 +12,7 @@ from types import ModuleType
 EXPERIMENTS = {
     "imp_resume": "rglt.experiments.imp_resume",
     "ising_rg": "rglt.experiments.ising_rg",
+    "rg_flow": "rglt.experiments.rg_flow",
 }
 
 
