@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.func import jvp
+import torch.autograd.forward_ad as fwAD
 
 from rglt.data.splits import check_seed
 from rglt.flow.model import RGFlow
@@ -77,8 +77,9 @@ def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int
     """Mean over the samples z [S, C, L, L] of sum_{c'} |dG(z)_{c'} / dz_{c, site}|, averaged over c.
 
     ``sites``: LongTensor [n, 2] of (row, col). Returns [n, L, L] maps in image coordinates (not centred).
-    Each Jacobian column is one forward-mode product (``torch.func.jvp``) along a basis vector; the S
-    samples of a column share one batch, ``batch_size`` bounds the rows sent through the flow at once.
+    Each Jacobian column is one forward-mode product (``torch.autograd.forward_ad``) along a basis
+    vector; the S samples of a column share one batch, ``batch_size`` bounds the rows sent through the
+    flow at once.
     """
     _check_model(model)
     z = _check_latents(model, z, "z")
@@ -99,7 +100,10 @@ def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int
             tan = torch.zeros_like(zrep)
             for t, (i, j, c) in enumerate(part):
                 tan[t * samples:(t + 1) * samples, c, i, j] = 1.0
-            _, col = jvp(model.inverse, (zrep,), (tan,))
+            # Forward-mode AD without a backward graph: torch.func.jvp also records one for the
+            # parameters, which took gigabytes at a few hundred rows.
+            with torch.no_grad(), fwAD.dual_level():
+                col = fwAD.unpack_dual(model.inverse(fwAD.make_dual(zrep, tan))).tangent
             out[start:start + k] = col.detach().abs().sum(dim=1).reshape(k, samples, size, size).mean(dim=1)
     return out.reshape(len(sites), channels, size, size).mean(dim=1)
 
