@@ -62,13 +62,16 @@ def _check_latents(model: RGFlow, z, name: str) -> torch.Tensor:
 
 @contextlib.contextmanager
 def _eval_mode(model: RGFlow):
-    # Gradient checkpointing only applies in training mode; analyses never need it.
-    was_training = model.training
+    # Gradient checkpointing only applies in training mode; analyses never need it. The fused kernels
+    # have a backward but no forward-mode derivative, so analyses run the reference path.
+    was_training, backend = model.training, model.backend
     model.eval()
+    model.backend = "reference"
     try:
         yield model
     finally:
         model.train(was_training)
+        model.backend = backend
 
 
 # ---- receptive fields ----

@@ -6,6 +6,9 @@ One subnet layer = two couplings that share one S and one T network: first condi
     y = M x + (1 - M) (x exp(s) + t),   s = (1 - M) S(M x),   t = (1 - M) T(M x),
 
 with S = tanh(a * MLP_S) and T = b * MLP_T; log|det| = sum of s over the updated entries.
+
+:meth:`SubnetLayer.fused` computes the same map with the fused epilogue kernels of
+``rglt.kernels.rg_coupling`` (the MLPs stay in torch); ``RGFlow(backend="triton")`` uses it.
 """
 from __future__ import annotations
 
@@ -57,3 +60,30 @@ class SubnetLayer(nn.Module):
         y, ld2 = self._uncouple(y, 1 - mask)
         y, ld1 = self._uncouple(y, mask)
         return y, ld1 + ld2
+
+    def fused(self, x: torch.Tensor, inverse: bool, backend: str,
+              scatter: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` (or :meth:`inverse`) with the coupling epilogues in ``rglt.kernels.rg_coupling``.
+
+        Only the S / T MLPs up to their final scale run here; ``backend`` is the kernels' backend.
+        ``scatter = (image, kernel, level, offset)``: the second coupling writes its result straight into
+        a copy of ``image`` (x must be that layer's patches of it), which is then returned in place of the
+        patches. Returns (patches or image, log|det J| per row).
+        """
+        # Imported here: rglt.kernels.rg_coupling imports rglt.flow.geometry (avoids an import cycle).
+        from rglt.kernels.rg_coupling import affine_coupling, affine_coupling_scatter
+
+        mask = self.mask.to(x.dtype)
+        lds = []
+        for i, keep in enumerate((1 - mask, mask) if inverse else (mask, 1 - mask)):
+            cond = keep * x
+            args = (x, self.s_net.pre_scale(cond), self.t_net.pre_scale(cond), keep,
+                    self.s_net.scale, self.t_net.scale)
+            if i == 1 and scatter is not None:
+                image, kernel, level, offset = scatter
+                x, ld = affine_coupling_scatter(image, *args, kernel, level, offset, inverse=inverse,
+                                                backend=backend)
+            else:
+                x, ld = affine_coupling(*args, inverse=inverse, backend=backend)
+            lds.append(ld)
+        return x, lds[0] + lds[1]

@@ -76,8 +76,13 @@ class ResidualMLP(nn.Module):
         self.scale = nn.Parameter(torch.zeros(width))
         self.final_tanh = bool(final_tanh)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pre_scale(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual blocks' output before the final ``scale`` (and tanh): what the fused coupling
+        kernels (``rglt.kernels.rg_coupling``) take as s_raw / t_raw, with ``scale`` as a / b."""
         for block in self.blocks:
             x = (x + block(x)) / math.sqrt(2.0)
-        x = self.scale * x
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale * self.pre_scale(x)
         return torch.tanh(x) if self.final_tanh else x

@@ -15,6 +15,8 @@ from rglt.flow.coupling import SubnetLayer
 from rglt.flow.geometry import check_geometry, gather_patches, layer_index, level_of_sites, scatter_patches
 from rglt.flow.priors import check_prior, check_temperature, prior_log_prob, prior_sample
 
+BACKENDS = ("reference", "triton", "auto")
+
 
 def _check_int(value, name: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
@@ -43,11 +45,12 @@ class RGLayer(nn.Module):
     def __init__(self, channels: int, size: int, kernel: int, level: int, offset: bool, subnet_layers: int,
                  hidden: int, residual_blocks: int):
         super().__init__()
-        self.level, self.offset = level, offset
+        self.level, self.offset, self.kernel = level, offset, kernel
         self.register_buffer("index", layer_index(size, kernel, level, offset), persistent=False)
         self.subnets = nn.ModuleList(SubnetLayer(channels, kernel, hidden, residual_blocks)
                                      for _ in range(subnet_layers))
         self.checkpointing = False
+        self.backend = "reference"  # set through RGFlow.backend, which checks it
 
     def _run(self, subnet: SubnetLayer, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Recompute each subnet layer's activations in the backward pass instead of storing them.
@@ -55,8 +58,35 @@ class RGLayer(nn.Module):
             return checkpoint(subnet, patches, use_reentrant=False)
         return subnet(patches)
 
+    def _kernel_backend(self, x: torch.Tensor) -> str | None:
+        """The rglt.kernels.rg_coupling backend to run x with, or None for the eager code below."""
+        # "auto" follows the kernels' own rule: Triton for CUDA float32, the eager path otherwise.
+        if self.backend == "triton" or (self.backend == "auto" and x.is_cuda and x.dtype == torch.float32):
+            return "triton"
+        return None
+
+    def _fused(self, x: torch.Tensor, inverse: bool, backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """forward / inverse with the fused kernels: gather, the couplings' epilogues, the last one fused
+        with the scatter. Same map and the same per-sample log-det summation order as the eager path."""
+        from rglt.kernels.rg_coupling import gather_patches as fused_gather  # late: import cycle
+
+        geometry = (self.kernel, self.level, self.offset)
+        out = fused_gather(x, *geometry, backend=backend)
+        subnets = list(self.subnets)[::-1] if inverse else list(self.subnets)
+        # Checkpoint as _run does (forward direction, training with grad).
+        ckpt = not inverse and self.checkpointing and self.training and torch.is_grad_enabled()
+        ldj = out.new_zeros(out.shape[0])
+        for i, subnet in enumerate(subnets):
+            args = (out, inverse, backend, (x, *geometry) if i == len(subnets) - 1 else None)
+            out, ld = checkpoint(subnet.fused, *args, use_reentrant=False) if ckpt else subnet.fused(*args)
+            ldj = ldj + ld
+        return out, ldj.reshape(x.shape[0], -1).sum(dim=1)  # out: the image after the last subnet
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Data -> latent direction: (y, log|det J| per sample)."""
+        backend = self._kernel_backend(x)
+        if backend is not None:
+            return self._fused(x, False, backend)
         patches = gather_patches(x, self.index)
         ldj = patches.new_zeros(patches.shape[0])
         for subnet in self.subnets:
@@ -66,6 +96,9 @@ class RGLayer(nn.Module):
 
     def inverse(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent -> data direction: (x, log|det J| of the inverse per sample)."""
+        backend = self._kernel_backend(z)
+        if backend is not None:
+            return self._fused(z, True, backend)
         patches = gather_patches(z, self.index)
         ldj = patches.new_zeros(patches.shape[0])
         for subnet in reversed(self.subnets):
@@ -82,10 +115,18 @@ class RGFlow(nn.Module):
     with ``hidden`` units. ``prior`` is "laplace" or "gaussian" at temperature 1 for training, with the
     temperature ``parametrisation`` "original" (default) or "report" (see :mod:`rglt.flow.priors`).
     At initialisation the flow is the identity (zero output scales a, b).
+
+    ``backend`` (settable later, like ``checkpointing``): "reference" (default) runs the eager PyTorch
+    code; "triton" runs each RG layer with the fused kernels of ``rglt.kernels.rg_coupling`` (gather,
+    coupling epilogues, epilogue + scatter; the S / T MLPs stay in torch), which needs CUDA tensors, or
+    TRITON_INTERPRET=1 on the CPU; "auto" is "triton" for CUDA float32 inputs and "reference" otherwise.
+    The kernels' autograd functions have a backward only (no forward-mode AD, no torch.func), so
+    :mod:`rglt.flow.analysis` runs the reference path.
     """
 
     def __init__(self, channels=3, size=32, kernel=4, layers_per_level=(8, 6, 4, 2), residual_blocks=4,
-                 hidden=512, prior="laplace", *, parametrisation="original", checkpointing=False):
+                 hidden=512, prior="laplace", *, parametrisation="original", checkpointing=False,
+                 backend="reference"):
         super().__init__()
         self.levels = check_geometry(size, kernel)
         self.channels = _check_int(channels, "channels", 1)
@@ -101,6 +142,19 @@ class RGFlow(nn.Module):
             for h in range(self.levels) for offset in (False, True))
         self.register_buffer("site_levels", level_of_sites(self.size, self.kernel), persistent=False)
         self.checkpointing = checkpointing
+        self.backend = backend
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        if not isinstance(value, str) or value not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {value!r}")
+        self._backend = value
+        for layer in self.layers:
+            layer.backend = value
 
     @property
     def checkpointing(self) -> bool:

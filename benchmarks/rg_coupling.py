@@ -1,0 +1,263 @@
+"""Time RG-Flow training steps: the eager model, torch.compile of it, and the fused Triton couplings.
+
+Step: forward of a log_prob loss, loss = -mean(prior_log_prob(z) + log|det|) (``RGFlow.log_prob``'s formula,
+Laplace prior at temperature 1), and its backward. No optimizer: the parameters' gradients are set to
+None before every step, so only forward + backward is timed (an optimizer step costs the same for every
+variant). Input: a fixed batch of standard-normal 3 x 32 x 32 "logit-space images".
+
+Scopes: ``layer``, the first RG layer alone (level 0, offset 0: the busiest, 64 patches per image) with the
+same loss on its output; ``model``, the whole RGFlow. Configurations (3 x 32 x 32, kernel 4):
+``cpu-profile`` (2 subnet layers per level, 2 residual blocks, 128 hidden), ``msds-original`` (4, 4, 512)
+and ``celeba-original`` ((8, 6, 4, 2), 4, 512). The zero-initialised output scales are set to small
+random values so that the couplings are not the identity. Variants:
+
+- ``eager``: ``RGFlow(backend="reference")``, the eager PyTorch code;
+- ``compile``: ``torch.compile`` of the eager loss function (default mode); on the CPU inductor needs a
+  C++ compiler, and a compile failure is recorded as the case's error;
+- ``triton``: ``RGFlow(backend="triton")``, gather / coupling epilogues / epilogue + scatter in the
+  kernels of ``rglt.kernels.rg_coupling``, the MLP GEMMs in torch (CUDA only; on the CPU only under
+  TRITON_INTERPRET=1, whose timings mean nothing).
+
+Each case runs in a fresh subprocess: ``--warmup`` untimed steps (the first, which includes any
+compilation, is reported as ``first_step_s``), then ``--repeats`` timed steps; the median seconds per step
+and batch / median images per second are reported. Peak memory on CUDA: ``torch.cuda.max_memory_allocated()``
+over the timed steps (model, batch and gradients included).
+
+Usage: python benchmarks/rg_coupling.py [--device cpu|cuda] [--batch N] [--threads N] [--repeats 5]
+       [--warmup 2] [--configs ...] [--variants ...] [--scopes layer model] [--quick] [--output PATH]
+Writes JSON with provenance atomically to benchmarks/results/rg_coupling-<device-kind>.json; ``--quick``
+(tiny networks and batch, a smoke check) writes nothing unless ``--output`` is given.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE, KERNEL, CHANNELS = 32, 4, 3
+CONFIGS = {
+    "cpu-profile": dict(layers_per_level=2, residual_blocks=2, hidden=128),
+    "msds-original": dict(layers_per_level=4, residual_blocks=4, hidden=512),
+    "celeba-original": dict(layers_per_level=(8, 6, 4, 2), residual_blocks=4, hidden=512),
+}
+QUICK = dict(layers_per_level=1, residual_blocks=1, hidden=16)  # --quick: every config shrunk to this
+VARIANTS = ("eager", "compile", "triton")
+SCOPES = ("layer", "model")
+
+
+def _build(case):
+    """The flow, the module timed (a layer or the flow), and the loss function of a batch."""
+    import torch
+
+    from rglt.flow import RGFlow, ResidualMLP, prior_log_prob
+
+    torch.manual_seed(0)
+    config = QUICK if case["quick"] else CONFIGS[case["config"]]
+    backend = "triton" if case["variant"] == "triton" else "reference"
+    flow = RGFlow(CHANNELS, SIZE, KERNEL, **config, backend=backend)
+    with torch.no_grad():  # zero scales make every coupling the identity: not a representative step
+        for m in flow.modules():
+            if isinstance(m, ResidualMLP):
+                m.scale.normal_(0.0, 0.1)
+    flow.to(case["device"]).train()
+    module = flow.layers[0] if case["scope"] == "layer" else flow  # layers[0]: level 0, offset 0
+
+    def loss_fn(x):
+        z, ldj = module(x)
+        return -(prior_log_prob(z, flow.prior, 1.0, flow.parametrisation) + ldj).mean()
+
+    if case["variant"] == "compile":
+        loss_fn = torch.compile(loss_fn)
+    return module, loss_fn
+
+
+def _worker(case) -> dict:
+    """Run one case in this process and return its measurements."""
+    import torch
+    if case["threads"]:
+        torch.set_num_threads(case["threads"])
+    cuda = case["device"] == "cuda"
+    module, loss_fn = _build(case)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(case["batch"], CHANNELS, SIZE, SIZE, generator=g).to(case["device"])
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        loss = loss_fn(x)
+        loss.backward()
+        return loss
+
+    sync()
+    start = time.perf_counter()
+    try:
+        loss = step()
+        sync()
+    except Exception as e:  # noqa: BLE001 - a compile failure is a result to record, not a crash
+        if case["variant"] != "compile":
+            raise
+        return dict(case, error=f"{type(e).__name__}: {e}"[:2000])
+    first = time.perf_counter() - start
+    for _ in range(case["warmup"] - 1):
+        step()
+    sync()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(case["repeats"]):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return dict(case, times_s=times, median_s=median, images_per_s=case["batch"] / median,
+                first_step_s=first, loss=float(loss), parameters=sum(p.numel() for p in module.parameters()),
+                peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+                threads=torch.get_num_threads())
+
+
+def _device_kind(device: str) -> tuple[str, str]:
+    import torch
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+        return "cuda-" + "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-"), name
+    return "cpu", platform.processor() or platform.machine()
+
+
+def _git(*args) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _write_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _skip_reason(variant: str, device: str) -> str | None:
+    if variant == "triton" and device != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        return "needs CUDA (or TRITON_INTERPRET=1 on the CPU, timings meaningless)"
+    return None
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                        help="default: cuda if available, else cpu")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="images per step (default 64 on the CPU, 512 on CUDA; 4 with --quick)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 5; 2 with --quick)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="untimed steps first, >= 1 (default 2; 1 with --quick)")
+    parser.add_argument("--configs", nargs="+", choices=tuple(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=None,
+                        help="default: eager compile, plus triton on CUDA")
+    parser.add_argument("--scopes", nargs="+", choices=SCOPES, default=list(SCOPES))
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke check: every config shrunk to {QUICK}, small batch, few steps")
+    parser.add_argument("--output", type=Path, default=None, help="output JSON path")
+    parser.add_argument("--case", help=argparse.SUPPRESS)  # worker mode: one case as JSON
+    args = parser.parse_args(argv)
+    if args.case:
+        print(json.dumps(_worker(json.loads(args.case))))
+        return
+
+    import torch
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    batch = args.batch or (4 if args.quick else 512 if device == "cuda" else 64)
+    repeats = args.repeats or (2 if args.quick else 5)
+    warmup = args.warmup or (1 if args.quick else 2)
+    if batch < 1 or repeats < 1 or warmup < 1 or args.threads < 0:
+        parser.error("--batch, --repeats and --warmup must be >= 1, --threads >= 0")
+    variants = args.variants or (list(VARIANTS) if device == "cuda" else ["eager", "compile"])
+    kind, device_name = _device_kind(device)
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    results = []
+    print(f"{'config':16} {'scope':6} {'variant':8} {'median s':>9} {'images/s':>10} {'peak MB':>8} "
+          f"{'first s':>8}")
+    for config in args.configs:
+        for scope in args.scopes:
+            for variant in variants:
+                case = dict(config=config, scope=scope, variant=variant, device=device, batch=batch,
+                            repeats=repeats, warmup=warmup, threads=args.threads, quick=args.quick)
+                row = f"{config:16} {scope:6} {variant:8}"
+                reason = _skip_reason(variant, device)
+                if reason:
+                    print(f"{row} skipped: {reason}")
+                    results.append(dict(case, skipped=reason))
+                    continue
+                proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], env=env,
+                                      capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print(f"{row} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+                    results.append(dict(case, error=proc.stderr[-2000:]))
+                    continue
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                results.append(r)
+                if "error" in r:
+                    print(f"{row} error: {r['error'].splitlines()[0][:100]}", flush=True)
+                    continue
+                peak = f"{r['peak_memory_mb']:8.0f}" if r["peak_memory_mb"] is not None else f"{'-':>8}"
+                print(f"{row} {r['median_s']:9.4f} {r['images_per_s']:10.1f} {peak} {r['first_step_s']:8.2f}",
+                      flush=True)
+
+    try:
+        import triton
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = None
+    data = dict(
+        benchmark="rg_coupling", quick=args.quick, image=[CHANNELS, SIZE, SIZE], kernel=KERNEL, dtype="float32",
+        configs={name: (QUICK if args.quick else CONFIGS[name]) for name in args.configs},
+        step=("forward + backward of -mean(prior_log_prob(z) + logdet), Laplace prior, temperature 1; "
+              "no optimizer (gradients set to None before each step)"),
+        timing=f"median of {repeats} timed steps after {warmup} untimed; images/s = batch / median",
+        memory=("torch.cuda.max_memory_allocated() over the timed steps" if device == "cuda"
+                else "not recorded on the CPU"),
+        provenance=dict(torch=torch.__version__, triton=triton_version, device=device_name, device_kind=kind,
+                        python=platform.python_version(), cpus=os.cpu_count(),
+                        threads=args.threads or torch.get_num_threads(), load_average=os.getloadavg(),
+                        cxx=os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++"),
+                        triton_interpret=os.environ.get("TRITON_INTERPRET") == "1",
+                        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                        git_commit=_git("rev-parse", "HEAD"),
+                        # The measured code may be uncommitted: say so rather than imply the commit.
+                        git_dirty=_git("status", "--porcelain", "--", "kernels", "benchmarks",
+                                       "rglt/flow") != ""),
+        results=results,
+    )
+    out = args.output or (None if args.quick else ROOT / "benchmarks" / "results" / f"rg_coupling-{kind}.json")
+    if out is None:
+        print("--quick: nothing written (pass --output to keep the results)")
+        return
+    _write_atomic(out, data)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
