@@ -32,11 +32,11 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, device_kind, git, write_atomic  # benchmarks/ is on sys.path when run as a script
+
 FRACTION = 0.2
 
 
@@ -159,31 +159,6 @@ def _worker(case) -> dict:
                 gb_per_s=nbytes / median / 1e9, threads=torch.get_num_threads())
 
 
-def _device_kind() -> tuple[str, str]:
-    import torch
-    if torch.cuda.is_available():
-        name = torch.cuda.get_device_name()
-        return "cuda-" + "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-"), name
-    return "cpu", platform.processor() or platform.machine()
-
-
-def _git(*args) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _write_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=None,
@@ -205,7 +180,7 @@ def main(argv=None) -> None:
 
     import torch
     import triton
-    kind, device_name = _device_kind()
+    kind, device_name = device_kind("cuda" if torch.cuda.is_available() else "cpu")
     cuda = kind != "cpu"
     sizes = args.sizes or ([1e6, 1e7, 2e7] + ([1e8, 1e9] if cuda else []))
     methods = ["masked_topk/reference", "masked_topk/reference+masks"]
@@ -243,13 +218,13 @@ def main(argv=None) -> None:
                         device_kind=kind, python=platform.python_version(), cpus=os.cpu_count(),
                         threads=args.threads or torch.get_num_threads(), load_average=os.getloadavg(),
                         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                        git_commit=_git("rev-parse", "HEAD"),
+                        git_commit=git("rev-parse", "HEAD"),
                         # The measured code may be uncommitted: say so rather than imply the commit.
-                        git_dirty=_git("status", "--porcelain", "--", "kernels", "benchmarks") != ""),
+                        git_dirty=git("status", "--porcelain", "--", "kernels", "benchmarks") != ""),
         results=results,
     )
     out = args.out or ROOT / "benchmarks" / "results" / f"masked_topk-{kind}.json"
-    _write_atomic(out, data)
+    write_atomic(out, data)
     print(f"wrote {out}")
 
 

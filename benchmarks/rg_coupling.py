@@ -39,11 +39,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, device_kind, git, write_atomic  # benchmarks/ is on sys.path when run as a script
+
 SIZE, KERNEL, CHANNELS = 32, 4, 3
 CONFIGS = {
     "cpu-profile": dict(layers_per_level=2, residual_blocks=2, hidden=128),
@@ -130,31 +130,6 @@ def _worker(case) -> dict:
                 threads=torch.get_num_threads())
 
 
-def _device_kind(device: str) -> tuple[str, str]:
-    import torch
-    if device == "cuda":
-        name = torch.cuda.get_device_name()
-        return "cuda-" + "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-"), name
-    return "cpu", platform.processor() or platform.machine()
-
-
-def _git(*args) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _write_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _skip_reason(variant: str, device: str) -> str | None:
     if variant == "triton" and device != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         return "needs CUDA (or TRITON_INTERPRET=1 on the CPU, timings meaningless)"
@@ -194,7 +169,7 @@ def main(argv=None) -> None:
     if batch < 1 or repeats < 1 or warmup < 1 or args.threads < 0:
         parser.error("--batch, --repeats and --warmup must be >= 1, --threads >= 0")
     variants = args.variants or (list(VARIANTS) if device == "cuda" else ["eager", "compile"])
-    kind, device_name = _device_kind(device)
+    kind, device_name = device_kind(device)
 
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     results = []
@@ -245,9 +220,9 @@ def main(argv=None) -> None:
                         cxx=os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++"),
                         triton_interpret=os.environ.get("TRITON_INTERPRET") == "1",
                         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                        git_commit=_git("rev-parse", "HEAD"),
+                        git_commit=git("rev-parse", "HEAD"),
                         # The measured code may be uncommitted: say so rather than imply the commit.
-                        git_dirty=_git("status", "--porcelain", "--", "kernels", "benchmarks",
+                        git_dirty=git("status", "--porcelain", "--", "kernels", "benchmarks",
                                        "rglt/flow") != ""),
         results=results,
     )
@@ -255,7 +230,7 @@ def main(argv=None) -> None:
     if out is None:
         print("--quick: nothing written (pass --output to keep the results)")
         return
-    _write_atomic(out, data)
+    write_atomic(out, data)
     print(f"wrote {out}")
 
 

@@ -5,10 +5,11 @@ import math
 import pytest
 import torch
 
-from rglt.flow import (RGFlow, ResidualMLP, Swish, bits_per_dim, check_geometry, evaluate_bpd, gather_patches,
+from rglt.flow import (RGFlow, ResidualMLP, bits_per_dim, check_geometry, evaluate_bpd, gather_patches,
                        inverse_logit_transform, layer_index, level_of_sites, logit_transform, parameter_count,
                        preprocess, prior_log_prob, prior_sample, prior_scale, rg_layer_indices, scatter_patches,
                        to_uint8)
+from _flows import randomize
 
 TINY = dict(channels=3, size=8, kernel=4, layers_per_level=(2, 1), residual_blocks=1, hidden=16)
 
@@ -16,14 +17,7 @@ TINY = dict(channels=3, size=8, kernel=4, layers_per_level=(2, 1), residual_bloc
 def tiny_flow(dtype=torch.float64, seed=0, **kw):
     """A tiny flow whose zero-initialised scales a, b (and betas, g's) are randomised: not the identity."""
     torch.manual_seed(seed)
-    flow = RGFlow(**{**TINY, **kw}).to(dtype)
-    with torch.no_grad():
-        for m in flow.modules():
-            if isinstance(m, ResidualMLP):
-                m.scale.normal_(0.0, 0.7)
-            if isinstance(m, Swish):
-                m.beta.uniform_(0.5, 1.5)
-    return flow
+    return randomize(RGFlow(**{**TINY, **kw}).to(dtype))
 
 
 # ---- geometry ----

@@ -5,10 +5,11 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from rglt.flow import RGFlow, ResidualMLP, Swish
+from rglt.flow import RGFlow
 from rglt.flow.analysis import (generation_across_scales, latent_sensitivity, mix_along_scale, mix_latents,
                                 mixed_temperature_latents, receptive_field_extent, receptive_fields,
                                 sample_mixed_temperature)
+from _flows import randomize
 
 TINY = dict(channels=3, size=8, kernel=4, layers_per_level=1, residual_blocks=1, hidden=16)
 
@@ -18,14 +19,7 @@ def tiny_flow(random=True, seed=0, **kw):
     that the flow is not the identity."""
     torch.manual_seed(seed)
     flow = RGFlow(**{**TINY, **kw}).double()
-    if random:
-        with torch.no_grad():
-            for m in flow.modules():
-                if isinstance(m, ResidualMLP):
-                    m.scale.normal_(0.0, 0.7)
-                if isinstance(m, Swish):
-                    m.beta.uniform_(0.5, 1.5)
-    return flow
+    return randomize(flow) if random else flow
 
 
 def latents(flow, n, seed, temperature=1.0):

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import rglt.kernels.rg_coupling as rg_coupling
-from rglt.flow import RGFlow, ResidualMLP, Swish, prior_log_prob
+from rglt.flow import RGFlow, prior_log_prob
+from _flows import randomize
 
 HAS_TRITON = torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1"
 needs_triton = pytest.mark.skipif(not HAS_TRITON, reason="needs CUDA or TRITON_INTERPRET=1")
@@ -20,14 +21,7 @@ CONFIGS = [dict(channels=3, size=8, kernel=4, layers_per_level=(2, 1), residual_
 def random_flow(seed=0, **config):
     """A small flow with its zero-initialised scales a, b (and betas) randomised: not the identity."""
     torch.manual_seed(seed)
-    flow = RGFlow(**config).to(DEVICE)
-    with torch.no_grad():
-        for m in flow.modules():
-            if isinstance(m, ResidualMLP):
-                m.scale.normal_(0.0, 0.7)
-            if isinstance(m, Swish):
-                m.beta.uniform_(0.5, 1.5)
-    return flow
+    return randomize(RGFlow(**config).to(DEVICE))
 
 
 def run(flow, backend, x):

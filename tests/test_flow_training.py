@@ -7,7 +7,7 @@ import torch
 
 from rglt.data import celeba, msds1
 from rglt.data.celeba import celeba_transform
-from rglt.flow import RGFlow, evaluate_bpd, preprocess
+from rglt.flow import RGFlow, evaluate_bpd
 from rglt.flow.training import FlowTrainConfig, train_flow
 
 
