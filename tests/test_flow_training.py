@@ -20,11 +20,12 @@ def _images(n, seed):
     return torch.randint(0, 256, (n, 3, 8, 8), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
 
 
-def test_two_steps_equal_the_original_recipe_by_hand():
+@pytest.mark.parametrize("flip", [False, True])
+def test_two_steps_equal_the_original_recipe_by_hand(flip):
     images, cfg = _images(40, 1), FlowTrainConfig(steps=2, batch_size=16, eval_every=1, weight_decay=5e-2, seed=3)
     model = _small_flow()
     oracle = copy.deepcopy(model)
-    train_flow(model, images, cfg)
+    train_flow(model, images, cfg, flip=flip)
 
     # By hand: one permutation, then per step a batch, its dequantisation noise, nats/dim loss, clip, AdamW.
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -32,6 +33,8 @@ def test_two_steps_equal_the_original_recipe_by_hand():
     opt = torch.optim.AdamW(oracle.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     for step in range(2):
         batch = images[order[16 * step:16 * (step + 1)]]
+        if flip:   # CelebA's RandomHorizontalFlip(0.5), per image
+            batch = torch.stack([b.flip(-1) if u < 0.5 else b for b, u in zip(batch, torch.rand(16, generator=gen))])
         x = (batch.float() + torch.rand(batch.shape, generator=gen)) / 256
         xr = 0.05 + 0.9 * x
         y = torch.log(xr / (1 - xr))
@@ -118,3 +121,11 @@ def test_celeba_transform_keeps_the_central_148_square():
     out = celeba_transform(augment=False)(Image.fromarray(img.numpy()))
     assert out.dtype == torch.uint8 and out.shape == (3, 32, 32)
     assert (out[1] == 255).all() and (out[0] == 0).all()
+
+
+def test_rg_flow_celeba_job_says_where_the_data_should_be(monkeypatch, tmp_path):
+    from rglt.experiments import rg_flow
+    monkeypatch.setenv("RGLT_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="CelebA not found"):
+        rg_flow._data(rg_flow.CONFIGS["gpu"], "celeba")
+    assert rg_flow._layers_per_level(rg_flow.CONFIGS["gpu"], "celeba") == (8, 6, 4, 2)

@@ -27,6 +27,7 @@ import numpy as np
 NAME = "rg_flow"
 VERSION = 1
 DATASETS = ("msds1", "msds2")
+CELEBA_LAYERS_PER_LEVEL = (8, 6, 4, 2)   # the original CelebA model; MSDS uses config.layers_per_level
 PRIORS = ("laplace", "gaussian")
 # Table 1 of the reproduction report (its own runs): bpd and FID (Inception) per data set and prior.
 REPORT_TABLE1 = {
@@ -71,8 +72,8 @@ CONFIGS = {
                     steps=20, eval_every=10, fd_samples=256, feature_train=512, feature_epochs=1, figure_samples=2,
                     rf_samples=2, rf_sites=2, workers=1, threads_per_worker=2, check_receptive_fields=False),
     "cpu": Config(),
-    # The original MSDS architecture at the report's batch size, ~10 epochs.
-    "gpu": Config(layers_per_level=4, residual_blocks=4, hidden=512, steps=1800, batch_size=512, eval_every=150,
+    # The original architectures at the report's batch size, ~10 epochs of MSDS; CelebA from $RGLT_DATA.
+    "gpu": Config(datasets=("msds1", "msds2", "celeba"), test_size=10000, layers_per_level=4, residual_blocks=4, hidden=512, steps=1800, batch_size=512, eval_every=150,
                   fd_samples=10000, feature_epochs=10, rf_samples=64, rf_sites=64, workers=1, threads_per_worker=8),
 }
 
@@ -83,10 +84,19 @@ def _device():
 
 
 def _data(config: Config, dataset: str):
+    """(train images, their labels or None, test images), uint8 [N, 3, 32, 32]."""
+    if dataset == "celeba":   # from $RGLT_DATA; a clear FileNotFoundError when it is not there
+        from rglt.data import celeba_images
+        return (celeba_images("train", limit=config.train_size), None,
+                celeba_images("test", limit=config.test_size))
     from rglt.data import msds
     train_images, train_labels = msds(dataset, config.train_size, seed=config.seed)
     test_images, _ = msds(dataset, config.test_size, seed=config.seed + 1)
     return train_images, train_labels, test_images
+
+
+def _layers_per_level(config: Config, dataset: str):
+    return CELEBA_LAYERS_PER_LEVEL if dataset == "celeba" else config.layers_per_level
 
 
 def _sample_uint8(model, n: int, temperature: float, seed: int, batch: int = 500):
@@ -114,11 +124,12 @@ def _job(config: Config, dataset: str, prior: str) -> dict:
     start = time.perf_counter()
     train_images, _, test_images = _data(config, dataset)
     torch.manual_seed(config.seed)          # the same initial weights for both priors
-    model = RGFlow(3, 32, 4, config.layers_per_level, config.residual_blocks, config.hidden, prior).to(_device())
+    model = RGFlow(3, 32, 4, _layers_per_level(config, dataset), config.residual_blocks, config.hidden,
+                   prior).to(_device())
     history = train_flow(model, train_images, FlowTrainConfig(
         steps=config.steps, batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
         clip_norm=config.clip_norm, eval_every=config.eval_every, seed=config.seed),
-        held_out=test_images[:config.curve_size], desc=f"{dataset} {prior}")
+        held_out=test_images[:config.curve_size], desc=f"{dataset} {prior}", flip=dataset == "celeba")
     out = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
     out["test_bpd"] = evaluate_bpd(model, test_images, seed=config.seed + 1)
 
@@ -150,14 +161,22 @@ def _job(config: Config, dataset: str, prior: str) -> dict:
 
 
 def _frechet(config: Config, dataset: str, samples: dict) -> dict:
-    """Frechet distances of each prior's samples to the test set, in a feature net trained on the labels."""
+    """Frechet distances of each prior's samples to the test set: MSDS in a feature net trained on the labels,
+    CelebA with Inception-v3 when its weights are on disk (NaN otherwise: nothing can be downloaded)."""
     import torch
 
-    from rglt.flow import extract_features, feature_statistics, frechet_distance, train_msds_feature_net
+    from rglt.flow import (extract_features, feature_statistics, frechet_distance, inception_features,
+                           train_msds_feature_net)
     torch.set_num_threads(config.workers * config.threads_per_worker)
     train_images, train_labels, test_images = _data(config, dataset)
-    net = train_msds_feature_net(train_images[:config.feature_train], train_labels[:config.feature_train],
-                                 epochs=config.feature_epochs, seed=config.seed)
+    if dataset == "celeba":
+        try:
+            net = inception_features().to(_device())
+        except FileNotFoundError:
+            return {"fd_real": float("nan"), **{f"fd_{p}": float("nan") for p in samples}}
+    else:
+        net = train_msds_feature_net(train_images[:config.feature_train], train_labels[:config.feature_train],
+                                     epochs=config.feature_epochs, seed=config.seed)
     reference = feature_statistics(extract_features(net, test_images))
     # Real images the net has not been trained on, as many as the samples: the distance's noise floor.
     real = train_images[len(train_images) - config.fd_samples:]

@@ -55,12 +55,13 @@ def _check_images(images, name: str, model: RGFlow) -> None:
 
 def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
                held_out: torch.Tensor | None = None, eval_batch_size: int = 250,
-               desc: str = "RG-Flow training") -> dict[str, list]:
+               desc: str = "RG-Flow training", flip: bool = False) -> dict[str, list]:
     """Train ``model`` in place on uint8 ``images``; returns the history as lists.
 
     History: ``step``, ``train_bpd`` (mean over the steps since the last record), ``held_out_bpd``
     (on ``held_out``, the same dequantisation noise every time; NaN without it) and ``train_seconds``
     (optimisation time only, evaluation excluded), recorded at step 0 and every ``eval_every`` steps.
+    ``flip``: mirror each training image left-right with probability 1/2 (the original CelebA augmentation).
     """
     if not isinstance(model, RGFlow):
         raise TypeError(f"model must be an rglt.flow.RGFlow; got {type(model).__name__}")
@@ -93,6 +94,9 @@ def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
             order, cursor = torch.randperm(len(images), generator=gen), 0
         batch = images[order[cursor:cursor + config.batch_size]]
         cursor += config.batch_size
+        if flip:
+            mirrored = torch.rand(len(batch), generator=gen) < 0.5
+            batch = torch.where(mirrored[:, None, None, None], batch.flip(-1), batch)
         y, ldj = preprocess(batch, generator=gen, dtype=param.dtype)
         y, ldj = y.to(param.device), ldj.to(param.device)
         # The original's loss is nats/dim (bpd is that plus ln 256, over ln 2: same optimum, and the
