@@ -220,7 +220,7 @@ def main(argv=None) -> None:
                         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                         git_commit=git("rev-parse", "HEAD"),
                         # The measured code may be uncommitted: say so rather than imply the commit.
-                        git_dirty=git("status", "--porcelain", "--", "kernels", "benchmarks") != ""),
+                        git_dirty=git("status", "--porcelain", "--", "kernels", "benchmarks", ":!benchmarks/results") != ""),
         results=results,
     )
     out = args.out or ROOT / "benchmarks" / "results" / f"masked_topk-{kind}.json"

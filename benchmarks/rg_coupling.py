@@ -223,7 +223,7 @@ def main(argv=None) -> None:
                         git_commit=git("rev-parse", "HEAD"),
                         # The measured code may be uncommitted: say so rather than imply the commit.
                         git_dirty=git("status", "--porcelain", "--", "kernels", "benchmarks",
-                                       "rglt/flow") != ""),
+                                       "rglt/flow", ":!benchmarks/results") != ""),
         results=results,
     )
     out = args.output or (None if args.quick else ROOT / "benchmarks" / "results" / f"rg_coupling-{kind}.json")
