@@ -85,18 +85,25 @@ def _scatter_kernel(patches_ptr, img_ptr, n_rows, W, C, size, kernel, dilation, 
 
 
 @triton.jit
-def _coupling_fwd_kernel(x_ptr, s_ptr, t_ptr, keep_ptr, a_ptr, b_ptr, y_ptr, ld_ptr,
-                         n_rows, W, C, size, kernel, dilation, shift, blocks,
-                         INVERSE: tl.constexpr, TO_IMAGE: tl.constexpr,
-                         BLOCK_R: tl.constexpr, BLOCK_W: tl.constexpr):
-    pid, rows, cols, rmask, cmask, m = _tile(n_rows, W, BLOCK_R, BLOCK_W)
-    off = rows[:, None] * W + cols[None, :]
+def _load_coupling(x_ptr, s_ptr, t_ptr, keep_ptr, a_ptr, b_ptr, off, cols, m, cmask):
+    """A tile of the coupling's row inputs (x, s_raw, t_raw) and its per-feature vectors (keep, a, b)."""
     x = tl.load(x_ptr + off, mask=m, other=0.0)
     sr = tl.load(s_ptr + off, mask=m, other=0.0)
     tr = tl.load(t_ptr + off, mask=m, other=0.0)
     keep = tl.load(keep_ptr + cols, mask=cmask, other=1.0)[None, :]
     a = tl.load(a_ptr + cols, mask=cmask, other=0.0)[None, :]
     b = tl.load(b_ptr + cols, mask=cmask, other=0.0)[None, :]
+    return x, sr, tr, keep, a, b
+
+
+@triton.jit
+def _coupling_fwd_kernel(x_ptr, s_ptr, t_ptr, keep_ptr, a_ptr, b_ptr, y_ptr, ld_ptr,
+                         n_rows, W, C, size, kernel, dilation, shift, blocks,
+                         INVERSE: tl.constexpr, TO_IMAGE: tl.constexpr,
+                         BLOCK_R: tl.constexpr, BLOCK_W: tl.constexpr):
+    pid, rows, cols, rmask, cmask, m = _tile(n_rows, W, BLOCK_R, BLOCK_W)
+    off = rows[:, None] * W + cols[None, :]
+    x, sr, tr, keep, a, b = _load_coupling(x_ptr, s_ptr, t_ptr, keep_ptr, a_ptr, b_ptr, off, cols, m, cmask)
     upd = 1.0 - keep
     s = upd * _tanh(a * sr)
     t = upd * b * tr
@@ -130,12 +137,7 @@ def _coupling_bwd_kernel(g_ptr, gld_ptr, x_ptr, s_ptr, t_ptr, keep_ptr, a_ptr, b
     else:
         g = tl.load(g_ptr + off, mask=m, other=0.0)
     gl = tl.load(gld_ptr + rows, mask=rmask, other=0.0)[:, None]
-    x = tl.load(x_ptr + off, mask=m, other=0.0)
-    sr = tl.load(s_ptr + off, mask=m, other=0.0)
-    tr = tl.load(t_ptr + off, mask=m, other=0.0)
-    keep = tl.load(keep_ptr + cols, mask=cmask, other=1.0)[None, :]
-    a = tl.load(a_ptr + cols, mask=cmask, other=0.0)[None, :]
-    b = tl.load(b_ptr + cols, mask=cmask, other=0.0)[None, :]
+    x, sr, tr, keep, a, b = _load_coupling(x_ptr, s_ptr, t_ptr, keep_ptr, a_ptr, b_ptr, off, cols, m, cmask)
     upd = 1.0 - keep
     th = _tanh(a * sr)
     s = upd * th
