@@ -203,22 +203,25 @@ def scatter(x: torch.Tensor, patches: torch.Tensor | None, kernel: int, level: i
     return out
 
 
+def _image_args(image, geometry) -> tuple[int, ...]:
+    """(C, size, kernel, dilation, shift, blocks) of the image a coupling kernel scatters into or
+    gathers from; placeholders of 1 when it works on the patch matrix only."""
+    if image is None:
+        return (1,) * 6
+    kernel, level, offset = geometry
+    size = image.shape[-1]
+    return (image.shape[1], size, kernel, *_geometry(size, kernel, level, offset))
+
+
 def coupling_forward(x, s_raw, t_raw, keep, a, b, *, inverse=False, image=None, geometry=None):
     """(y, logdet per row). With ``image`` (and geometry = (kernel, level, offset)) y is scattered
     into a copy of the image, which is returned in place of the patch matrix."""
     n, w = x.shape
     ld = torch.empty(n, dtype=x.dtype, device=x.device)
-    if image is None:
-        out = torch.empty_like(x)
-        c = size = kernel = dilation = shift = blocks = 1
-    else:
-        kernel, level, offset = geometry
-        out = image.clone()
-        c, size = image.shape[1], image.shape[-1]
-        dilation, shift, blocks = _geometry(size, kernel, level, offset)
+    out = torch.empty_like(x) if image is None else image.clone()
     block_r, block_w, grid = _blocks(n, w, x.device)
-    _coupling_fwd_kernel[(grid,)](x, s_raw, t_raw, keep, a, b, out, ld, n, w, c, size, kernel,
-                                  dilation, shift, blocks, INVERSE=bool(inverse),
+    _coupling_fwd_kernel[(grid,)](x, s_raw, t_raw, keep, a, b, out, ld, n, w,
+                                  *_image_args(image, geometry), INVERSE=bool(inverse),
                                   TO_IMAGE=image is not None, BLOCK_R=block_r, BLOCK_W=block_w)
     return out, ld
 
@@ -232,16 +235,9 @@ def coupling_backward(grad_out, grad_ld, x, s_raw, t_raw, keep, a, b, *, inverse
     block_r, block_w, grid = _blocks(n, w, x.device)
     da = torch.empty(grid, block_w, dtype=x.dtype, device=x.device)
     db = torch.empty(grid, block_w, dtype=x.dtype, device=x.device)
-    if geometry is None:
-        dimg = None
-        c = size = kernel = dilation = shift = blocks = 1
-    else:
-        kernel, level, offset = geometry
-        dimg = grad_out.clone()
-        c, size = grad_out.shape[1], grad_out.shape[-1]
-        dilation, shift, blocks = _geometry(size, kernel, level, offset)
+    dimg = None if geometry is None else grad_out.clone()
     _coupling_bwd_kernel[(grid,)](grad_out, grad_ld, x, s_raw, t_raw, keep, a, b, dx, ds, dt, da, db,
-                                  dx if dimg is None else dimg, n, w, c, size, kernel, dilation, shift,
-                                  blocks, INVERSE=bool(inverse), FROM_IMAGE=dimg is not None,
+                                  dx if dimg is None else dimg, n, w, *_image_args(dimg, geometry),
+                                  INVERSE=bool(inverse), FROM_IMAGE=dimg is not None,
                                   BLOCK_R=block_r, BLOCK_W=block_w)
     return dx, ds, dt, da.sum(dim=0)[:w], db.sum(dim=0)[:w], dimg
