@@ -8,6 +8,17 @@ import rglt
 from rglt import experiments, store
 
 
+def _state(name: str, profile: str, module) -> str:
+    """none, fresh, stale, or damaged with the reason (a damaged result never stops the listing)."""
+    try:
+        stored = store.load(name, profile)
+    except store.CorruptResultError as err:
+        return f"DAMAGED ({err})"
+    if stored is None:
+        return "none"
+    return "fresh" if store.is_fresh(stored, module, module.CONFIGS[profile]) else "stale"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rglt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -24,10 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                 module = experiments.get(name)
                 states = []
                 for profile in rglt.PROFILES:
-                    stored = store.load(name, profile)
-                    state = "none" if stored is None else (
-                        "fresh" if store.is_fresh(stored, module, module.CONFIGS[profile]) else "stale")
-                    states.append(f"{profile}: {state}")
+                    states.append(f"{profile}: {_state(name, profile, module)}")
                 print(f"{name:20s} v{module.VERSION}  " + ", ".join(states))
             return 0
         profile = rglt.check_profile(args.profile) if args.profile else rglt.profile()

@@ -1,22 +1,38 @@
 """The results cache: every number the book shows comes from here, with its provenance.
 
-A result lives at ``results/<experiment>/<profile>.json`` (provenance and scalars) beside
-``<profile>.npz`` (arrays, when there are any). Smoke results go to a temporary directory and are
-never committed. A cached result is reused only while its config hash and experiment version match
-the code; ``RGLT_RERUN=1`` forces a rerun.
+A result is one unit on disk::
+
+    results/<experiment>/<profile>.json              provenance, scalars, the arrays' file and checksums
+    results/<experiment>/<profile>.<digest>.npz      the arrays (when there are any), named by content
+
+The JSON is written last, by one atomic rename, and it names the arrays file it belongs to, so a
+result is either the old one or the new one, never a mixture: a save killed half-way leaves the old
+JSON pointing at the old arrays, and two processes saving at once each publish a complete result (an
+exclusive lock on the experiment's directory orders them; the later one wins). A checksum over the
+provenance, the scalars and every array is recorded in the JSON and checked on load, so a truncated,
+swapped or hand-edited file is reported (:class:`CorruptResultError`, naming the file and what is
+wrong), never served. Smoke results go to a temporary directory and are never committed. A stored
+result is reused only while its config hash and experiment version match the code; ``RGLT_RERUN=1``
+forces a rerun.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import numbers
 import os
+import pickle
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +40,22 @@ import numpy as np
 
 import rglt
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: saves there are still atomic, only not ordered
+    fcntl = None
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FORMAT = 2
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class CorruptResultError(ValueError):
+    """A stored result that cannot be trusted: ``path`` names the file, ``reason`` what is wrong."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"the stored result {path} is damaged: {reason}")
+        self.path, self.reason = Path(path), reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +92,18 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def check_experiment_name(experiment) -> str:
+    """A name that stays inside the results directory: letters, digits, ``_ . -``, no ``..``."""
+    if not isinstance(experiment, str) or not _NAME.fullmatch(experiment) or ".." in experiment:
+        raise ValueError("experiment must be a name of letters, digits, '_', '.' and '-' (no path, no '..'); "
+                         f"got {experiment!r}")
+    return experiment
+
+
 def paths(experiment: str, profile: str) -> tuple[Path, Path]:
-    base = cache_dir(profile) / experiment
-    return base / f"{profile}.json", base / f"{profile}.npz"
+    """(the result's JSON, the directory holding it and its arrays)."""
+    base = cache_dir(profile) / check_experiment_name(experiment)
+    return base / f"{profile}.json", base
 
 
 def _git_commit() -> str:
@@ -120,44 +160,196 @@ def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> di
     }
 
 
+# ---- one result as one unit -------------------------------------------------------------------
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` in plain JSON types: NumPy scalars and nested arrays become Python numbers and lists."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, np.generic):
+        return _jsonable(value.item(), where)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, (numbers.Integral, np.integer)) and not isinstance(k, bool):
+                k = str(int(k))  # JSON keys are strings; convert up front so the checksum round-trips
+            if not isinstance(k, str):
+                raise TypeError(f"{where} has a key {k!r} of type {type(k).__name__}; keys must be strings or ints")
+            out[k] = _jsonable(v, f"{where}[{k!r}]")
+        return out
+    raise TypeError(f"{where} is a {type(value).__name__}, which the results cache cannot store "
+                    "(use NumPy arrays, numbers, strings, bools, None, and lists or dicts of them)")
+
+
+def _array_digest(array: np.ndarray) -> str:
+    h = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def _checksum(provenance_: dict, scalars: dict, digests: dict[str, str]) -> str:
+    text = json.dumps({"provenance": provenance_, "data": scalars, "arrays": digests}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _split(result: Result) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """(scalars as JSON, arrays incl. 0-d, provenance as JSON), checked before anything is written."""
+    if not isinstance(result.data, dict):
+        raise TypeError(f"data must be a dict; got {type(result.data).__name__}")
+    arrays, scalars = {}, {}
+    for key, value in result.data.items():
+        if not isinstance(key, str):
+            raise TypeError(f"data keys must be strings; got {key!r}")
+        if isinstance(value, np.ndarray):
+            if not _NAME.fullmatch(key):
+                raise ValueError(f"array names must be letters, digits, '_', '.', '-'; got data[{key!r}]")
+            if value.dtype.hasobject:
+                raise TypeError(f"data[{key!r}] is an object array; store numbers or strings")
+            arrays[key] = value
+        else:
+            scalars[key] = _jsonable(value, f"data[{key!r}]")
+    return scalars, arrays, _jsonable(result.provenance, "provenance")
+
+
+@contextlib.contextmanager
+def _locked(directory: Path, exclusive: bool):
+    """Hold an advisory lock on ``directory``: exclusive for a save, shared for a load."""
+    if fcntl is None or not directory.is_dir():
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from other users of a shared cache
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez_compressed, without its keyword arguments shadowing arrays named "file" or "allow_pickle"."""
+    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
+
+
 def save(result: Result) -> Path:
-    """Write a result atomically: arrays to ``.npz`` first, then the ``.json`` that points at them."""
-    json_path, npz_path = paths(result.experiment, result.profile)
-    arrays = {k: v for k, v in result.data.items() if isinstance(v, np.ndarray)}
-    scalars = {k: v for k, v in result.data.items() if not isinstance(v, np.ndarray)}
-    if arrays:
-        _atomic_write(npz_path, lambda f: np.savez_compressed(f, **arrays))
-    else:
-        npz_path.unlink(missing_ok=True)
-    doc = {"provenance": result.provenance, "arrays": sorted(arrays), "data": scalars}
-    text = json.dumps(doc, indent=1, sort_keys=False) + "\n"
-    _atomic_write(json_path, lambda f: f.write(text.encode()))
+    """Store ``result`` as one unit (see the module docstring); returns the JSON's path.
+
+    Everything is checked and converted before the first byte is written (NumPy scalars become
+    numbers, 0-d arrays are stored as arrays); an error names the offending key.
+    """
+    json_path, base = paths(result.experiment, result.profile)
+    scalars, arrays, prov = _split(result)
+    digests = {k: _array_digest(v) for k, v in sorted(arrays.items())}
+    checksum = _checksum(prov, scalars, digests)
+    npz_name = f"{result.profile}.{checksum[:16]}.npz" if arrays else None
+    doc = {"format": FORMAT, "provenance": prov, "data": scalars,
+           "arrays": {"file": npz_name, "sha256": digests}, "checksum": checksum}
+    text = json.dumps(doc, indent=1) + "\n"
+    base.mkdir(parents=True, exist_ok=True)
+    with _locked(base, exclusive=True):
+        if arrays:
+            _atomic_write(base / npz_name, lambda f: _write_npz(f, arrays))
+        _atomic_write(json_path, lambda f: f.write(text.encode()))
+        # Under the lock no other save is in flight: what this JSON does not name is left over.
+        for stray in base.glob(f"{result.profile}.*"):
+            if stray.name.endswith(".npz") and stray.name != npz_name or stray.name.endswith(".tmp"):
+                stray.unlink(missing_ok=True)
     return json_path
 
 
+def _read(json_path: Path) -> tuple[dict, dict, dict]:
+    """(provenance, data, arrays) of the result at ``json_path``; CorruptResultError if damaged."""
+    try:
+        doc = json.loads(json_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptResultError(json_path, f"not valid JSON ({err})") from None
+    if not isinstance(doc, dict):
+        raise CorruptResultError(json_path, "not a JSON object")
+    if doc.get("format") != FORMAT:
+        raise CorruptResultError(json_path, f"written in format {doc.get('format', 1)!r}, this rglt reads "
+                                            f"format {FORMAT} (rerun the experiment)")
+    missing = [k for k in ("provenance", "data", "arrays", "checksum") if k not in doc]
+    if missing:
+        raise CorruptResultError(json_path, f"missing {', '.join(missing)}")
+    try:
+        npz_name, digests = doc["arrays"]["file"], dict(doc["arrays"]["sha256"])
+    except (TypeError, KeyError, ValueError):
+        raise CorruptResultError(json_path, "its 'arrays' entry is not {file, sha256}") from None
+    arrays = {}
+    if digests:
+        npz_path = json_path.parent / str(npz_name)
+        if not isinstance(npz_name, str) or not _NAME.fullmatch(npz_name):
+            raise CorruptResultError(json_path, f"it names an invalid arrays file {npz_name!r}")
+        try:
+            with np.load(npz_path, allow_pickle=False) as npz:
+                absent = sorted(set(digests) - set(npz.files))
+                if absent:
+                    raise CorruptResultError(npz_path, f"arrays {', '.join(absent)} are missing")
+                arrays = {k: npz[k] for k in digests}
+        except FileNotFoundError:
+            raise CorruptResultError(json_path, f"its arrays file {npz_path.name} does not exist") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            if isinstance(err, CorruptResultError):
+                raise
+            raise CorruptResultError(npz_path, f"unreadable ({type(err).__name__}: {err})") from None
+        for key, value in arrays.items():
+            if _array_digest(value) != digests[key]:
+                raise CorruptResultError(npz_path, f"array {key!r} does not match its checksum in {json_path.name}")
+    if _checksum(doc["provenance"], doc["data"], digests) != doc["checksum"]:
+        raise CorruptResultError(json_path, "its contents do not match the checksum recorded in it "
+                                            "(edited by hand, or mixed with another save)")
+    return doc["provenance"], dict(doc["data"]), arrays
+
+
 def load(experiment: str, profile: str) -> Result | None:
-    """The stored result of one experiment at one profile, or None when there is none."""
-    json_path, npz_path = paths(experiment, profile)
+    """The stored result of one experiment at one profile, or None when there is none.
+
+    Raises :class:`CorruptResultError` (naming the file) when the stored result is damaged.
+    """
+    json_path, base = paths(experiment, profile)
     if not json_path.exists():
         return None
-    doc = json.loads(json_path.read_text())
-    data = dict(doc["data"])
-    if doc["arrays"]:
-        with np.load(npz_path, allow_pickle=False) as npz:
-            data.update({k: npz[k] for k in doc["arrays"]})
-    return Result(experiment, profile, data, doc["provenance"])
+    with _locked(base, exclusive=False):
+        prov, data, arrays = _read(json_path)
+    data.update(arrays)
+    return Result(experiment, profile, data, prov)
+
+
+def set_aside(experiment: str, profile: str) -> Path | None:
+    """Rename a damaged result's JSON to ``<profile>.json.damaged-<time>`` (kept for inspection);
+    a later save then writes a fresh one. Returns the new path, or None when there was nothing."""
+    json_path, base = paths(experiment, profile)
+    with _locked(base, exclusive=True):
+        if not json_path.exists():
+            return None
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        aside = json_path.with_name(f"{json_path.name}.damaged-{stamp}")
+        os.replace(json_path, aside)
+    return aside
 
 
 def is_fresh(result: Result, module: Any, config: Any) -> bool:
@@ -170,12 +362,23 @@ def rerun_requested() -> bool:
     return os.environ.get("RGLT_RERUN", "").strip().lower() in {"1", "true", "yes"}
 
 
+def _rescue(result: Result) -> Path:
+    """Pickle a result the cache refused, so that the run behind it is not lost."""
+    base = paths(result.experiment, result.profile)[1]
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / f"{result.profile}.unsaved-{time.strftime('%Y%m%dT%H%M%S')}.pkl"
+    with open(path, "wb") as handle:
+        pickle.dump(result, handle)
+    return path
+
+
 def load_or_run(experiment: str, profile: str | None = None, *, rerun: bool | None = None) -> Result:
     """The experiment's result at ``profile`` (default: :func:`rglt.profile`).
 
     A fresh stored result is returned as it is; otherwise the experiment runs with the profile's
     config and its result is stored (under ``results/`` for cpu and gpu, a temporary directory for
-    smoke). ``rerun=True`` or ``RGLT_RERUN=1`` forces a run.
+    smoke). ``rerun=True`` or ``RGLT_RERUN=1`` forces a run. A damaged stored result is reported,
+    set aside (see :func:`set_aside`) and treated as missing.
     """
     from rglt import experiments
 
@@ -184,13 +387,20 @@ def load_or_run(experiment: str, profile: str | None = None, *, rerun: bool | No
     config = module.CONFIGS[profile]
     rerun = rerun_requested() if rerun is None else rerun
     if not rerun:
-        stored = load(experiment, profile)
+        try:
+            stored = load(experiment, profile)
+        except CorruptResultError as err:
+            print(f"[rglt] {err}; set aside as {set_aside(experiment, profile)}, rerunning", file=sys.stderr)
+            stored = None
         if stored is not None and is_fresh(stored, module, config):
             return stored
     start = time.perf_counter()
     data = module.run(config)
     result = Result(experiment, profile, data, provenance(module, profile, config, time.perf_counter() - start))
-    save(result)
+    try:
+        save(result)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{err}; the run's output was pickled to {_rescue(result)}") from err
     print(f"[rglt] ran {experiment} at profile {profile} in {result.provenance['wall_time_s']:.1f} s; "
           f"stored in {paths(experiment, profile)[0]}", file=sys.stderr)
     return load(experiment, profile)

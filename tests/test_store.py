@@ -54,8 +54,9 @@ def test_round_trip_with_provenance(toy):
         assert key in prov, key
     assert prov["config"] == {"n": 3, "scale": 2.0} and prov["profile"] == "cpu"
     doc = json.loads((tmp / "results" / "toy" / "cpu.json").read_text())
-    assert doc["arrays"] == ["values"] and doc["data"]["total"] == 6.0
-    assert not list((tmp / "results" / "toy").glob("*.tmp"))
+    assert list(doc["arrays"]["sha256"]) == ["values"] and doc["data"]["total"] == 6.0
+    assert (tmp / "results" / "toy" / doc["arrays"]["file"]).exists()
+    assert sorted(p.name for p in (tmp / "results" / "toy").iterdir()) == sorted(["cpu.json", doc["arrays"]["file"]])
 
 
 def test_fresh_result_is_reused_and_rerun_forces(toy, monkeypatch):
