@@ -9,6 +9,8 @@ Both give the same masks, bit for bit:
   (``scope="global"``) or per tensor (``scope="layerwise"``);
 - which: the smallest |w|; ties at the threshold |w| are pruned first in (tensor order, flat row-major
   index) order. -0.0 and +0.0 tie. Without ties this equals torch.nn.utils.prune's L1Unstructured.
+- non-finite weights are ranked, not refused: +inf and -inf tie above every finite |w|, NaN (either
+  sign) above inf, so they are pruned last (see ``masked_topk``).
 """
 from __future__ import annotations
 
@@ -43,6 +45,9 @@ def check_inputs(weights, masks):
         if w.device != weights[0].device:
             raise ValueError(f"weights must be on one device; weights[0] is on {weights[0].device}, "
                              f"weights[{i}] on {w.device}")
+        if w.device.type == "meta":  # no data to rank: refuse here, not deep inside torch
+            raise ValueError(f"weights[{i}] must hold data; got a tensor on device {w.device} "
+                             f"(move it to the CPU or a GPU)")
     if masks is None:
         return [None] * len(weights)
     if not isinstance(masks, (list, tuple)):
@@ -57,7 +62,7 @@ def check_inputs(weights, masks):
         if m.shape != w.shape:
             raise ValueError(f"masks[{i}] must have the shape of weights[{i}], {tuple(w.shape)}; "
                              f"got {tuple(m.shape)}")
-        if m.device != w.device:
+        if m.device != w.device:  # also refuses a meta mask: its weight is not on meta (checked above)
             raise ValueError(f"masks[{i}] must be on the device of weights[{i}], {w.device}; "
                              f"got {m.device}")
     return list(masks)
@@ -112,6 +117,13 @@ def masked_topk(weights, masks=None, amount=0.2, *, scope="global", backend="aut
     Returns:
         New boolean masks, one per weight, of the same shapes. Ties at the threshold |w| are pruned
         first in (tensor order, flat row-major index) order.
+
+    Non-finite weights are ranked by the bits of |w| like any other, not refused: +inf and -inf tie
+    just above the largest finite |w|, and NaN (of either sign) ranks above inf (NaNs with different
+    payloads in the order of their bits; equal ones tie). So they are pruned last, only when the
+    count exceeds the finite survivors, by the same tie rule; ``amount=1.0`` prunes them too. Both
+    backends agree. Refusing them would cost a pass over the weights and a host sync that the Triton
+    path avoids; ``rglt.prune.magnitude_masks`` refuses them.
 
     The Triton path syncs with the host only for an int ``amount`` (to check it against the survivors).
     """

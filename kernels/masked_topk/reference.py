@@ -5,7 +5,8 @@ smallest |w| and return the new boolean masks. Nothing is concatenated and nothi
 
 1. key = the bits of |w| as an integer (fp32: int32 bits & 0x7FFFFFFF; fp16/bf16: int16 bits & 0x7FFF;
    fp64: int64 bits with the sign cleared). For IEEE floats without the sign bit, integer order == order
-   of |w|, and -0.0 and +0.0 share key 0 (NaN keys sort above +inf; callers reject non-finite weights).
+   of |w|, and -0.0 and +0.0 share key 0 (NaN keys sort above +inf: ``masked_topk`` documents
+   this; ``rglt.prune.magnitude_masks`` refuses non-finite weights).
 2. A radix select on the keys of surviving entries, most significant digit first: each pass runs
    ``torch.bincount`` tensor by tensor and adds into one histogram, then picks the digit where the
    cumulative count reaches the number still to prune. Keys of 15 bits need one pass (32 K bins), 31 bits

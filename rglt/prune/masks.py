@@ -81,10 +81,17 @@ def structured_masks(weights, masks=None, fraction=0.2, *, scope="global"):
     The count is ``round(fraction * surviving channels)`` (half to even), over all tensors
     (``scope="global"``) or per tensor (``scope="layerwise"``). Tie rule: channels are ranked by
     (score, tensor position, channel index) and the first k are pruned. A pruned channel's mask is all
-    False; the other channels keep their masks. Runs in PyTorch on the tensors' device (the number of
+    False; the other channels keep their masks. Every tensor needs at least one channel and one entry
+    per channel (a ValueError otherwise). Runs in PyTorch on the tensors' device (the number of
     channels is small, so no kernel is needed).
     """
     _check_inputs(weights, masks, scope, min_ndim=1)
+    for i, w in enumerate(weights):
+        # A tensor with no channel, or channels with no entry, has nothing to rank (and the
+        # reshape below cannot infer its row length).
+        if w.numel() == 0:
+            raise ValueError(f"weights[{i}] must have at least one channel (dim 0) and one entry per "
+                             f"channel; got shape {tuple(w.shape)}")
     fraction = _check_fraction(fraction)
     _check_finite(weights)
     with torch.no_grad():

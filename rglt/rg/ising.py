@@ -24,8 +24,16 @@ ALGORITHMS = ("metropolis", "swendsen-wang", "wolff")
 
 
 def onsager_magnetization(temperature):
-    """Onsager's exact spontaneous magnetisation (1 - sinh(2/T)^-4)^(1/8) below T_c, 0 above."""
-    t = np.asarray(temperature, dtype=float)
+    """Onsager's exact spontaneous magnetisation (1 - sinh(2/T)^-4)^(1/8) below T_c, 0 above.
+
+    ``temperature``: a real number or an array of them (ints or floats; not bools, strings, complex).
+    """
+    t = np.asarray(temperature)
+    # np.asarray("2", dtype=float) would quietly parse the string: check the kind before converting.
+    if t.dtype.kind not in "iuf":
+        raise TypeError(f"temperature must be a real number or an array of real numbers; got "
+                        f"{temperature!r} (dtype {t.dtype})")
+    t = t.astype(float)
     if not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise ValueError(f"temperature must be finite and > 0; got {temperature!r}")
     with np.errstate(divide="ignore", over="ignore"):
@@ -35,8 +43,14 @@ def onsager_magnetization(temperature):
 
 
 def check_spins(spins, name: str = "spins") -> np.ndarray:
-    """Return ``spins`` as an int8 array of shape (..., L, L) after checking every entry is +-1."""
+    """Return ``spins`` as an int8 array of shape (..., L, L) after checking every entry is +-1.
+
+    Entries must be real integers or floats; complex, bool, string and object arrays are refused
+    (complex +-1 would pass the value check and lose its imaginary part silently in the cast).
+    """
     arr = np.asarray(spins)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real integers or floats equal to +-1; got dtype {arr.dtype}")
     if arr.ndim < 2 or arr.shape[-1] != arr.shape[-2]:
         raise ValueError(f"{name} must have shape (..., L, L); got {arr.shape}")
     if arr.size == 0 or not np.all((arr == 1) | (arr == -1)):

@@ -1,8 +1,10 @@
 """Fits of critical power laws, y = A x^p, optionally with the leading correction to scaling."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 
 def _with_correction(x, amplitude, exponent, a):
@@ -18,6 +20,9 @@ def fit_power_law(x, y, y_err=None, *, correction: bool = False) -> dict[str, fl
     the data, and the purely statistical error would overstate the precision). Without ``y_err`` the
     error comes from the scatter about the fit. The plain law is fitted by weighted least squares in
     log-log space; the corrected one by nonlinear least squares started from the plain fit.
+
+    Raises ValueError on bad input (x needs at least 2 distinct values, 3 with ``correction``), and
+    RuntimeError when the corrected fit does not converge or leaves the exponent's error undefined.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     n_params = 3 if correction else 2
@@ -25,6 +30,12 @@ def fit_power_law(x, y, y_err=None, *, correction: bool = False) -> dict[str, fl
         raise ValueError(f"x and y must be 1-D arrays of the same length > {n_params}; got {x.shape} and {y.shape}")
     if np.any(x <= 0) or np.any(y <= 0) or not np.all(np.isfinite(x) & np.isfinite(y)):
         raise ValueError("x and y must be finite and > 0 for a power-law fit")
+    # Fewer distinct x (as the fit sees them, log x) than parameters leave the law undetermined:
+    # a singular normal matrix, or a covariance that is inf or meaninglessly huge.
+    distinct = np.unique(np.log(x)).size
+    if distinct < n_params:
+        raise ValueError(f"x must hold at least {n_params} distinct values for a fit with {n_params} "
+                         f"parameters ({'correction=True' if correction else 'plain law'}); got {distinct}")
     if y_err is not None:
         y_err = np.asarray(y_err, float)
         if y_err.shape != y.shape or np.any(y_err <= 0) or not np.all(np.isfinite(y_err)):
@@ -37,8 +48,18 @@ def fit_power_law(x, y, y_err=None, *, correction: bool = False) -> dict[str, fl
     intercept, slope = cov @ (design.T @ (w * np.log(y)))
     params, a = np.array([np.exp(intercept), slope]), 0.0
     if correction:
-        params, cov = curve_fit(_with_correction, x, y, p0=[params[0], params[1], 0.0], sigma=y_err,
-                                absolute_sigma=y_err is not None, maxfev=20000)
+        with warnings.catch_warnings():
+            # An inf covariance comes with an OptimizeWarning: checked below, raised as an error.
+            warnings.simplefilter("ignore", OptimizeWarning)
+            try:
+                params, cov = curve_fit(_with_correction, x, y, p0=[params[0], params[1], 0.0],
+                                        sigma=y_err, absolute_sigma=y_err is not None, maxfev=20000)
+            except RuntimeError as e:  # no convergence within maxfev
+                raise RuntimeError(f"fit_power_law(correction=True): the corrected fit did not "
+                                   f"converge ({e}); try the plain law or more points") from None
+        if not np.all(np.isfinite(cov)):
+            raise RuntimeError("fit_power_law(correction=True): the exponent's covariance could not be "
+                               "estimated (the data do not constrain A, p and a); try the plain law")
         resid = (y - _with_correction(x, *params)) / (1.0 if y_err is None else y_err)
         a = float(params[2])
     else:
