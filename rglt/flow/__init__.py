@@ -7,6 +7,7 @@
 - ``prior_log_prob`` / ``prior_sample`` / ``prior_scale``: Gaussian and Laplace priors in the original's
   and the report's temperature parametrisations;
 - ``bits_per_dim`` / ``evaluate_bpd``; ``parameter_count``: the closed-form parameter count;
+- ``TrainingDiverged``: what :func:`rglt.flow.training.train_flow` raises on a non-finite loss or gradient;
 - :mod:`rglt.flow.analysis`: receptive fields, generation across scales, mixing, mixed temperatures;
 - :mod:`rglt.flow.frechet`: Frechet distance in a pluggable feature space (Inception or the MSDS CNN).
 """
@@ -24,6 +25,7 @@ from rglt.flow.metrics import bits_per_dim, evaluate_bpd
 from rglt.flow.model import RGFlow, RGLayer
 from rglt.flow.preprocess import dequantize, inverse_logit_transform, logit_transform, preprocess, to_uint8
 from rglt.flow.priors import PARAMETRISATIONS, PRIORS, prior_log_prob, prior_sample, prior_scale
+from rglt.flow.training import TrainingDiverged
 
 __all__ = ["PARAMETRISATIONS", "PRIORS", "RGFlow", "RGLayer", "ResidualMLP", "SubnetLayer", "Swish", "WNLinear",
            "bits_per_dim", "check_geometry", "extract_features", "feature_statistics", "frechet_distance",
@@ -32,4 +34,4 @@ __all__ = ["PARAMETRISATIONS", "PRIORS", "RGFlow", "RGLayer", "ResidualMLP", "Su
            "receptive_fields", "sample_mixed_temperature", "train_msds_feature_net", "checkerboard_mask", "dequantize", "evaluate_bpd", "gather_patches",
            "inverse_logit_transform", "layer_index", "level_of_sites", "logit_transform", "parameter_count",
            "preprocess", "prior_log_prob", "prior_sample", "prior_scale", "rg_layer_indices", "scatter_patches",
-           "to_uint8"]
+           "to_uint8", "TrainingDiverged"]

@@ -60,6 +60,14 @@ def _check_latents(model: RGFlow, z, name: str) -> torch.Tensor:
     return z
 
 
+def _check_sites(sites) -> torch.Tensor:
+    sites = torch.as_tensor(sites)
+    # A cast to long would truncate (2.7 -> 2) and quietly measure another site.
+    if sites.is_floating_point() or sites.is_complex() or sites.dtype == torch.bool:
+        raise ValueError(f"sites must be integer (row, col) pairs; got dtype {sites.dtype}")
+    return sites.long()
+
+
 @contextlib.contextmanager
 def _eval_mode(model: RGFlow):
     # Gradient checkpointing only applies in training mode; analyses never need it. The fused kernels
@@ -87,7 +95,7 @@ def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int
     _check_model(model)
     z = _check_latents(model, z, "z")
     batch_size = _check_int(batch_size, "batch_size", 1)
-    sites = torch.as_tensor(sites, dtype=torch.long)
+    sites = _check_sites(sites)
     size, channels, samples = model.size, model.channels, z.shape[0]
     if sites.dim() != 2 or sites.shape[1] != 2 or len(sites) == 0 or sites.min() < 0 or sites.max() >= size:
         raise ValueError(f"sites must be a non-empty [n, 2] integer array of (row, col) in [0, {size - 1}]")
@@ -113,7 +121,7 @@ def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int
 
 def centre_on_sites(maps: torch.Tensor, sites) -> torch.Tensor:
     """Roll each map [n, L, L] periodically so that its site lands on (L // 2, L // 2)."""
-    sites = torch.as_tensor(sites, dtype=torch.long)
+    sites = _check_sites(sites)
     size = maps.shape[-1]
     ar = torch.arange(size)
     rows = (ar[None, :] - size // 2 + sites[:, :1]) % size      # centred row a reads row a - L/2 + i

@@ -20,6 +20,14 @@ def bits_per_dim(log_prob: torch.Tensor, logdet_logit: torch.Tensor, dims: int) 
     """Per-sample bpd from the flow's log p(y) (nats) and the logit log-det, D = ``dims``."""
     if isinstance(dims, bool) or not isinstance(dims, numbers.Integral) or dims < 1:
         raise ValueError(f"dims must be an integer >= 1; got {dims!r}")
+    for name, v in (("log_prob", log_prob), ("logdet_logit", logdet_logit)):
+        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point torch.Tensor; got "
+                            f"{v.dtype if isinstance(v, torch.Tensor) else type(v).__name__}")
+    # One value per sample in each: shapes (B,) and (B, 1) would broadcast to a (B, B) table.
+    if log_prob.dim() != 1 or log_prob.shape != logdet_logit.shape:
+        raise ValueError(f"log_prob and logdet_logit must be 1-D tensors of the same shape [batch]; "
+                         f"got {list(log_prob.shape)} and {list(logdet_logit.shape)}")
     nll = -(log_prob + logdet_logit) / dims
     return (nll + math.log(256.0)) / math.log(2.0)
 

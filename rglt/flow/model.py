@@ -172,13 +172,25 @@ class RGFlow(nn.Module):
     def dims(self) -> int:
         return self.channels * self.size * self.size
 
-    def _check_input(self, x, name: str) -> None:
+    def _check_input(self, x, name: str, *, run: bool = True) -> None:
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise TypeError(f"{name} must be a floating-point torch.Tensor")
         expected = (self.channels, self.size, self.size)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(f"{name} must have shape [batch, {self.channels}, {self.size}, {self.size}] "
                              f"(channels={self.channels}, size={self.size}); got {list(x.shape)}")
+        if not run:   # only indexed (latents_by_level), never sent through the layers
+            return
+        # Checked here, before any layer: inside them these end in a reshape or matmul RuntimeError.
+        param = next(self.parameters())
+        if x.is_meta or x.device != param.device:
+            raise ValueError(f"{name} is on device {x.device}, the flow's parameters on {param.device}"
+                             + (" (a meta tensor holds no data)" if x.is_meta else ""))
+        if x.dtype != param.dtype:
+            raise TypeError(f"{name} has dtype {x.dtype} but the flow's parameters are {param.dtype}; "
+                            f"convert one of them (x.to({param.dtype}) or flow.to({x.dtype}))")
+        if x.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one sample; got shape {list(x.shape)}")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Data (logit space) -> (z, log|det dz/dx| per sample)."""
@@ -220,12 +232,24 @@ class RGFlow(nn.Module):
         temperature = check_temperature(temperature)
         ref = self.site_levels
         dtype = next(self.parameters()).dtype
-        return prior_sample((n, self.channels, self.size, self.size), self.prior, temperature,
-                            self.parametrisation, generator=generator, dtype=dtype, device=ref.device)
+        z = prior_sample((n, self.channels, self.size, self.size), self.prior, temperature,
+                         self.parametrisation, generator=generator, dtype=dtype, device=ref.device)
+        # The scale times a draw overflows the flow's dtype for a large enough temperature.
+        if not z.is_meta and not torch.isfinite(z).all():
+            raise ValueError(f"temperature={temperature!r} is too large for this flow's {dtype}: "
+                             f"the latents are not finite")
+        return z
 
     def sample(self, n: int, temperature: float = 1.0, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n samples in logit space (map to images with :func:`rglt.flow.preprocess.to_uint8`)."""
-        return self.inverse(self.sample_latents(n, temperature, generator=generator))
+        """n samples in logit space (map to images with :func:`rglt.flow.preprocess.to_uint8`).
+
+        A ValueError names the temperature when the latents or the samples are not finite in the flow's dtype.
+        """
+        x = self.inverse(self.sample_latents(n, temperature, generator=generator))
+        if not torch.isfinite(x).all():
+            raise ValueError(f"temperature={temperature!r}: the samples are not finite in {x.dtype} (the "
+                             f"temperature is too large for this flow, or its weights are not finite)")
+        return x
 
     def level_of_sites(self) -> torch.Tensor:
         """[size, size] LongTensor: the RG level each site's latent belongs to."""
@@ -239,5 +263,5 @@ class RGFlow(nn.Module):
 
     def latents_by_level(self, z: torch.Tensor) -> list[torch.Tensor]:
         """Split z [B, C, size, size] into H tensors [B, C, n_h], sites in row-major order."""
-        self._check_input(z, "z")
+        self._check_input(z, "z", run=False)
         return [z[:, :, self.site_levels == h] for h in range(self.levels)]

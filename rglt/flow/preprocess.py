@@ -13,24 +13,36 @@ import math
 
 import torch
 
+from rglt.flow.priors import check_batch
+
 ALPHA = 0.05
 BETA = 0.9
 
 
 def dequantize(images: torch.Tensor, *, generator: torch.Generator | None = None,
                dtype=torch.float32) -> torch.Tensor:
-    """uint8 images -> (k + u) / 256 in [0, 1) with u ~ U[0, 1) drawn from ``generator``."""
+    """uint8 images -> (k + u) / 256 in [0, 1) with u ~ U[0, 1) drawn from ``generator``.
+
+    u is drawn in ``dtype`` (float32 for float16 / bfloat16) and the sum is formed in float64, then
+    rounded to ``dtype`` and kept below 1: (255 + u) / 256 rounds up to 1.0 in float32 for u > 1 - 2^-17,
+    and far more often in float16 / bfloat16, so the result is clamped to the largest value below 1.
+    """
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
         raise TypeError(f"images must be a torch.uint8 tensor; got "
                         f"{images.dtype if isinstance(images, torch.Tensor) else type(images).__name__}")
-    u = torch.rand(images.shape, generator=generator, dtype=dtype, device=images.device)
-    return (images.to(dtype) + u) / 256.0
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype (e.g. torch.float32); got {dtype!r}")
+    # float32 and float64 keep their own draws (the seeded results); half types draw in float32.
+    draw = dtype if torch.finfo(dtype).bits >= 32 else torch.float32
+    u = torch.rand(images.shape, generator=generator, dtype=draw, device=images.device)
+    # k + u is exact in float64 and / 256 is exact, so the only rounding is the one to dtype.
+    x = ((images.to(torch.float64) + u.to(torch.float64)) / 256.0).to(dtype)
+    return x.clamp(max=1.0 - torch.finfo(dtype).eps / 2)
 
 
 def logit_transform(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x_tilde in [0, 1] -> (y = logit(0.05 + 0.9 x), log|det| per sample)."""
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor in [0, 1]; got {x.dtype}")
+    check_batch(x, "x")
     if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
         raise ValueError("x must be finite and in [0, 1]")
     xr = ALPHA + BETA * x
@@ -51,5 +63,15 @@ def preprocess(images: torch.Tensor, *, generator: torch.Generator | None = None
 
 
 def to_uint8(y: torch.Tensor) -> torch.Tensor:
-    """Logit-space images (e.g. samples) -> uint8 images, floor(256 x) clipped to 0..255."""
+    """Logit-space images (e.g. samples) -> uint8 images, floor(256 x) clipped to 0..255.
+
+    -inf and +inf map to 0 and 255; NaN is refused (it has no pixel value, and the cast made it 0).
+    """
+    if not isinstance(y, torch.Tensor) or not y.is_floating_point():
+        raise TypeError(f"y must be a floating-point torch.Tensor; got "
+                        f"{y.dtype if isinstance(y, torch.Tensor) else type(y).__name__}")
+    if y.is_meta:
+        raise ValueError("y is on the meta device (no data); move it to a real device first")
+    if torch.isnan(y).any():
+        raise ValueError(f"y holds {int(torch.isnan(y).sum())} NaN value(s), which have no pixel value")
     return (inverse_logit_transform(y) * 256).floor().clamp(0, 255).to(torch.uint8)

@@ -36,6 +36,20 @@ def check_temperature(temperature) -> float:
     return float(temperature)
 
 
+def check_batch(x, name: str) -> torch.Tensor:
+    """x must be a floating-point tensor with data (not meta) and a batch dimension of >= 1 sample."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"{name} must be a floating-point torch.Tensor; got {got}")
+    # A meta tensor has no values to check or transform; it would fail deep inside a reduction.
+    if x.is_meta:
+        raise ValueError(f"{name} is on the meta device (no data); move it to a real device first")
+    if x.dim() == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one sample (a leading batch dimension >= 1); "
+                         f"got shape {list(x.shape)}")
+    return x
+
+
 def prior_scale(prior: str, temperature: float = 1.0, parametrisation: str = "original") -> float:
     """The distribution's scale: the Gaussian's standard deviation or the Laplace's b."""
     check_prior(prior, parametrisation)
@@ -49,6 +63,7 @@ def prior_log_prob(z: torch.Tensor, prior: str, temperature: float = 1.0,
                    parametrisation: str = "original") -> torch.Tensor:
     """log p(z) summed over all but the first (batch) dimension."""
     scale = prior_scale(prior, temperature, parametrisation)
+    check_batch(z, "z")
     if prior == "gaussian":
         lp = -0.5 * (z / scale) ** 2 - math.log(scale) - 0.5 * math.log(2 * math.pi)
     else:

@@ -36,14 +36,31 @@ class FlowTrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-        for name in ("lr", "clip_norm"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0; got {v!r}")
+        v = self.lr
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and 0 < v <= 1):
+            # Adam's update moves each weight by about lr whatever the gradient's size: lr > 1 is never useful.
+            raise ValueError(f"lr must be a number in (0, 1] (AdamW moves every weight by about lr per step, "
+                             f"so lr > 1 only scrambles the weights); got {v!r}")
+        v = self.clip_norm
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v > 0):
+            raise ValueError(f"clip_norm must be a finite number > 0; got {v!r}")
         v = self.weight_decay
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v >= 0):
             raise ValueError(f"weight_decay must be a finite number >= 0; got {v!r}")
         check_seed(self.seed)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss or gradient norm was not finite at ``step``; that step's update was not applied.
+
+    ``step``: the failing step (1-based); ``history``: everything :func:`train_flow` recorded, up to and
+    including the last good step ``step - 1``; ``lr``: the learning rate. The model keeps the weights of
+    step ``step - 1``, all finite.
+    """
+
+    def __init__(self, message: str, *, step: int, history: dict[str, list], lr: float):
+        super().__init__(message)
+        self.step, self.history, self.lr = step, history, lr
 
 
 def _check_images(images, name: str, model: RGFlow) -> None:
@@ -62,14 +79,23 @@ def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
     (on ``held_out``, the same dequantisation noise every time; NaN without it) and ``train_seconds``
     (optimisation time only, evaluation excluded), recorded at step 0 and every ``eval_every`` steps.
     ``flip``: mirror each training image left-right with probability 1/2 (the original CelebA augmentation).
+
+    The loss is checked before the backward pass and the gradient norm before the optimiser step, so a
+    non-finite update is never applied: on either, :class:`TrainingDiverged` is raised with the history
+    (the last good step recorded too, so that its training bpd is not lost) and the model keeps the
+    weights of the last good step. ``batch_size`` may not exceed the number of images.
     """
     if not isinstance(model, RGFlow):
         raise TypeError(f"model must be an rglt.flow.RGFlow; got {type(model).__name__}")
     if not isinstance(config, FlowTrainConfig):
         raise TypeError(f"config must be a FlowTrainConfig; got {type(config).__name__}")
+    if not isinstance(flip, bool):
+        raise TypeError(f"flip must be a bool; got {type(flip).__name__}")
     _check_images(images, "images", model)
     if held_out is not None:
         _check_images(held_out, "held_out", model)
+    if config.batch_size > len(images):   # a smaller batch than asked for would change the recipe silently
+        raise ValueError(f"batch_size ({config.batch_size}) is larger than the number of images ({len(images)})")
     param = next(model.parameters())
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -84,6 +110,16 @@ def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
                                        if held_out is not None else math.nan)
         history["train_seconds"].append(spent)
         running.clear()
+
+    def diverged(step: int, what: str):
+        opt.zero_grad(set_to_none=True)   # the non-finite gradients, never applied
+        if history["step"][-1] != step - 1:
+            record(step - 1)
+        model.eval()
+        bar.close()
+        return TrainingDiverged(f"{what} at step {step} (lr={config.lr}); the model keeps the weights of step "
+                                f"{step - 1}, and the error's .history what was recorded up to it",
+                                step=step, history=history, lr=config.lr)
 
     record(0)
     model.train()
@@ -104,10 +140,13 @@ def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
         bpd = bits_per_dim(model.log_prob(y), ldj, y[0].numel()).mean()
         loss = bpd * math.log(2.0) - math.log(256.0)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"the training loss became {loss.item()} at step {step}")
+            raise diverged(step, f"the training loss became {loss.item()}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+        # The norm before clipping: if it is not finite, clipping makes every gradient NaN.
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+        if not torch.isfinite(norm):
+            raise diverged(step, f"the gradient norm became {norm.item()}")
         opt.step()
         spent += time.perf_counter() - start
         running.append(bpd.item())
@@ -118,4 +157,4 @@ def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
     return history
 
 
-__all__ = ["FlowTrainConfig", "train_flow"]
+__all__ = ["FlowTrainConfig", "TrainingDiverged", "train_flow"]
