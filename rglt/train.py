@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from collections.abc import Callable, Mapping
 
@@ -27,6 +28,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from rglt.data.splits import check_seed
 from rglt.progress import progress
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -48,20 +50,54 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "an integer >= 1", self.epochs)
-        _check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            _check(_is_int(value) and value >= 1, name, "an integer >= 1", value)
         _check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
         _check(self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}", self.schedule)
-        _check(math.isfinite(self.lr) and self.lr > 0, "lr", "a finite number > 0", self.lr)
-        _check(0 <= self.momentum < 1, "momentum", "in [0, 1)", self.momentum)
-        _check(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
-        _check(all(0 < m < 1 for m in self.milestones), "milestones", "fractions in (0, 1)", self.milestones)
-        _check(0 < self.pct_start < 1, "pct_start", "in (0, 1)", self.pct_start)
+        _check(_is_real(self.lr) and self.lr > 0, "lr", "a finite number > 0", self.lr)
+        _check(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", "in [0, 1)", self.momentum)
+        _check(_is_real(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a finite number >= 0",
+               self.weight_decay)
+        _check(isinstance(self.milestones, tuple) and all(_is_real(m) and 0 < m < 1 for m in self.milestones),
+               "milestones", "a tuple of fractions in (0, 1)", self.milestones)
+        _check(_is_real(self.gamma) and self.gamma > 0, "gamma", "a finite number > 0", self.gamma)
+        _check(_is_real(self.pct_start) and 0 < self.pct_start < 1, "pct_start", "in (0, 1)", self.pct_start)
+        check_seed(self.seed)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or inf. ``step``, ``lr`` and ``history`` (what was recorded before)
+    say where; the model holds the weights that produced the non-finite loss."""
+
+    def __init__(self, step: int, lr: float, loss: float, history: dict):
+        super().__init__(f"training diverged: the loss became {loss} at step {step} (learning rate {lr:.4g} at "
+                         "that step); lower the learning rate")
+        self.step, self.lr, self.loss, self.history = step, lr, loss, history
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check(ok: bool, name: str, allowed: str, value) -> None:
     if not ok:
         raise ValueError(f"{name} must be {allowed}; got {value!r}")
+
+
+def check_data(data, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
+    """``data`` must be (inputs, labels): two tensors with the same non-zero length."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2 or not all(isinstance(t, torch.Tensor) for t in data):
+        raise TypeError(f"{name} must be a pair (inputs, labels) of tensors; got {type(data).__name__}")
+    inputs, labels = data
+    if inputs.dim() == 0 or labels.dim() == 0 or inputs.shape[0] != labels.shape[0] or inputs.shape[0] == 0:
+        raise ValueError(f"{name} must be (inputs, labels) with the same non-zero length; "
+                         f"got shapes {tuple(inputs.shape)} and {tuple(labels.shape)}")
+    return inputs, labels
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
@@ -147,12 +183,14 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     ``masks`` (parameter name -> bool tensor) are kept exactly: pruned weights stay zero.
     ``on_step(step, model)`` is called before each step and once at the end (step = total steps),
     e.g. to keep the weights at a rewind point. Returns the per-epoch history (train loss, and the
-    accuracy on ``evaluate_on`` when given).
+    accuracy on ``evaluate_on`` when given). A NaN or inf loss stops training at once with
+    :class:`TrainingDiverged`, before that step's update.
     """
-    inputs, labels = data
-    if inputs.shape[0] != labels.shape[0] or inputs.shape[0] == 0:
-        raise ValueError(f"data must be (inputs, labels) with the same non-zero length; "
-                         f"got {inputs.shape[0]} and {labels.shape[0]}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be an rglt.train.TrainConfig; got {type(config).__name__}")
+    inputs, labels = check_data(data, "data")
+    if evaluate_on is not None:
+        check_data(evaluate_on, "evaluate_on")
     masks = _check_masks(model, masks)
     n = inputs.shape[0]
     per_epoch = steps_per_epoch(n, config.batch_size)
@@ -181,12 +219,16 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
             share = math.ceil(global_size / world)
             batch = batch[rank * share:(rank + 1) * share]
             x, y = inputs[batch].to(device), labels[batch].to(device)
+            lr = lr_at(step, total, config)
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total, config)
+                group["lr"] = lr
             optimizer.zero_grad(set_to_none=True)
             # Sum over this rank's share / global batch, times world because DDP averages over
             # ranks: the gradient is that of the mean loss over the global batch, shares equal or not.
             loss = F.cross_entropy(net(x), y, reduction="sum") * (world / global_size)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(step, lr, value, history)
             loss.backward()
             with torch.no_grad():
                 for name, mask in masks.items():
@@ -194,7 +236,7 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
                         params[name].grad.mul_(mask)
             optimizer.step()
             apply_masks(model, masks)
-            loss_sum += loss.item() * global_size / world
+            loss_sum += value * global_size / world
             count += y.numel()
             step += 1
         history["epoch"].append(epoch + 1)
@@ -209,7 +251,7 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
 @torch.no_grad()
 def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_size: int = 1024) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``data = (inputs, labels)``."""
-    inputs, labels = data
+    inputs, labels = check_data(data, "data")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

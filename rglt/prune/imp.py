@@ -12,16 +12,18 @@ Under ``torchrun`` every rank runs the same rounds (DDP keeps their weights equa
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from rglt.kernels.masked_topk import BACKENDS, SCOPES
 from rglt.progress import progress
 from rglt.prune.masks import magnitude_masks
-from rglt.prune.tickets import TicketStore
-from rglt.train import TrainConfig, evaluate, steps_per_epoch, train
+from rglt.prune.tickets import TicketStore, fingerprint
+from rglt.train import TrainConfig, check_data, evaluate, steps_per_epoch, train
 
 SCHEDULES = ("survivors", "original")
 
@@ -36,16 +38,21 @@ class IMPConfig:
     backend: str = "auto"
 
     def __post_init__(self):
-        if not isinstance(self.rounds, int) or self.rounds < 0:
-            raise ValueError(f"rounds must be an integer >= 0; got {self.rounds!r}")
+        # Every field is checked here, so that a typo is found before level 0 trains, not after.
+        for name in ("rounds", "rewind_step"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
-        if not 0 < self.fraction < 1:
+        if isinstance(self.fraction, bool) or not isinstance(self.fraction, numbers.Real) or not 0 < self.fraction < 1:
             raise ValueError(f"fraction must be in (0, 1); got {self.fraction!r}")
         if self.schedule == "original" and self.rounds * self.fraction >= 1:
             raise ValueError(f"rounds * fraction must be < 1 for schedule='original'; got {self.rounds} * {self.fraction}")
-        if not isinstance(self.rewind_step, int) or self.rewind_step < 0:
-            raise ValueError(f"rewind_step must be an integer >= 0; got {self.rewind_step!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {self.scope!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
 
 
 def round_fraction(config: IMPConfig, t: int) -> float:
@@ -73,7 +80,18 @@ def imp(make_model: Callable[[], nn.Module], prunable: Callable[[nn.Module], lis
     ``make_model()`` builds the network at its seeded initialisation; ``prunable(model)`` names the
     parameters to prune (e.g. conv and linear weights). ``on_level(level)`` is called before each level
     is trained (tests use it to interrupt a run).
+
+    ``run.json`` records the configs, the prunable names and fingerprints of ``data`` and
+    ``evaluate_on``: resuming with other settings or other data is refused. A level whose training
+    diverges raises :class:`rglt.train.TrainingDiverged` and is not stored.
     """
+    if not isinstance(train_config, TrainConfig):
+        raise TypeError(f"train_config must be an rglt.train.TrainConfig; got {type(train_config).__name__}")
+    if not isinstance(config, IMPConfig):
+        raise TypeError(f"config must be an rglt.prune.IMPConfig; got {type(config).__name__}")
+    check_data(data, "data")
+    if evaluate_on is not None:
+        check_data(evaluate_on, "evaluate_on")
     total_steps = steps_per_epoch(len(data[1]), train_config.batch_size) * train_config.epochs
     if config.rewind_step > total_steps:
         raise ValueError(f"rewind_step must be <= the {total_steps} training steps; got {config.rewind_step}")
@@ -84,8 +102,9 @@ def imp(make_model: Callable[[], nn.Module], prunable: Callable[[nn.Module], lis
     unknown = [n for n in names if n not in params]
     if not names or unknown:
         raise ValueError(f"prunable(model) must name parameters of the model; unknown: {unknown or 'none given'}")
+    fingerprints = {"train": fingerprint(data), "evaluate_on": fingerprint(evaluate_on) if evaluate_on else None}
     _on_main_rank(lambda: store.bind({"imp": dataclasses.asdict(config), "train": dataclasses.asdict(train_config),
-                                      "prunable": names}))
+                                      "prunable": names, "data": fingerprints}))
     done = store.levels()
     metrics = lambda m: evaluate(m, evaluate_on) if evaluate_on is not None else {}
 
@@ -98,7 +117,7 @@ def imp(make_model: Callable[[], nn.Module], prunable: Callable[[nn.Module], lis
         train(model, data, train_config, on_step=keep, desc="IMP level 0 (dense)")
         dense = {n: torch.ones_like(params[n], dtype=torch.bool) for n in names}
         level_metrics = metrics(model)
-        _on_main_rank(lambda: (store.save_rewind(kept["rewind"]), store.save(0, model.state_dict(), dense, level_metrics)))
+        _on_main_rank(lambda: store.save(0, model.state_dict(), dense, level_metrics, rewind=kept["rewind"]))
 
     for t in progress(range(1, config.rounds + 1), desc="IMP rounds", unit="level"):
         if t in store.levels():

@@ -2,27 +2,45 @@
 
 Layout::
 
-    <root>/run.json            the run's configs; a different run refuses to resume here
-    <root>/rewind.pt           the rewind point theta_k (state dict), shared by every level
+    <root>/run.json            what decides the run's tickets (configs, prunable names, data
+                               fingerprints); a different run refuses to resume here
     <root>/level_000/          dense training (mask all ones)
         weights.pt             state dict after training
         masks.pt               {param name: bool mask}
-        meta.json              level, density, metrics
+        rewind.pt              level 0 only: the rewind point theta_k that every later level restarts from
+        meta.json              level, density, metrics, and the SHA-256 of each file above
     <root>/level_001/ ...
 
 A level directory is built under a temporary name and renamed into place, so it either exists
-complete or not at all: an interrupted run loses at most the level in progress.
+complete or not at all: an interrupted run loses at most the level in progress. Loading trusts
+nothing: every file is checked against its recorded checksum, the masks against the recorded density
+and the weights' shapes, and any damage is a :class:`CorruptTicketError` naming the file.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
+import hashlib
+import io
 import json
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
+
+FORMAT = 2
+FILES = ("weights.pt", "masks.pt")
+
+
+class CorruptTicketError(ValueError):
+    """A file of a ticket store that cannot be trusted: ``path`` names it, ``reason`` says why."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"the ticket store file {path} is damaged: {reason}")
+        self.path, self.reason = Path(path), reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +58,26 @@ def density(masks: dict[str, torch.Tensor]) -> float:
     return sum(int(m.sum()) for m in masks.values()) / total if total else 1.0
 
 
+def fingerprint(tensors) -> str:
+    """SHA-256 of a tuple of tensors (dtype, shape and bytes of each): tells data sets apart."""
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _serialise(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
 class TicketStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -48,58 +86,141 @@ class TicketStore:
         return self.root / f"level_{level:03d}"
 
     def levels(self) -> list[int]:
-        """The complete levels, in order."""
+        """The complete levels (their ``meta.json`` exists), in order; :meth:`load` checks them."""
         if not self.root.exists():
             return []
         return sorted(int(p.name[6:]) for p in self.root.glob("level_[0-9][0-9][0-9]") if (p / "meta.json").exists())
 
     def bind(self, run: dict) -> None:
-        """Record the run's configs, or check that they match the ones already recorded."""
+        """Record what decides the run's tickets, or check that it matches what is already recorded."""
         path = self.root / "run.json"
-        text = json.dumps(run, sort_keys=True, indent=1, default=repr)
+        doc = {"format": FORMAT, "run": json.loads(json.dumps(run, sort_keys=True, default=repr))}
         if path.exists():
-            if json.loads(path.read_text()) != json.loads(text):
-                raise ValueError(f"the ticket store {self.root} holds a run with other settings; "
-                                 "use another directory or delete it")
+            recorded = _read_json(path)
+            if recorded.get("format") != FORMAT or not isinstance(recorded.get("run"), dict):
+                raise CorruptTicketError(path, f"not a format-{FORMAT} run record (an older rglt wrote it?)")
+            if recorded["run"] != doc["run"]:
+                differ = sorted(k for k in set(doc["run"]) | set(recorded["run"])
+                                if doc["run"].get(k) != recorded["run"].get(k))
+                raise ValueError(f"the ticket store {self.root} holds a run with other settings (they differ in: "
+                                 f"{', '.join(differ)}); use another directory or delete it")
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_bytes(path, text.encode())
-
-    def save_rewind(self, state: dict[str, torch.Tensor]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / "rewind.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.root / "rewind.pt")
-
-    def rewind(self) -> dict[str, torch.Tensor]:
-        return torch.load(self.root / "rewind.pt", weights_only=True)
+        _atomic_bytes(path, (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode())
 
     def save(self, level: int, weights: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
-             metrics: dict) -> None:
+             metrics: dict, *, rewind: dict[str, torch.Tensor] | None = None) -> None:
+        """Write one level as a unit. Non-finite weights are refused: a diverged level is never stored.
+
+        ``rewind`` (the rewind point's state dict) is stored with level 0, which produces it.
+        """
+        if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+            raise ValueError(f"level must be an integer >= 0; got {level!r}")
+        if (rewind is None) != (level != 0):
+            raise ValueError("rewind must be given with level 0 and only with it")
+        for name, mask in masks.items():
+            if name not in weights:
+                raise ValueError(f"masks names {name!r}, which weights does not hold")
+            if mask.dtype != torch.bool or mask.shape != weights[name].shape:
+                raise ValueError(f"masks[{name!r}] must be a bool tensor of shape {tuple(weights[name].shape)}; "
+                                 f"got {mask.dtype} {tuple(mask.shape)}")
+        for what, state in (("weights", weights), ("rewind", rewind or {})):
+            for name, value in state.items():
+                if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                    raise ValueError(f"{what}[{name!r}] of level {level} holds NaN or inf; a diverged level "
+                                     "is not stored")
         final = self._level_dir(level)
-        if final.exists():
+        if (final / "meta.json").exists():
             raise FileExistsError(f"level {level} already exists in {self.root}")
+        blobs = {"weights.pt": _serialise({k: v.detach().cpu() for k, v in weights.items()}),
+                 "masks.pt": _serialise({k: v.cpu() for k, v in masks.items()})}
+        if rewind is not None:
+            blobs["rewind.pt"] = _serialise({k: v.detach().cpu().clone() for k, v in rewind.items()})
+        meta = {"level": level, "density": density(masks), "metrics": metrics,
+                "sha256": {name: _sha256(blob) for name, blob in blobs.items()}}
+        self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".level_{level:03d}."))
         try:
-            torch.save({k: v.detach().cpu() for k, v in weights.items()}, tmp / "weights.pt")
-            torch.save({k: v.cpu() for k, v in masks.items()}, tmp / "masks.pt")
-            meta = {"level": level, "density": density(masks), "metrics": metrics}
+            for name, blob in blobs.items():
+                (tmp / name).write_bytes(blob)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+            if final.exists():  # a level without meta.json (damaged by hand): keep it aside, never block
+                os.rename(final, self.root / f".{final.name}.incomplete-{_stamp()}")
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def load(self, level: int) -> Ticket:
+    def _meta(self, level: int) -> tuple[Path, dict]:
         path = self._level_dir(level)
         if not (path / "meta.json").exists():
             raise FileNotFoundError(f"no complete level {level} in {self.root} (complete: {self.levels()})")
-        meta = json.loads((path / "meta.json").read_text())
-        return Ticket(level, torch.load(path / "weights.pt", weights_only=True),
-                      torch.load(path / "masks.pt", weights_only=True), meta["density"], meta["metrics"])
+        meta = _read_json(path / "meta.json")
+        ok = (meta.get("level") == level and isinstance(meta.get("density"), float)
+              and isinstance(meta.get("sha256"), dict) and isinstance(meta.get("metrics"), dict))
+        if not ok:
+            raise CorruptTicketError(path / "meta.json", "missing or malformed level, density, metrics or sha256 "
+                                                         "(written by an older rglt, or edited)")
+        return path, meta
+
+    def _load_file(self, path: Path, meta: dict) -> dict[str, torch.Tensor]:
+        expected = meta["sha256"].get(path.name)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CorruptTicketError(path, "missing") from None
+        except OSError as err:
+            raise CorruptTicketError(path, f"unreadable ({err})") from None
+        if expected is None or _sha256(data) != expected:
+            raise CorruptTicketError(path, f"its SHA-256 does not match the one recorded in {path.parent / 'meta.json'}")
+        try:
+            state = torch.load(io.BytesIO(data), weights_only=True)
+        except Exception as err:  # the checksum matched, so this is a file rglt itself wrote badly
+            raise CorruptTicketError(path, f"torch.load failed ({type(err).__name__}: {err})") from None
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise CorruptTicketError(path, "not a dict of tensors")
+        return state
+
+    def load(self, level: int) -> Ticket:
+        """The level's ticket, after checking its files, its density and its masks' shapes."""
+        path, meta = self._meta(level)
+        weights = self._load_file(path / "weights.pt", meta)
+        masks = self._load_file(path / "masks.pt", meta)
+        for name, mask in masks.items():
+            if name not in weights or mask.dtype != torch.bool or mask.shape != weights[name].shape:
+                raise CorruptTicketError(path / "masks.pt", f"the mask of {name!r} does not fit weights.pt")
+        measured = density(masks)
+        if not math.isclose(measured, meta["density"], rel_tol=0, abs_tol=1e-12):
+            raise CorruptTicketError(path / "masks.pt", f"density {measured:.6g}, but meta.json records "
+                                                        f"{meta['density']:.6g}")
+        return Ticket(level, weights, masks, measured, meta["metrics"])
+
+    def rewind(self) -> dict[str, torch.Tensor]:
+        """The rewind point theta_k (state dict), stored with level 0."""
+        path, meta = self._meta(0)
+        return self._load_file(path / "rewind.pt", meta)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptTicketError(path, f"not readable JSON ({type(err).__name__}: {err})") from None
+    if not isinstance(doc, dict):
+        raise CorruptTicketError(path, "not a JSON object")
+    return doc
+
+
+def _stamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
