@@ -67,13 +67,13 @@ class TrainConfig:
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or inf. ``step``, ``lr`` and ``history`` (what was recorded before)
-    say where; the model holds the weights that produced the non-finite loss."""
+    """Training stopped at a non-finite loss (or gradient) before that step's update: ``step`` and ``lr``
+    say where, ``history`` holds what was recorded before it. Raised by :func:`train` and
+    :func:`rglt.flow.train_flow`."""
 
-    def __init__(self, step: int, lr: float, loss: float, history: dict):
-        super().__init__(f"training diverged: the loss became {loss} at step {step} (learning rate {lr:.4g} at "
-                         "that step); lower the learning rate")
-        self.step, self.lr, self.loss, self.history = step, lr, loss, history
+    def __init__(self, message: str, *, step: int, history: dict, lr: float):
+        super().__init__(message)
+        self.step, self.history, self.lr = step, history, lr
 
 
 def _is_int(value) -> bool:
@@ -228,7 +228,9 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
             loss = F.cross_entropy(net(x), y, reduction="sum") * (world / global_size)
             value = loss.item()
             if not math.isfinite(value):
-                raise TrainingDiverged(step, lr, value, history)
+                raise TrainingDiverged(f"training diverged: the loss became {value} at step {step} (learning rate "
+                                       f"{lr:.4g} at that step); lower the learning rate",
+                                       step=step, history=history, lr=lr)
             loss.backward()
             with torch.no_grad():
                 for name, mask in masks.items():

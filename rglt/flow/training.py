@@ -19,6 +19,7 @@ from rglt.flow.metrics import bits_per_dim, evaluate_bpd
 from rglt.flow.model import RGFlow
 from rglt.flow.preprocess import preprocess
 from rglt.progress import progress
+from rglt.train import TrainingDiverged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,19 +49,6 @@ class FlowTrainConfig:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v >= 0):
             raise ValueError(f"weight_decay must be a finite number >= 0; got {v!r}")
         check_seed(self.seed)
-
-
-class TrainingDiverged(FloatingPointError):
-    """The training loss or gradient norm was not finite at ``step``; that step's update was not applied.
-
-    ``step``: the failing step (1-based); ``history``: everything :func:`train_flow` recorded, up to and
-    including the last good step ``step - 1``; ``lr``: the learning rate. The model keeps the weights of
-    step ``step - 1``, all finite.
-    """
-
-    def __init__(self, message: str, *, step: int, history: dict[str, list], lr: float):
-        super().__init__(message)
-        self.step, self.history, self.lr = step, history, lr
 
 
 def _check_images(images, name: str, model: RGFlow) -> None:
