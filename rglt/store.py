@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 import rglt
+from rglt.io import atomic_write
 
 try:
     import fcntl
@@ -84,11 +85,33 @@ def cache_dir(profile: str) -> Path:
     return results_root()
 
 
-def config_hash(config: Any) -> str:
-    """A short, stable hash of a frozen-dataclass config (its fields, in order, as JSON)."""
+def unhashed(default: Any) -> Any:
+    """A config field that does not change the science (workers, threads, check tolerances): it is
+    stored in the provenance but left out of :func:`config_hash`, so changing it keeps results fresh."""
+    return dataclasses.field(default=default, metadata={"hashed": False})
+
+
+def hashed_fields(config: Any) -> dict[str, Any]:
+    """The fields of a config that decide its results (recursively for nested dataclasses)."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"config must be a dataclass instance; got {type(config).__name__}")
-    text = json.dumps(dataclasses.asdict(config), sort_keys=True, default=repr)
+    return {f.name: _science(getattr(config, f.name)) for f in dataclasses.fields(config)
+            if f.metadata.get("hashed", True)}
+
+
+def _science(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return hashed_fields(value)
+    if isinstance(value, (list, tuple)):
+        return [_science(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _science(v) for k, v in value.items()}
+    return value
+
+
+def config_hash(config: Any) -> str:
+    """A short, stable hash of a frozen-dataclass config's hashed fields (see :func:`unhashed`)."""
+    text = json.dumps(hashed_fields(config), sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -200,12 +223,12 @@ def _checksum(provenance_: dict, scalars: dict, digests: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _split(result: Result) -> tuple[dict, dict[str, np.ndarray], dict]:
+def _split(data: dict, provenance_: dict) -> tuple[dict, dict[str, np.ndarray], dict]:
     """(scalars as JSON, arrays incl. 0-d, provenance as JSON), checked before anything is written."""
-    if not isinstance(result.data, dict):
-        raise TypeError(f"data must be a dict; got {type(result.data).__name__}")
+    if not isinstance(data, dict):
+        raise TypeError(f"data must be a dict; got {type(data).__name__}")
     arrays, scalars = {}, {}
-    for key, value in result.data.items():
+    for key, value in data.items():
         if not isinstance(key, str):
             raise TypeError(f"data keys must be strings; got {key!r}")
         if isinstance(value, np.ndarray):
@@ -216,7 +239,7 @@ def _split(result: Result) -> tuple[dict, dict[str, np.ndarray], dict]:
             arrays[key] = value
         else:
             scalars[key] = _jsonable(value, f"data[{key!r}]")
-    return scalars, arrays, _jsonable(result.provenance, "provenance")
+    return scalars, arrays, _jsonable(provenance_, "provenance")
 
 
 @contextlib.contextmanager
@@ -233,20 +256,6 @@ def _locked(directory: Path, exclusive: bool):
         os.close(fd)  # closing releases the lock
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from other users of a shared cache
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
     """np.savez_compressed, without its keyword arguments shadowing arrays named "file" or "allow_pickle"."""
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -255,30 +264,46 @@ def _write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, value, allow_pickle=False)
 
 
-def save(result: Result) -> Path:
-    """Store ``result`` as one unit (see the module docstring); returns the JSON's path.
-
-    Everything is checked and converted before the first byte is written (NumPy scalars become
-    numbers, 0-d arrays are stored as arrays); an error names the offending key.
-    """
-    json_path, base = paths(result.experiment, result.profile)
-    scalars, arrays, prov = _split(result)
+def write_unit(base: Path, stem: str, data: dict[str, Any], provenance_: dict[str, Any]) -> Path:
+    """Store ``data`` and its provenance as one unit, ``base/<stem>.json`` beside its arrays file
+    (see the module docstring); returns the JSON's path. Every value is checked and converted before
+    the first byte is written (NumPy scalars become numbers, 0-d arrays stay arrays); an error names
+    the offending key. Shared by the results cache and the branch results of the ticket cache."""
+    scalars, arrays, prov = _split(data, provenance_)
     digests = {k: _array_digest(v) for k, v in sorted(arrays.items())}
     checksum = _checksum(prov, scalars, digests)
-    npz_name = f"{result.profile}.{checksum[:16]}.npz" if arrays else None
+    npz_name = f"{stem}.{checksum[:16]}.npz" if arrays else None
     doc = {"format": FORMAT, "provenance": prov, "data": scalars,
            "arrays": {"file": npz_name, "sha256": digests}, "checksum": checksum}
     text = json.dumps(doc, indent=1) + "\n"
+    json_path = base / f"{stem}.json"
     base.mkdir(parents=True, exist_ok=True)
     with _locked(base, exclusive=True):
         if arrays:
-            _atomic_write(base / npz_name, lambda f: _write_npz(f, arrays))
-        _atomic_write(json_path, lambda f: f.write(text.encode()))
+            atomic_write(base / npz_name, lambda f: _write_npz(f, arrays))
+        atomic_write(json_path, text)
         # Under the lock no other save is in flight: what this JSON does not name is left over.
-        for stray in base.glob(f"{result.profile}.*"):
+        for stray in base.glob(f"{stem}.*"):
             if stray.name.endswith(".npz") and stray.name != npz_name or stray.name.endswith(".tmp"):
                 stray.unlink(missing_ok=True)
     return json_path
+
+
+def read_unit(json_path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(provenance, data) of the unit at ``json_path``, None when there is none;
+    :class:`CorruptResultError` (naming the file) when it is damaged."""
+    if not json_path.exists():
+        return None
+    with _locked(json_path.parent, exclusive=False):
+        prov, data, arrays = _read(json_path)
+    data.update(arrays)
+    return prov, data
+
+
+def save(result: Result) -> Path:
+    """Store ``result`` as one unit; returns the JSON's path."""
+    base = paths(result.experiment, result.profile)[1]
+    return write_unit(base, result.profile, result.data, result.provenance)
 
 
 def _read(json_path: Path) -> tuple[dict, dict, dict]:
@@ -330,13 +355,8 @@ def load(experiment: str, profile: str) -> Result | None:
 
     Raises :class:`CorruptResultError` (naming the file) when the stored result is damaged.
     """
-    json_path, base = paths(experiment, profile)
-    if not json_path.exists():
-        return None
-    with _locked(base, exclusive=False):
-        prov, data, arrays = _read(json_path)
-    data.update(arrays)
-    return Result(experiment, profile, data, prov)
+    unit = read_unit(paths(experiment, profile)[0])
+    return None if unit is None else Result(experiment, profile, unit[1], unit[0])
 
 
 def set_aside(experiment: str, profile: str) -> Path | None:

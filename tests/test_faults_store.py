@@ -63,17 +63,17 @@ def toy(monkeypatch, results):
 
 def test_a_failed_second_write_keeps_the_old_result(results, monkeypatch):
     store.save(_result(1))
-    real = store._atomic_write
+    real = store.atomic_write
 
     def fail_on_json(path, write):
         if path.suffix == ".json":
             raise OSError("disk full (injected)")
         real(path, write)
 
-    monkeypatch.setattr(store, "_atomic_write", fail_on_json)
+    monkeypatch.setattr(store, "atomic_write", fail_on_json)
     with pytest.raises(OSError, match="injected"):
         store.save(_result(2))
-    monkeypatch.setattr(store, "_atomic_write", real)
+    monkeypatch.setattr(store, "atomic_write", real)
     old = store.load("toy", "cpu")
     assert old["tag"] == 1 and _consistent(old)
 
@@ -84,12 +84,12 @@ def test_sigkill_between_the_writes_keeps_the_old_result(results):
         import os, signal
         import numpy as np
         from rglt import store
-        real = store._atomic_write
+        real = store.atomic_write
         def killed_before_json(path, write):
             if path.suffix == ".json":
                 os.kill(os.getpid(), signal.SIGKILL)   # the arrays are on disk, the JSON is not
             real(path, write)
-        store._atomic_write = killed_before_json
+        store.atomic_write = killed_before_json
         store.save(store.Result("toy", "cpu", {{"tag": 2, "values": np.full(2000, 2, dtype=np.int64),
                                                "square": 4.0}}, {{"made_by": 2}}))
     """)

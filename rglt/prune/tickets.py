@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from rglt.io import atomic_write
+
 FORMAT = 2
 FILES = ("weights.pt", "masks.pt")
 
@@ -106,7 +108,7 @@ class TicketStore:
                                  f"{', '.join(differ)}); use another directory or delete it")
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_bytes(path, (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode())
+        atomic_write(path, json.dumps(doc, sort_keys=True, indent=1) + "\n")
 
     def save(self, level: int, weights: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
              metrics: dict, *, rewind: dict[str, torch.Tensor] | None = None) -> None:
@@ -213,14 +215,3 @@ def _read_json(path: Path) -> dict:
 
 def _stamp() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
