@@ -62,8 +62,29 @@ def test_mnist1d_corruptions_regenerate_the_test_set_and_grow_with_severity():
             diffs.append((ds.tensors[0] - clean.tensors[0]).abs().mean().item())
         assert 0 < diffs[0] and all(a < b for a, b in zip(diffs, diffs[1:])), (kind, diffs)
     # Deterministic: rebuilding without the cache gives the same signals, bit for bit.
-    from rglt.data.mnist_1d import _corrupted
-    assert np.array_equal(_corrupted.__wrapped__("all", 3, 42), _corrupted("all", 3, 42))
+    from rglt.data.mnist_1d import _regenerated
+    assert np.array_equal(_regenerated.__wrapped__("test", 3, 3, 3, 3, 42), _regenerated("test", 3, 3, 3, 3, 42))
+
+
+def test_mnist1d_difficulty_knobs():
+    clean = mnist1d_splits()
+    same = mnist1d_splits(noise=0, shift=0)
+    assert all(torch.equal(a.tensors[0], b.tensors[0]) for a, b in zip(clean, same))
+    # Regenerating the training split without knobs reproduces the generator's data (the oracle).
+    from rglt.data.mnist_1d import _generate, _regenerated
+    np.testing.assert_allclose(_regenerated("train", 0, 0, 0, 0, 42), _generate(42)["x"], atol=1e-6)
+    noisy = mnist1d_splits(noise=4)
+    for a, b in zip(clean, noisy):     # same examples and labels, noisier signals, in every split
+        assert torch.equal(a.tensors[1], b.tensors[1])
+        assert 0.1 < (a.tensors[0] - b.tensors[0]).std() < 2.0
+    assert torch.equal(noisy.test.tensors[0], mnist1d_corrupted("noise", 4).tensors[0])
+    small = mnist1d_splits(train_size=300)
+    assert torch.equal(small.train.tensors[0], clean.train.tensors[0][:300])
+    assert torch.equal(small.val.tensors[0], clean.val.tensors[0])
+    with pytest.raises(ValueError, match="train_size must be an integer in \\[1, 3500\\]"):
+        mnist1d_splits(train_size=3501)
+    with pytest.raises(ValueError, match="shift must be an integer in \\[0, 5\\]"):
+        mnist1d_splits(shift=6)
 
 
 @pytest.mark.parametrize("call,message", [

@@ -93,21 +93,36 @@ def _dataset(x: np.ndarray, y: np.ndarray) -> TensorDataset:
     return TensorDataset(torch.tensor(x, dtype=torch.float32).unsqueeze(1), torch.tensor(y, dtype=torch.int64))
 
 
-def mnist1d_splits(*, val_size: int = 500, split_seed: int = 0, generator_seed: int = 42) -> Splits:
+def mnist1d_splits(*, val_size: int = 500, split_seed: int = 0, generator_seed: int = 42,
+                   train_size: int | None = None, noise: int = 0, shift: int = 0) -> Splits:
     """MNIST-1D train / val / test TensorDatasets of x (N, 1, 40) float32 and y (N,) int64.
 
     ``val_size`` of the generator's 4,000 training signals, chosen by ``split_seed``, form the
     validation set; the rest (in their original order) train; the generator's 1,000 test signals test.
     ``generator_seed`` = 42 gives the canonical MNIST-1D.
+
+    Difficulty knobs, for tasks where pruning has room to hurt: ``train_size`` keeps the first n
+    training signals (the generator's order is already random); ``noise`` and ``shift`` (severities
+    0..5 of the table above) regenerate *every* split, train, val and test alike, with stronger noise
+    or a wider translation range (0 = the canonical data, bit for bit).
     """
     val_size = _check_int(val_size, "val_size", 0, 3999)
     split_seed = check_seed(split_seed, "split_seed")
     generator_seed = _check_int(generator_seed, "generator_seed", 0, 2**32 - 1)
+    noise = _check_int(noise, "noise", 0, 5)
+    shift = _check_int(shift, "shift", 0, 5)
+    if train_size is not None:
+        train_size = _check_int(train_size, "train_size", 1, 4000 - val_size)
     data = _generate(generator_seed)
+    x, x_test = data["x"], data["x_test"]
+    if noise or shift:
+        x = _regenerated("train", noise, shift, 0, 0, generator_seed)
+        x_test = _regenerated("test", noise, shift, 0, 0, generator_seed)
     train_idx, val_idx = split_indices(len(data["y"]), val_size, split_seed)
-    return Splits(train=_dataset(data["x"][train_idx], data["y"][train_idx]),
-                  val=_dataset(data["x"][val_idx], data["y"][val_idx]),
-                  test=_dataset(data["x_test"], data["y_test"]))
+    train_idx = train_idx[:train_size]
+    return Splits(train=_dataset(x[train_idx], data["y"][train_idx]),
+                  val=_dataset(x[val_idx], data["y"][val_idx]),
+                  test=_dataset(x_test, data["y_test"]))
 
 
 @functools.lru_cache(maxsize=2)
@@ -130,7 +145,7 @@ def _draws(seed: int) -> dict:
         d["z_iid"][i] = rng.randn(length)
         d["u_shear"][i] = rng.rand()
     order = rng.permutation(n)
-    d["test"] = order[int(n * args.train_split):]
+    d["train"], d["test"] = order[:int(n * args.train_split)], order[int(n * args.train_split):]
     return d
 
 
@@ -155,23 +170,44 @@ def _render(d: dict, idx: np.ndarray, knobs: dict) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=32)
-def _corrupted(kind: str, severity: int, seed: int) -> np.ndarray:
+@functools.lru_cache(maxsize=2)
+def _normalisation(seed: int) -> tuple[float, float]:
+    """make_dataset's (mean, std) over the whole clean data set, recovered from its test split."""
     d = _draws(seed)
-    clean_raw = _render(d, d["test"], {k: v[0] for k, v in SEVERITY_TABLE.items()})
+    clean_raw = _render(d, d["test"], _knobs("all", 0))
     clean = _generate(seed)["x_test"]
-    # make_dataset normalises by the whole data set's mean and std; recover them from the test split.
     std = clean_raw.std() / clean.std()
     mean = clean_raw.mean() - std * clean.mean()
     if not np.allclose((clean_raw - mean) / std, clean, atol=1e-6):
         raise RuntimeError("the installed mnist1d generator no longer matches the one rglt reproduces; "
                            "MNIST-1D corruptions cannot be rebuilt")
-    if severity == 0:
-        return clean
-    knobs = {k: v[severity if k in KNOBS[kind] else 0] for k, v in SEVERITY_TABLE.items()}
-    out = (_render(d, d["test"], knobs) - mean) / std
+    return float(mean), float(std)
+
+
+def _knobs(kind: str, severity: int) -> dict:
+    return {k: v[severity if k in KNOBS[kind] else 0] for k, v in SEVERITY_TABLE.items()}
+
+
+@functools.lru_cache(maxsize=32)
+def _regenerated(split: str, noise: int, shift: int, shear: int, scale: int, seed: int) -> np.ndarray:
+    """The generator's ``split`` ("train" or "test", in its own order) with each knob at its severity,
+    normalised like the clean data set."""
+    d = _draws(seed)
+    severity = {"noise": noise, "shift": shift, "shear": shear, "scale": scale}
+    knobs = {k: v[0] for k, v in SEVERITY_TABLE.items()}
+    for kind, level in severity.items():
+        knobs.update({k: SEVERITY_TABLE[k][level] for k in KNOBS[kind]})
+    mean, std = _normalisation(seed)
+    out = (_render(d, d[split], knobs) - mean) / std
     out.flags.writeable = False
     return out
+
+
+def _corrupted(kind: str, severity: int, seed: int) -> np.ndarray:
+    if severity == 0:
+        return _generate(seed)["x_test"]
+    levels = {k: (severity if k in (kind,) or kind == "all" else 0) for k in ("noise", "shift", "shear", "scale")}
+    return _regenerated("test", levels["noise"], levels["shift"], levels["shear"], levels["scale"], seed)
 
 
 def mnist1d_corrupted(kind: str, severity: int, *, generator_seed: int = 42) -> TensorDataset:
