@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import os
 from collections.abc import Callable, Mapping
 
@@ -28,8 +27,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from rglt.data.splits import check_seed
 from rglt.progress import progress
+from rglt.validate import check_choice, check_int, check_real, check_seed, is_real, require
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "step", "onecycle", "cosine")
@@ -51,18 +50,16 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            _check(_is_int(value) and value >= 1, name, "an integer >= 1", value)
-        _check(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
-        _check(self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}", self.schedule)
-        _check(_is_real(self.lr) and self.lr > 0, "lr", "a finite number > 0", self.lr)
-        _check(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", "in [0, 1)", self.momentum)
-        _check(_is_real(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a finite number >= 0",
-               self.weight_decay)
-        _check(isinstance(self.milestones, tuple) and all(_is_real(m) and 0 < m < 1 for m in self.milestones),
-               "milestones", "a tuple of fractions in (0, 1)", self.milestones)
-        _check(_is_real(self.gamma) and self.gamma > 0, "gamma", "a finite number > 0", self.gamma)
-        _check(_is_real(self.pct_start) and 0 < self.pct_start < 1, "pct_start", "in (0, 1)", self.pct_start)
+            check_int(getattr(self, name), name, 1)
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_real(self.lr, "lr", 0, low_open=True)
+        check_real(self.momentum, "momentum", 0, 1, high_open=True)
+        check_real(self.weight_decay, "weight_decay", 0)
+        require(isinstance(self.milestones, tuple) and all(is_real(m) and 0 < m < 1 for m in self.milestones),
+                "milestones", "a tuple of fractions in (0, 1)", self.milestones)
+        check_real(self.gamma, "gamma", 0, low_open=True)
+        check_real(self.pct_start, "pct_start", 0, 1, low_open=True, high_open=True)
         check_seed(self.seed)
 
 
@@ -74,19 +71,6 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message: str, *, step: int, history: dict, lr: float):
         super().__init__(message)
         self.step, self.history, self.lr = step, history, lr
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check(ok: bool, name: str, allowed: str, value) -> None:
-    if not ok:
-        raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
 
 def check_data(data, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,7 +179,7 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     n = inputs.shape[0]
     per_epoch = steps_per_epoch(n, config.batch_size)
     total = per_epoch * config.epochs
-    _check(isinstance(start_step, int) and 0 <= start_step <= total, "start_step", f"an integer in [0, {total}]", start_step)
+    start_step = check_int(start_step, "start_step", 0, total)
     rank, world = _rank_world()
     if config.batch_size % world:
         raise ValueError(f"batch_size must be divisible by the number of ranks ({world}); got {config.batch_size}")

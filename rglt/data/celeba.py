@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from rglt.data.vision import ENV, data_root
+from rglt.validate import check_choice, is_int, require
 
 SPLITS = ("train", "valid", "test", "all")
 
@@ -26,8 +27,7 @@ def celeba_transform(*, augment: bool):
 
 def celeba(split: str = "train", *, root=None, augment: bool = False):
     """torchvision's CelebA ``split`` (train | valid | test | all) with the original transforms."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    check_choice(split, "split", SPLITS)
     base = data_root(root)
     folder = base / "celeba"
     hint = f"(data root {base}, from root= or ${ENV}; nothing is downloaded)"
@@ -44,8 +44,7 @@ def celeba(split: str = "train", *, root=None, augment: bool = False):
 
 def celeba_images(split: str = "train", *, root=None, limit: int | None = None) -> torch.Tensor:
     """The first ``limit`` (default all) images of ``split`` as one uint8 tensor [N, 3, 32, 32], no flips."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be an integer >= 1 or None; got {limit!r}")
+    require(limit is None or is_int(limit) and limit >= 1, "limit", "an integer >= 1 or None", limit)
     ds = celeba(split, root=root, augment=False)
     n = len(ds) if limit is None else min(limit, len(ds))
     return torch.stack([ds[i][0] for i in range(n)])

@@ -33,13 +33,12 @@ Pixelate and JPEG quantise to uint8 (round to nearest) on the way through PIL.
 from __future__ import annotations
 
 import io
-import numbers
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from rglt.data.splits import check_seed
+from rglt.validate import check_choice, check_int, check_seed
 
 SEVERITY = {
     "gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),
@@ -173,11 +172,8 @@ _FUNCTIONS = {name: globals()[f"_{name}"] for name in SEVERITY}
 
 def check_corruption(name, severity) -> int:
     """Raise a ValueError unless ``name`` is known and ``severity`` in 1..5; return the severity."""
-    if name not in SEVERITY:
-        raise ValueError(f"name must be one of {', '.join(CORRUPTIONS)}; got {name!r}")
-    if isinstance(severity, bool) or not isinstance(severity, numbers.Integral) or not 1 <= severity <= 5:
-        raise ValueError(f"severity must be an integer in 1..5; got {severity!r}")
-    return int(severity)
+    check_choice(name, "name", CORRUPTIONS)
+    return check_int(severity, "severity", 1, 5)
 
 
 def corrupt(images: torch.Tensor, name: str, severity: int, *, seed: int = 0) -> torch.Tensor:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from rglt.data.splits import Splits, check_seed
+from rglt.data.splits import Splits
+from rglt.validate import check_seed, is_int, require
 
 N_DIGITS = 1797
 
@@ -28,8 +28,7 @@ def digits_splits(*, val_size: int = 180, test_size: int = 360, seed: int = 0) -
     Defaults: 1,257 train / 180 val / 360 test. Every class keeps its share in every split.
     """
     for name, value in (("val_size", val_size), ("test_size", test_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 10:
-            raise ValueError(f"{name} must be an integer >= 10 (one example per class); got {value!r}")
+        require(is_int(value) and value >= 10, name, "an integer >= 10 (one example per class)", value)
     if val_size + test_size > N_DIGITS - 10:
         raise ValueError(f"val_size + test_size must leave >= 10 training images of {N_DIGITS}; "
                          f"got {val_size} + {test_size}")

@@ -18,13 +18,12 @@ version (Pillow's ellipse rasteriser has changed between major versions).
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from rglt.data.splits import check_seed
+from rglt.validate import check_choice, check_int, check_seed
 
 KINDS = ("msds1", "msds2")
 SIZE, CELL, GRID = 32, 8, 4
@@ -64,14 +63,12 @@ def render(labels) -> np.ndarray:
 
 def msds(kind: str, n: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` images of MSDS1 or MSDS2: (uint8 images [n, 3, 32, 32], float64 labels [n, 16, 6])."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    check_choice(kind, "kind", KINDS)
+    n = check_int(n, "n", 1)
     seed = check_seed(seed)
     # Different kinds with the same seed get unrelated streams.
     rng = np.random.default_rng([seed, KINDS.index(kind)])
-    labels = _draws(kind, int(n), rng)
+    labels = _draws(kind, n, rng)
     images = np.stack([render(lab) for lab in labels]).transpose(0, 3, 1, 2)
     return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)
 

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Subset, TensorDataset
 
 from rglt.data.splits import Splits
+from rglt.validate import check_choice, check_int
 
 ENV = "RGLT_DATA"
 NAMES = ("cifar10", "cifar100", "svhn")
@@ -53,10 +54,8 @@ def _expected(name: str, split: str, root: Path) -> Path:
 
 
 def _check(name, split) -> None:
-    if name not in NAMES:
-        raise ValueError(f"name must be one of {', '.join(NAMES)}; got {name!r}")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    check_choice(name, "name", NAMES)
+    check_choice(split, "split", SPLITS)
 
 
 def transform(name: str, *, augment: bool, normalize: bool = True):
@@ -99,8 +98,7 @@ def vision_splits(name: str, *, root=None, val_size: int = 5000, augment: bool =
     the test set out of every selection.
     """
     _check(name, "train")
-    if isinstance(val_size, bool) or not isinstance(val_size, int) or not 0 <= val_size < TRAIN_SIZE[name]:
-        raise ValueError(f"val_size must be an integer in [0, {TRAIN_SIZE[name] - 1}]; got {val_size!r}")
+    val_size = check_int(val_size, "val_size", 0, TRAIN_SIZE[name] - 1)
     train = vision_dataset(name, "train", root=root, augment=augment)
     plain = vision_dataset(name, "train", root=root, augment=False)
     n = len(train)
@@ -117,8 +115,7 @@ def vision_corrupted(name: str, corruption: str, severity: int, *, root=None, se
     """
     from rglt.data.corruptions import check_corruption, corrupt
     check_corruption(corruption, severity)
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be an integer >= 1; got {chunk!r}")
+    chunk = check_int(chunk, "chunk", 1)
     raw = vision_dataset(name, "test", root=root, normalize=False)
     images = torch.stack([raw[i][0] for i in range(len(raw))])
     labels = torch.tensor([int(raw[i][1]) for i in range(len(raw))])
