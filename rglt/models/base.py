@@ -16,10 +16,11 @@ stem, the shortcuts and the classifier each switchable, because the public codeb
 """
 from __future__ import annotations
 
-import numbers
 from collections import OrderedDict
 
 from torch import nn
+
+from rglt.validate import check_bool, check_choice, require
 
 DIMS = (1, 2)
 LEVELS = ("stage", "block", "layer")
@@ -27,15 +28,9 @@ _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
 
 def check_dim(dim) -> int:
-    if isinstance(dim, bool) or dim not in DIMS:
-        raise ValueError(f"dim must be 1 (signals, (B, C, L)) or 2 (images, (B, C, H, W)); got {dim!r}")
+    require(not isinstance(dim, bool) and dim in DIMS, "dim", "1 (signals, (B, C, L)) or 2 (images, (B, C, H, W))",
+            dim)
     return int(dim)
-
-
-def check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    return int(value)
 
 
 def conv_cls(dim: int):
@@ -82,8 +77,7 @@ class Network(nn.Module):
 
     def groups(self, level: str = "block") -> "OrderedDict[str, list[tuple[str, nn.Parameter]]]":
         """Ordered name -> [(parameter name, Parameter)] partition of all parameters (see module doc)."""
-        if level not in LEVELS:
-            raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+        check_choice(level, "level", LEVELS)
         units = []
         for name, child in self.named_children():
             if level == "stage" or not isinstance(child, Stage):
@@ -134,8 +128,7 @@ def prunable_parameters(model: Network, *, include_first_conv: bool = True, incl
         raise TypeError(f"model must be an rglt.models Network (ResNet, VGG, MLP); got {type(model).__name__}")
     for flag, value in (("include_first_conv", include_first_conv), ("include_shortcuts", include_shortcuts),
                         ("include_fc", include_fc)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{flag} must be a bool; got {type(value).__name__}")
+        check_bool(value, flag)
     shortcuts = model.shortcut_layers()
     out = []
     for name, module in model.named_modules():

@@ -11,10 +11,11 @@ import re
 
 import torch
 
-from rglt.models.base import check_dim, check_positive_int
+from rglt.models.base import check_dim
 from rglt.models.mlp import MLP
 from rglt.models.resnet import cifar_resnet, resnet18
 from rglt.models.vgg import MIN_INPUT_SIZE, PLANS, VGG
+from rglt.validate import check_int, is_int, require
 
 NAMES = ("resnet{6n+2}", "resnet18", *(f"vgg{d}" for d in PLANS), "mlp")
 DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "vgg": 64, "mlp": 100}
@@ -27,7 +28,7 @@ def _input_size(input_size, dim: int):
     sizes = (input_size,) * dim if isinstance(input_size, numbers.Integral) else input_size
     if not isinstance(sizes, (tuple, list)) or len(sizes) != dim:
         raise ValueError(f"input_size must be an int or {dim} ints for dim={dim}; got {input_size!r}")
-    return tuple(check_positive_int(s, "input_size") for s in sizes)
+    return tuple(check_int(s, "input_size", 1) for s in sizes)
 
 
 def _family(name) -> tuple[str, int]:
@@ -56,9 +57,9 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
     """
     family, depth = _family(name)
     dim = check_dim(dim)
-    in_channels = check_positive_int(in_channels, "in_channels")
-    num_classes = check_positive_int(num_classes, "num_classes")
-    width = DEFAULT_WIDTH[family] if width is None else check_positive_int(width, "width")
+    in_channels = check_int(in_channels, "in_channels", 1)
+    num_classes = check_int(num_classes, "num_classes", 1)
+    width = DEFAULT_WIDTH[family] if width is None else check_int(width, "width", 1)
     sizes = _input_size(input_size, dim)
     if shortcut is not None and family not in ("cifar_resnet", "resnet18"):
         raise ValueError(f"shortcut applies to the ResNets only; got shortcut={shortcut!r} for {name!r}")
@@ -67,8 +68,7 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
     if family == "vgg" and sizes is not None and min(sizes) < MIN_INPUT_SIZE:
         raise ValueError(f"input_size must be >= {MIN_INPUT_SIZE} per axis for {name!r} (four 2x max pools); "
                          f"got {input_size!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be None or an integer >= 0; got {seed!r}")
+    require(seed is None or is_int(seed) and seed >= 0, "seed", "None or an integer >= 0", seed)
 
     def make():
         if family == "cifar_resnet":

@@ -8,7 +8,8 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from rglt.models.base import Network, check_positive_int
+from rglt.models.base import Network
+from rglt.validate import check_int
 
 
 class MLP(Network):
@@ -16,11 +17,11 @@ class MLP(Network):
 
     def __init__(self, in_features: int, num_classes: int = 10, hidden=(100, 100)):
         super().__init__()
-        c_in = check_positive_int(in_features, "in_features")
-        num_classes = check_positive_int(num_classes, "num_classes")
+        c_in = check_int(in_features, "in_features", 1)
+        num_classes = check_int(num_classes, "num_classes", 1)
         if not isinstance(hidden, (list, tuple)) or not hidden:
             raise ValueError(f"hidden must be a non-empty tuple of layer widths; got {hidden!r}")
-        self.hidden = tuple(check_positive_int(h, "hidden width") for h in hidden)
+        self.hidden = tuple(check_int(h, "hidden width", 1) for h in hidden)
         self.in_features = c_in
         for i, h in enumerate(self.hidden):
             self.add_module(f"hidden{i}", nn.Linear(c_in, h))

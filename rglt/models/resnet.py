@@ -17,7 +17,8 @@ from collections import OrderedDict
 from torch import nn
 from torch.nn import functional as F
 
-from rglt.models.base import ConvBN, Network, Stage, check_dim, check_positive_int, global_avg_pool
+from rglt.models.base import ConvBN, Network, Stage, check_dim, global_avg_pool
+from rglt.validate import check_int, is_int, require
 
 SHORTCUTS = ("A", "B")
 
@@ -64,13 +65,12 @@ class ResNet(Network):
     def __init__(self, plan, *, dim: int = 2, in_channels: int = 3, num_classes: int = 10, shortcut: str = "B"):
         super().__init__()
         dim = check_dim(dim)
-        in_channels = check_positive_int(in_channels, "in_channels")
-        num_classes = check_positive_int(num_classes, "num_classes")
-        if shortcut not in SHORTCUTS:
-            raise ValueError(f"shortcut must be 'A' (zero-pad, no parameters) or 'B' (1x1 conv + BN); got {shortcut!r}")
+        in_channels = check_int(in_channels, "in_channels", 1)
+        num_classes = check_int(num_classes, "num_classes", 1)
+        require(shortcut in SHORTCUTS, "shortcut", "'A' (zero-pad, no parameters) or 'B' (1x1 conv + BN)", shortcut)
         if not isinstance(plan, (list, tuple)) or not plan:
             raise ValueError(f"plan must be a non-empty list of (width, blocks) pairs; got {plan!r}")
-        plan = [(check_positive_int(w, "plan width"), check_positive_int(b, "plan blocks")) for w, b in plan]
+        plan = [(check_int(w, "plan width", 1), check_int(b, "plan blocks", 1)) for w, b in plan]
         self.plan, self.dim, self.shortcut = plan, dim, shortcut
         self.stem = ConvBN(dim, in_channels, plan[0][0], 3, 1, relu=True)
         c_in = plan[0][0]
@@ -96,10 +96,10 @@ class ResNet(Network):
 def cifar_resnet(depth: int, *, dim: int = 2, in_channels: int = 3, num_classes: int = 10, width: int = 16,
                  shortcut: str = "B") -> ResNet:
     """CIFAR ResNet-``depth``, depth = 6n + 2 (8, 14, 20, 32, 44, 56, 110, ...), stage widths W, 2W, 4W."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...); got {depth!r}")
-    width = check_positive_int(width, "width")
-    n = (depth - 2) // 6
+    require(is_int(depth) and depth >= 8 and (depth - 2) % 6 == 0, "depth",
+            "6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...)", depth)
+    width = check_int(width, "width", 1)
+    n = (int(depth) - 2) // 6
     return ResNet([(width, n), (2 * width, n), (4 * width, n)], dim=dim, in_channels=in_channels,
                   num_classes=num_classes, shortcut=shortcut)
 
@@ -107,6 +107,6 @@ def cifar_resnet(depth: int, *, dim: int = 2, in_channels: int = 3, num_classes:
 def resnet18(*, dim: int = 2, in_channels: int = 3, num_classes: int = 10, width: int = 64,
              shortcut: str = "B") -> ResNet:
     """CIFAR-style ResNet-18: four stages of two basic blocks, widths W, 2W, 4W, 8W (W = 64)."""
-    width = check_positive_int(width, "width")
+    width = check_int(width, "width", 1)
     return ResNet([(width, 2), (2 * width, 2), (4 * width, 2), (8 * width, 2)], dim=dim,
                   in_channels=in_channels, num_classes=num_classes, shortcut=shortcut)

@@ -12,7 +12,8 @@ from collections import OrderedDict
 
 from torch import nn
 
-from rglt.models.base import ConvBN, Network, Stage, check_dim, check_positive_int, global_avg_pool
+from rglt.models.base import ConvBN, Network, Stage, check_dim, global_avg_pool
+from rglt.validate import check_choice, check_int
 
 # Channels per stage at width 64 (OpenLTH's plans with the 'M's turned into stage boundaries).
 PLANS = {
@@ -30,12 +31,11 @@ class VGG(Network):
     def __init__(self, depth: int = 16, *, dim: int = 2, in_channels: int = 3, num_classes: int = 10,
                  width: int = 64):
         super().__init__()
-        if depth not in PLANS or isinstance(depth, bool):
-            raise ValueError(f"depth must be one of {', '.join(map(str, PLANS))}; got {depth!r}")
+        check_choice(depth, "depth", PLANS)
         dim = check_dim(dim)
-        c_in = check_positive_int(in_channels, "in_channels")
-        num_classes = check_positive_int(num_classes, "num_classes")
-        width = check_positive_int(width, "width")
+        c_in = check_int(in_channels, "in_channels", 1)
+        num_classes = check_int(num_classes, "num_classes", 1)
+        width = check_int(width, "width", 1)
         pool = nn.MaxPool1d if dim == 1 else nn.MaxPool2d
         self.depth, self.dim, self.num_stages = depth, dim, len(PLANS[depth])
         for s, channels in enumerate(PLANS[depth]):
