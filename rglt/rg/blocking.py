@@ -1,11 +1,10 @@
 """Kadanoff block spins: the majority rule of Eq. 9 in Redman et al. (seed 000)."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from rglt.rg.ising import check_spins
+from rglt.validate import check_choice, check_int, is_int, require
 
 TIES = ("up", "random")
 
@@ -17,12 +16,10 @@ def block_spin(spins, b: int = 2, ties: str = "up", *, seed: int | None = None) 
     as in Fig. 1 of the RG-Flow report (seed 001); ``"random"`` gives +-1 with equal probability,
     drawn from ``seed``, which keeps the rule symmetric under a global spin flip.
     """
-    if isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 2:
-        raise ValueError(f"b must be an integer >= 2; got {b!r}")
-    if ties not in TIES:
-        raise ValueError(f"ties must be one of {', '.join(TIES)}; got {ties!r}")
-    if ties == "random" and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be an integer >= 0 when ties='random'; got {seed!r}")
+    b = check_int(b, "b", 2)
+    check_choice(ties, "ties", TIES)
+    if ties == "random":
+        require(is_int(seed) and seed >= 0, "seed", "an integer >= 0 when ties='random'", seed)
     s = check_spins(spins)
     size = s.shape[-1]
     if size % b:

@@ -12,12 +12,13 @@ Cluster updates remove most of the critical slowing down that Metropolis suffers
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterator
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from rglt.validate import check_choice, check_int, check_real, require
 
 T_CRITICAL = 2.0 / math.log(1.0 + math.sqrt(2.0))  # Onsager: 2.269185...
 ALGORITHMS = ("metropolis", "swendsen-wang", "wolff")
@@ -76,19 +77,6 @@ def energy(spins) -> np.ndarray:
     return -2.0 * nn_correlation(spins)
 
 
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
-
-
-def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
-    return float(temperature)
-
-
 def _metropolis_sweep(s: np.ndarray, beta: float, rng: np.random.Generator, parity: np.ndarray) -> None:
     # Flipping s_i costs dE = 2 s_i h_i in {-8, ..., 8}; accept with probability min(1, exp(-beta dE)).
     accept = np.exp(-beta * np.arange(9))  # indexed by max(dE, 0)
@@ -130,17 +118,15 @@ def _wolff_sweep(s: np.ndarray, beta: float, rng: np.random.Generator) -> None:
 
 
 def _validated(size, temperature, sweeps, seed, chains, algorithm, start) -> tuple:
-    size = _check_int(size, "size", 2)
-    beta = 1.0 / _check_temperature(temperature)
-    sweeps = _check_int(sweeps, "sweeps", 0)
-    seed = _check_int(seed, "seed", 0)
-    chains = _check_int(chains, "chains", 1)
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}; got {algorithm!r}")
+    size = check_int(size, "size", 2)
+    beta = 1.0 / check_real(temperature, "temperature", 0, low_open=True)
+    sweeps = check_int(sweeps, "sweeps", 0)
+    seed = check_int(seed, "seed", 0)
+    chains = check_int(chains, "chains", 1)
+    check_choice(algorithm, "algorithm", ALGORITHMS)
     if algorithm == "metropolis" and size % 2:
         raise ValueError(f"size must be even for checkerboard Metropolis on a periodic lattice; got {size}")
-    if start not in ("hot", "cold"):
-        raise ValueError(f"start must be 'hot' or 'cold'; got {start!r}")
+    require(start in ("hot", "cold"), "start", "'hot' or 'cold'", start)
     return size, beta, sweeps, seed, chains, algorithm, start
 
 
