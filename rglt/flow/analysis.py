@@ -20,16 +20,15 @@ over all sites of a level after moving each site to the centre of the (periodic)
 from __future__ import annotations
 
 import contextlib
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 
-from rglt.data.splits import check_seed
 from rglt.flow.model import RGFlow
 from rglt.flow.priors import check_temperature, prior_scale
+from rglt.validate import check_choice, check_int, check_real, check_seed
 
 GENERATION_MODES = ("intermediate", "truncated")
 EXTENT_METHODS = ("square", "rms")
@@ -39,16 +38,6 @@ def _check_model(model) -> RGFlow:
     if not isinstance(model, RGFlow):
         raise TypeError(f"model must be an rglt.flow.RGFlow; got {type(model).__name__}")
     return model
-
-
-def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        allowed = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an integer {allowed}; got {value!r}")
-    return int(value)
 
 
 def _check_latents(model: RGFlow, z, name: str) -> torch.Tensor:
@@ -94,7 +83,7 @@ def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int
     """
     _check_model(model)
     z = _check_latents(model, z, "z")
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     sites = _check_sites(sites)
     size, channels, samples = model.size, model.channels, z.shape[0]
     if sites.dim() != 2 or sites.shape[1] != 2 or len(sites) == 0 or sites.min() < 0 or sites.max() >= size:
@@ -141,12 +130,12 @@ def receptive_fields(model: RGFlow, *, samples: int, temperature: float = 1.0, s
     products of ``samples`` rows each.
     """
     _check_model(model)
-    samples = _check_int(samples, "samples", 1)
+    samples = check_int(samples, "samples", 1)
     temperature = check_temperature(temperature)
     seed = check_seed(seed)
     if max_sites is not None:
-        max_sites = _check_int(max_sites, "max_sites", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+        max_sites = check_int(max_sites, "max_sites", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     gen = torch.Generator().manual_seed(seed)
     z = model.sample_latents(samples, temperature, generator=gen)
     levels = model.level_of_sites().cpu()
@@ -171,10 +160,8 @@ def receptive_field_extent(rf_map, fraction: float = 0.9, *, method: str = "squa
 
     Returns a float for one map, else an array of the leading shape.
     """
-    if method not in EXTENT_METHODS:
-        raise ValueError(f"method must be one of {', '.join(EXTENT_METHODS)}; got {method!r}")
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be a number in (0, 1]; got {fraction!r}")
+    check_choice(method, "method", EXTENT_METHODS)
+    check_real(fraction, "fraction", 0, 1, low_open=True)
     w = np.asarray(rf_map.detach().cpu() if isinstance(rf_map, torch.Tensor) else rf_map, dtype=np.float64)
     if w.ndim < 2 or w.shape[-1] != w.shape[-2] or w.shape[-1] < 1:
         raise ValueError(f"rf_map must have shape [..., L, L]; got {list(w.shape)}")
@@ -215,8 +202,7 @@ def generation_across_scales(model: RGFlow, z: torch.Tensor, *, mode: str = "int
     """
     _check_model(model)
     z = _check_latents(model, z, "z")
-    if mode not in GENERATION_MODES:
-        raise ValueError(f"mode must be one of {', '.join(GENERATION_MODES)}; got {mode!r}")
+    check_choice(mode, "mode", GENERATION_MODES)
     panels = []
     with _eval_mode(model):
         if mode == "truncated":
@@ -242,7 +228,7 @@ def mix_latents(model: RGFlow, z_a: torch.Tensor, z_b: torch.Tensor, level: int)
     z_a, z_b = _check_latents(model, z_a, "z_a"), _check_latents(model, z_b, "z_b")
     if z_a.shape != z_b.shape:
         raise ValueError(f"z_a and z_b must have the same shape; got {list(z_a.shape)} and {list(z_b.shape)}")
-    level = _check_int(level, "level", 0, model.levels)
+    level = check_int(level, "level", 0, model.levels)
     return torch.where(model.level_of_sites() >= level, z_a, z_b)
 
 
@@ -261,7 +247,7 @@ def mixed_temperature_latents(model: RGFlow, n: int, temperatures_per_level: Seq
                               seed: int) -> torch.Tensor:
     """n latents whose level-h entries follow the model's prior at temperature ``temperatures_per_level[h]``."""
     _check_model(model)
-    n = _check_int(n, "n", 1)
+    n = check_int(n, "n", 1)
     seed = check_seed(seed)
     try:
         temps = [float(check_temperature(t)) for t in temperatures_per_level]

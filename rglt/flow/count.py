@@ -12,7 +12,8 @@ of level h.
 from __future__ import annotations
 
 from rglt.flow.geometry import check_geometry
-from rglt.flow.model import _check_int, check_layers_per_level
+from rglt.flow.model import check_layers_per_level
+from rglt.validate import check_int
 
 
 def parameter_count(channels=3, size=32, kernel=4, layers_per_level=(8, 6, 4, 2), residual_blocks=4,
@@ -21,9 +22,9 @@ def parameter_count(channels=3, size=32, kernel=4, layers_per_level=(8, 6, 4, 2)
     component, plus "mlp" (one residual MLP), "subnet_layer", "subnet_layers" (their number) and "total"."""
     levels = check_geometry(size, kernel)
     lpl = check_layers_per_level(layers_per_level, levels)
-    c = _check_int(channels, "channels", 1)
-    r = _check_int(residual_blocks, "residual_blocks", 1)
-    n = _check_int(hidden, "hidden", 1)
+    c = check_int(channels, "channels", 1)
+    r = check_int(residual_blocks, "residual_blocks", 1)
+    n = check_int(hidden, "hidden", 1)
     w = c * kernel * kernel
     per_mlp = {
         "linear_weight": r * (w * n + n * n + n * w),

@@ -10,8 +10,6 @@ different feature spaces are not comparable with each other, nor with the report
 """
 from __future__ import annotations
 
-import math
-import numbers
 import os
 import warnings
 from typing import Protocol, runtime_checkable
@@ -21,7 +19,7 @@ import torch
 from scipy import linalg
 from torch import nn
 
-from rglt.data.splits import check_seed
+from rglt.validate import check_int, check_real, check_seed
 
 # torchvision's ImageNet weights for inception_v3 (Inception_V3_Weights.IMAGENET1K_V1).
 INCEPTION_WEIGHTS_FILE = "inception_v3_google-0cc3c7bd.pth"
@@ -74,8 +72,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, eps: float = 1e-6) -> float:
     for name, s in (("sigma1", sigma1), ("sigma2", sigma2)):
         if s.shape != (d, d):
             raise ValueError(f"{name} must have shape ({d}, {d}) to match the means; got {s.shape}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-        raise ValueError(f"eps must be a number > 0; got {eps!r}")
+    check_real(eps, "eps", 0, low_open=True)
     diff = mu1 - mu2
     covmean = _sqrtm(sigma1 @ sigma2)
     if covmean is None:
@@ -114,8 +111,7 @@ def extract_features(feature_net: FeatureNet, images: torch.Tensor, *, batch_siz
     if not callable(feature_net):
         raise TypeError(f"feature_net must be callable (images -> features); got {type(feature_net).__name__}")
     images = _check_images(images, "images")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", 1)
     was_training = isinstance(feature_net, nn.Module) and feature_net.training
     if isinstance(feature_net, nn.Module):
         feature_net.eval()
@@ -218,9 +214,7 @@ class MSDSFeatureNet(nn.Module):
 
     def __init__(self, features: int = 128, width: int = 32):
         super().__init__()
-        for name, v in (("features", features), ("width", width)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+        features, width = check_int(features, "features", 1), check_int(width, "width", 1)
         w = int(width)
         self.body = nn.Sequential(
             nn.Conv2d(3, w, 3, stride=2, padding=1), nn.ReLU(),           # 16 x 16
@@ -265,12 +259,9 @@ def train_msds_feature_net(images: torch.Tensor, labels: torch.Tensor, *, epochs
     targets = msds_targets(labels)
     if len(targets) != len(images):
         raise ValueError(f"labels must have one entry per image; got {len(targets)} for {len(images)} images")
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1; got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
+    epochs = check_int(epochs, "epochs", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    check_real(lr, "lr", 0, low_open=True)
     seed = check_seed(seed)
     targets = (targets - targets.mean(dim=0)) / targets.std(dim=0).clamp_min(1e-6)
     net = msds_feature_net(features, width, seed=seed)

@@ -13,17 +13,16 @@ plain arithmetic so that a fused kernel can reproduce them.
 """
 from __future__ import annotations
 
-import numbers
-
 import torch
+
+from rglt.validate import check_int, is_int, require
 
 
 def check_geometry(size, kernel) -> int:
     """Validate (size, kernel) and return the number of RG levels H = log2(size / kernel) + 1."""
-    if isinstance(kernel, bool) or not isinstance(kernel, numbers.Integral) or kernel < 2 or kernel % 2:
-        raise ValueError(f"kernel must be an even integer >= 2 (checkerboard, half-patch offset); got {kernel!r}")
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < kernel:
-        raise ValueError(f"size must be an integer kernel * 2^k (k >= 0) with kernel={kernel}; got {size!r}")
+    require(is_int(kernel) and kernel >= 2 and kernel % 2 == 0, "kernel",
+            "an even integer >= 2 (checkerboard, half-patch offset)", kernel)
+    require(is_int(size) and size >= kernel, "size", f"an integer kernel * 2^k (k >= 0) with kernel={kernel}", size)
     ratio, rest = divmod(int(size), int(kernel))
     if rest or ratio & (ratio - 1):
         raise ValueError(f"size must be kernel * 2^k (k >= 0) with kernel={kernel}, e.g. "
@@ -39,8 +38,7 @@ def layer_index(size: int, kernel: int, level: int, offset: bool) -> torch.Tenso
     o = kernel * d / 2 when ``offset`` else 0.
     """
     levels = check_geometry(size, kernel)
-    if isinstance(level, bool) or not isinstance(level, numbers.Integral) or not 0 <= level < levels:
-        raise ValueError(f"level must be an integer in [0, {levels - 1}]; got {level!r}")
+    check_int(level, "level", 0, levels - 1)
     dilation = 2 ** level
     stride = kernel * dilation
     shift = stride // 2 if offset else 0

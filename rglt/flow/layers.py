@@ -8,18 +8,13 @@ MLP ends with a per-feature scale initialised to zero, so it outputs exactly 0 a
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import nn
 
+from rglt.validate import check_int
+
 SWISH_GAIN = 2.81
-
-
-def _check_width(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    return int(value)
 
 
 class Swish(nn.Module):
@@ -27,7 +22,7 @@ class Swish(nn.Module):
 
     def __init__(self, features: int):
         super().__init__()
-        self.beta = nn.Parameter(torch.ones(_check_width(features, "features")))
+        self.beta = nn.Parameter(torch.ones(check_int(features, "features", 1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(self.beta * x)
@@ -42,8 +37,8 @@ class WNLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
-        in_features = _check_width(in_features, "in_features")
-        out_features = _check_width(out_features, "out_features")
+        in_features = check_int(in_features, "in_features", 1)
+        out_features = check_int(out_features, "out_features", 1)
         bound = math.sqrt(SWISH_GAIN * 3.0 / in_features)
         v = torch.empty(out_features, in_features).uniform_(-bound, bound)
         self.v = nn.Parameter(v)
@@ -67,8 +62,8 @@ class ResidualMLP(nn.Module):
 
     def __init__(self, width: int, hidden: int, blocks: int, final_tanh: bool):
         super().__init__()
-        width, hidden = _check_width(width, "width"), _check_width(hidden, "hidden")
-        blocks = _check_width(blocks, "blocks")
+        width, hidden = check_int(width, "width", 1), check_int(hidden, "hidden", 1)
+        blocks = check_int(blocks, "blocks", 1)
         widths = (width, hidden, hidden, width)
         self.blocks = nn.ModuleList(
             nn.Sequential(*[m for a, b in zip(widths[:-1], widths[1:]) for m in (Swish(a), WNLinear(a, b))])

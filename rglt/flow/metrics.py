@@ -9,17 +9,16 @@ training-batch bpd only.)
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
 from rglt.flow.preprocess import preprocess
+from rglt.validate import check_int
 
 
 def bits_per_dim(log_prob: torch.Tensor, logdet_logit: torch.Tensor, dims: int) -> torch.Tensor:
     """Per-sample bpd from the flow's log p(y) (nats) and the logit log-det, D = ``dims``."""
-    if isinstance(dims, bool) or not isinstance(dims, numbers.Integral) or dims < 1:
-        raise ValueError(f"dims must be an integer >= 1; got {dims!r}")
+    check_int(dims, "dims", 1)
     for name, v in (("log_prob", log_prob), ("logdet_logit", logdet_logit)):
         if not isinstance(v, torch.Tensor) or not v.is_floating_point():
             raise TypeError(f"{name} must be a floating-point torch.Tensor; got "
@@ -35,8 +34,7 @@ def bits_per_dim(log_prob: torch.Tensor, logdet_logit: torch.Tensor, dims: int) 
 @torch.no_grad()
 def evaluate_bpd(flow, images: torch.Tensor, *, batch_size: int = 256, seed: int = 0) -> float:
     """Mean bpd of uint8 ``images`` [N, C, L, L] under ``flow`` (eval mode), dequantised with ``seed``."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", 1)
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4 \
             or len(images) == 0:
         raise ValueError("images must be a non-empty torch.uint8 tensor [N, C, L, L]")

@@ -5,8 +5,6 @@ coordinates have min(v2(i), v2(j)) = h (capped at H - 1), see :func:`level_of_si
 """
 from __future__ import annotations
 
-import numbers
-
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
@@ -14,28 +12,21 @@ from torch.utils.checkpoint import checkpoint
 from rglt.flow.coupling import SubnetLayer
 from rglt.flow.geometry import check_geometry, gather_patches, layer_index, level_of_sites, scatter_patches
 from rglt.flow.priors import check_prior, check_temperature, prior_log_prob, prior_sample
+from rglt.validate import check_bool, check_choice, check_int, is_int, require
 
 BACKENDS = ("reference", "triton", "auto")
 
 
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
-
-
 def check_layers_per_level(layers_per_level, levels: int) -> tuple[int, ...]:
     """An int n means n at every level; a sequence must have one entry >= 1 per level."""
-    if isinstance(layers_per_level, numbers.Integral) and not isinstance(layers_per_level, bool):
+    if is_int(layers_per_level):
         layers_per_level = (layers_per_level,) * levels
     try:
         out = tuple(layers_per_level)
     except TypeError:
         out = ()
-    if len(out) != levels or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1
-                                 for n in out):
-        raise ValueError(f"layers_per_level must be an integer >= 1 or {levels} of them (one per RG level, "
-                         f"H = log2(size / kernel) + 1); got {layers_per_level!r}")
+    require(len(out) == levels and all(is_int(n) and n >= 1 for n in out), "layers_per_level",
+            f"an integer >= 1 or {levels} of them (one per RG level, H = log2(size / kernel) + 1)", layers_per_level)
     return tuple(int(n) for n in out)
 
 
@@ -129,11 +120,11 @@ class RGFlow(nn.Module):
                  backend="reference"):
         super().__init__()
         self.levels = check_geometry(size, kernel)
-        self.channels = _check_int(channels, "channels", 1)
+        self.channels = check_int(channels, "channels", 1)
         self.size, self.kernel = int(size), int(kernel)
         self.layers_per_level = check_layers_per_level(layers_per_level, self.levels)
-        self.residual_blocks = _check_int(residual_blocks, "residual_blocks", 1)
-        self.hidden = _check_int(hidden, "hidden", 1)
+        self.residual_blocks = check_int(residual_blocks, "residual_blocks", 1)
+        self.hidden = check_int(hidden, "hidden", 1)
         check_prior(prior, parametrisation)
         self.prior, self.parametrisation = prior, parametrisation
         self.layers = nn.ModuleList(
@@ -150,8 +141,7 @@ class RGFlow(nn.Module):
 
     @backend.setter
     def backend(self, value: str) -> None:
-        if not isinstance(value, str) or value not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {value!r}")
+        check_choice(value, "backend", BACKENDS)
         self._backend = value
         for layer in self.layers:
             layer.backend = value
@@ -162,8 +152,7 @@ class RGFlow(nn.Module):
 
     @checkpointing.setter
     def checkpointing(self, value: bool) -> None:
-        if not isinstance(value, bool):
-            raise TypeError(f"checkpointing must be a bool; got {type(value).__name__}")
+        check_bool(value, "checkpointing")
         self._checkpointing = value
         for layer in self.layers:
             layer.checkpointing = value
@@ -228,7 +217,7 @@ class RGFlow(nn.Module):
 
     def sample_latents(self, n: int, temperature: float = 1.0, *,
                        generator: torch.Generator | None = None) -> torch.Tensor:
-        n = _check_int(n, "n", 1)
+        n = check_int(n, "n", 1)
         temperature = check_temperature(temperature)
         ref = self.site_levels
         dtype = next(self.parameters()).dtype
@@ -257,8 +246,7 @@ class RGFlow(nn.Module):
 
     def level_mask(self, level: int) -> torch.Tensor:
         """[size, size] bool mask of the sites of RG ``level`` (the same for every channel)."""
-        if isinstance(level, bool) or not isinstance(level, numbers.Integral) or not 0 <= level < self.levels:
-            raise ValueError(f"level must be an integer in [0, {self.levels - 1}]; got {level!r}")
+        check_int(level, "level", 0, self.levels - 1)
         return self.site_levels == level
 
     def latents_by_level(self, z: torch.Tensor) -> list[torch.Tensor]:

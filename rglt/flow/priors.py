@@ -14,26 +14,23 @@ At T = 1 the original's two priors both have unit variance; the report's Laplace
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
+
+from rglt.validate import check_choice, check_real
 
 PRIORS = ("gaussian", "laplace")
 PARAMETRISATIONS = ("original", "report")
 
 
 def check_prior(prior, parametrisation="original") -> None:
-    if prior not in PRIORS:
-        raise ValueError(f"prior must be one of {', '.join(PRIORS)}; got {prior!r}")
-    if parametrisation not in PARAMETRISATIONS:
-        raise ValueError(f"parametrisation must be one of {', '.join(PARAMETRISATIONS)}; got {parametrisation!r}")
+    check_choice(prior, "prior", PRIORS)
+    check_choice(parametrisation, "parametrisation", PARAMETRISATIONS)
 
 
 def check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
-    return float(temperature)
+    """A prior's temperature: a finite number > 0, returned as a float."""
+    return check_real(temperature, "temperature", 0, low_open=True)
 
 
 def check_batch(x, name: str) -> torch.Tensor:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import time
 
 import torch
 
-from rglt.data.splits import check_seed
 from rglt.flow.metrics import bits_per_dim, evaluate_bpd
 from rglt.flow.model import RGFlow
 from rglt.flow.preprocess import preprocess
 from rglt.progress import progress
 from rglt.train import TrainingDiverged
+from rglt.validate import check_bool, check_int, check_real, check_seed, is_real, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,20 +33,12 @@ class FlowTrainConfig:
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-        v = self.lr
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and 0 < v <= 1):
-            # Adam's update moves each weight by about lr whatever the gradient's size: lr > 1 is never useful.
-            raise ValueError(f"lr must be a number in (0, 1] (AdamW moves every weight by about lr per step, "
-                             f"so lr > 1 only scrambles the weights); got {v!r}")
-        v = self.clip_norm
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v > 0):
-            raise ValueError(f"clip_norm must be a finite number > 0; got {v!r}")
-        v = self.weight_decay
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"weight_decay must be a finite number >= 0; got {v!r}")
+            check_int(getattr(self, name), name, 1)
+        # Adam's update moves each weight by about lr whatever the gradient's size: lr > 1 is never useful.
+        require(is_real(self.lr) and 0 < self.lr <= 1, "lr", "a number in (0, 1] (AdamW moves every weight by "
+                "about lr per step, so lr > 1 only scrambles the weights)", self.lr)
+        check_real(self.clip_norm, "clip_norm", 0, low_open=True)
+        check_real(self.weight_decay, "weight_decay", 0)
         check_seed(self.seed)
 
 
@@ -77,8 +68,7 @@ def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
         raise TypeError(f"model must be an rglt.flow.RGFlow; got {type(model).__name__}")
     if not isinstance(config, FlowTrainConfig):
         raise TypeError(f"config must be a FlowTrainConfig; got {type(config).__name__}")
-    if not isinstance(flip, bool):
-        raise TypeError(f"flip must be a bool; got {type(flip).__name__}")
+    check_bool(flip, "flip")
     _check_images(images, "images", model)
     if held_out is not None:
         _check_images(held_out, "held_out", model)
