@@ -92,7 +92,7 @@ def test_bert_schedule_prunes_a_tenth_of_the_original_each_round():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(fraction=1.0), "fraction must be in"),
+    (dict(fraction=1.0), r"fraction must be a number in \(0, 1\)"),
     (dict(schedule="layer"), "schedule must be one of survivors, original"),
     (dict(rounds=-1), "rounds must be an integer >= 0"),
     (dict(rewind_step=-2), "rewind_step must be an integer >= 0"),

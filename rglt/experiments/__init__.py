@@ -1,8 +1,24 @@
-"""One module per chapter experiment.
+"""One module per chapter experiment, all following one contract.
 
-Each module defines ``NAME``, ``VERSION`` (bump it when the code changes what the results mean),
-a frozen ``Config`` dataclass, ``CONFIGS`` (one config per profile) and ``run(config) -> dict``
-returning arrays and JSON-able scalars. :func:`rglt.store.load_or_run` caches what ``run`` returns.
+Each module defines:
+
+- ``NAME`` and ``VERSION`` (bump it when a change to ``run`` changes what the results mean);
+- ``Config``, a frozen dataclass. Its ordinary fields are the **science**: everything that changes what
+  ``run`` computes (sizes, steps, seeds, hyperparameters, and every ``TicketRun`` it uses), and
+  :func:`rglt.store.config_hash` covers them and nothing else. Fields that do not change the science
+  (workers, threads, progress bars, and the claims' tolerances and margins) are declared with
+  ``rglt.store.unhashed(default)``: they live beside the science and are stored in the provenance, but
+  changing them keeps a stored result fresh;
+- ``CONFIGS``: one config per profile (``smoke``, ``cpu``, ``gpu``);
+- ``run(config) -> dict``: arrays and JSON-able scalars, cached by :func:`rglt.store.load_or_run`;
+- ``checks(result, config) -> list[rglt.report.Claim]``: the experiment's claims, one per row, each
+  naming the source's number (quoted, with the seed file and its table, figure or section), ours, the
+  tolerance (from the config's unhashed fields) and its own verdict (reproduced, partly, or not with
+  the measured reason). ``result`` is a stored result or a dict of its data. A chapter shows them with
+  :func:`rglt.report.claims_table`; they are never reduced to one word, and never asserted.
+
+``tests/test_experiment_contract.py`` holds every experiment to this: each has a test in which a
+result that makes a claim false turns that claim's verdict.
 """
 from __future__ import annotations
 

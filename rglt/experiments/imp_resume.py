@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rglt.report import Claim, judged
+from rglt.store import unhashed
+
 NAME = "imp_resume"
 VERSION = 1
 
@@ -42,7 +45,8 @@ class Config:
     kill_level: int = 5
     kill_fraction: float = 0.5         # how far into the killed level, as a share of a level's time
     seed: int = 0
-    threads: int = 2
+    threads: int = unhashed(2)         # torch threads per run: execution only
+    density_tol: float = unhashed(0.01)  # percentage points, against 003's weights-remaining schedule
 
 
 CONFIGS = {
@@ -133,6 +137,67 @@ def run(config: Config) -> dict:
         "partial_levels_left": leftovers,
         "wall_uninterrupted_s": round(wall_whole, 1), "wall_resumed_s": round(wall_resumed, 1),
     }
+
+
+# "Weights Remaining%" of 003's Tables 6-7 (IMP at 20% per iteration), as printed.
+LOTTERY_POOLS_REMAINING = ("100", "80", "64", "51.20", "40.96", "32.77", "26.21", "20.97", "16.78", "13.42", "10.74",
+                           "8.59", "6.87", "5.50", "4.40", "3.52", "2.81", "2.25", "1.80")
+ALGORITHM_1 = "003 Algorithm 1 (IMP with rewinding)"
+NO_NUMBER = "no number: 003 never interrupts IMP; resuming is this book's requirement (DESIGN.md)"
+
+
+def checks(result, config: Config) -> list[Claim]:
+    """Whether the killed run was killed mid-level and resumed to the same tickets, level by level, and
+    whether IMP's density follows 003's schedule. ``result``: the stored result (or a dict of its data)."""
+    levels = [int(k) for k in np.asarray(result["levels"])]
+    differ = lambda key: [k for k, same in zip(levels, np.asarray(result[key])) if not same]
+    k = config.kill_level
+    after = [int(v) for v in result["levels_after_kill"]]
+    out = [Claim(
+        claim=f"the second run was SIGKILLed in the middle of level {k}",
+        source=ALGORITHM_1, source_value=NO_NUMBER,
+        ours=f"{'alive' if result['alive_at_kill'] else 'already ended'} at the kill, {result['killed_after_s']} s into "
+             f"level {k} (a level takes {result['level_s']} s); complete levels after it: {after}",
+        tolerance=f"alive at the kill, with levels 0..{k - 1} complete and no later one",
+        **judged(bool(result["killed_mid_level"]), f"not killed mid-level: alive at the kill = "
+                                                   f"{bool(result['alive_at_kill'])}, complete levels {after}"))]
+    masks = differ("masks_equal")
+    out.append(Claim(
+        claim="resumed, the killed run's masks equal the uninterrupted run's at every level",
+        source=f"{ALGORITHM_1}, line 3 (prune, update the mask)", source_value=NO_NUMBER,
+        ours=f"equal at {len(levels) - len(masks)} of {len(levels)} levels (0..{levels[-1]})",
+        tolerance="every level, bit for bit",
+        **judged(not masks, f"the masks differ at level(s) {masks}")))
+    weights, accuracy = differ("weights_equal"), [
+        lvl for lvl, a, b in zip(levels, result["accuracy_uninterrupted"], result["accuracy_resumed"]) if a != b]
+    out.append(Claim(
+        claim="resumed, its trained weights and test accuracies equal the uninterrupted run's at every level",
+        source=f"{ALGORITHM_1}, line 4 (train m ⊙ θ_j)", source_value=NO_NUMBER,
+        ours=f"weights equal at {len(levels) - len(weights)} of {len(levels)} levels, test accuracy at "
+             f"{len(levels) - len(accuracy)} of {len(levels)}",
+        tolerance="every level, bit for bit",
+        **judged(not weights and not accuracy,
+                 f"the weights differ at level(s) {weights}, the test accuracy at level(s) {accuracy}")))
+    density = 100 * np.asarray(result["density"], dtype=float)
+    if config.fraction == 0.2:
+        n = min(len(density), len(LOTTERY_POOLS_REMAINING))
+        expected = np.asarray([float(v) for v in LOTTERY_POOLS_REMAINING[:n]])
+        quoted = ", ".join(LOTTERY_POOLS_REMAINING[:n])
+        source_value = f"Weights Remaining%: {quoted}"
+    else:
+        n = len(density)
+        expected = 100 * (1 - config.fraction) ** np.arange(n)
+        source_value = f"003 quotes the schedule of p = 0.2; here p = {config.fraction}: 100 (1 - p)^t %"
+    gap = np.abs(density[:n] - expected)
+    out.append(Claim(
+        claim=f"each IMP iteration keeps {1 - config.fraction:.0%} of the remaining weights (pruning rate p = "
+              f"{config.fraction})",
+        source="003 Algorithm 1 (pruning rate p); Tables 6-7 (weights remaining)", source_value=source_value,
+        ours=", ".join(f"{v:.2f}" for v in density[:n]) + " %",
+        tolerance=f"within {config.density_tol} percentage points at each of the {n} levels",
+        **judged(bool(np.all(gap <= config.density_tol)),
+                 f"off by up to {gap.max():.3f} points (at level {int(np.argmax(gap))})")))
+    return out
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Under ``torchrun`` every rank runs the same rounds (DDP keeps their weights equa
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Callable
 
 import torch
@@ -24,6 +23,7 @@ from rglt.progress import progress
 from rglt.prune.masks import magnitude_masks
 from rglt.prune.tickets import TicketStore, fingerprint
 from rglt.train import TrainConfig, check_data, evaluate, steps_per_epoch, train
+from rglt.validate import check_choice, check_real, is_int, require
 
 SCHEDULES = ("survivors", "original")
 
@@ -41,18 +41,14 @@ class IMPConfig:
         # Every field is checked here, so that a typo is found before level 0 trains, not after.
         for name in ("rounds", "rewind_step"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
-        if isinstance(self.fraction, bool) or not isinstance(self.fraction, numbers.Real) or not 0 < self.fraction < 1:
-            raise ValueError(f"fraction must be in (0, 1); got {self.fraction!r}")
+            # A Python int, not any Integral: a run's identity is hashed from the config's repr.
+            require(is_int(value) and isinstance(value, int) and value >= 0, name, "an integer >= 0", value)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_real(self.fraction, "fraction", 0, 1, low_open=True, high_open=True)
         if self.schedule == "original" and self.rounds * self.fraction >= 1:
             raise ValueError(f"rounds * fraction must be < 1 for schedule='original'; got {self.rounds} * {self.fraction}")
-        if self.scope not in SCOPES:
-            raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {self.scope!r}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        check_choice(self.scope, "scope", SCOPES)
+        check_choice(self.backend, "backend", BACKENDS)
 
 
 def round_fraction(config: IMPConfig, t: int) -> float:

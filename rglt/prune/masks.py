@@ -8,19 +8,12 @@ by position, so the same weights always give the same masks, bit for bit, on eve
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
 from rglt.kernels.masked_topk import BACKENDS, SCOPES, check_inputs, masked_topk
 from rglt.kernels.masked_topk.reference import prune_count
-
-
-def _check_fraction(fraction) -> float:
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) \
-            or not math.isfinite(fraction) or not 0.0 <= fraction < 1.0:
-        raise ValueError(f"fraction must be a number in [0, 1); got {fraction!r}")
-    return float(fraction)
+from rglt.validate import check_choice, check_real
 
 
 def _check_inputs(weights, masks, scope, min_ndim=0):
@@ -30,8 +23,7 @@ def _check_inputs(weights, masks, scope, min_ndim=0):
         if w.ndim < min_ndim:
             raise ValueError(f"weights[{i}] must have at least {min_ndim} dimension(s); got shape "
                              f"{tuple(w.shape)}")
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+    check_choice(scope, "scope", SCOPES)
 
 
 def _check_finite(weights):
@@ -62,9 +54,8 @@ def magnitude_masks(weights, masks=None, fraction=0.2, *, scope="global", backen
     equal torch.nn.utils.prune.global_unstructured / l1_unstructured with ``L1Unstructured``.
     """
     _check_inputs(weights, masks, scope)
-    fraction = _check_fraction(fraction)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    fraction = check_real(fraction, "fraction", 0, 1, high_open=True)
+    check_choice(backend, "backend", BACKENDS)
     _check_finite(weights)
     return masked_topk([w.detach() for w in weights], masks, fraction, scope=scope, backend=backend)
 
@@ -92,7 +83,7 @@ def structured_masks(weights, masks=None, fraction=0.2, *, scope="global"):
         if w.numel() == 0:
             raise ValueError(f"weights[{i}] must have at least one channel (dim 0) and one entry per "
                              f"channel; got shape {tuple(w.shape)}")
-    fraction = _check_fraction(fraction)
+    fraction = check_real(fraction, "fraction", 0, 1, high_open=True)
     _check_finite(weights)
     with torch.no_grad():
         masks = [torch.ones_like(w, dtype=torch.bool) if masks is None else masks[i] != 0

@@ -153,6 +153,28 @@ class TicketStore:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
+    def verify(self) -> dict[int, CorruptTicketError]:
+        """Load every complete level (and the rewind point); return the errors of the damaged ones."""
+        damaged = {}
+        for level in self.levels():
+            try:
+                self.load(level)
+                if level == 0:
+                    self.rewind()
+            except CorruptTicketError as err:
+                damaged[level] = err
+        return damaged
+
+    def set_aside(self, level: int) -> Path:
+        """Move a (damaged) level to ``.level_NNN.damaged-<time>``, kept for inspection; IMP then
+        retrains it, and, training being deterministic, gets the same ticket back."""
+        path = self._level_dir(level)
+        if not path.exists():
+            raise FileNotFoundError(f"no level {level} in {self.root}")
+        aside = self.root / f".{path.name}.damaged-{_stamp()}"
+        os.rename(path, aside)
+        return aside
+
     def _meta(self, level: int) -> tuple[Path, dict]:
         path = self._level_dir(level)
         if not (path / "meta.json").exists():

@@ -1,0 +1,115 @@
+"""Data sets by name, as in-memory (inputs, labels) splits: the tasks an IMP run trains on.
+
+A :class:`Task` is data: a registry name, the seed of its train/val split, and its size and
+difficulty knobs. :func:`load_task` turns it into tensors (cached per process), and says what a model
+for it needs (input channels, dimension, input size, classes). Registry:
+
+=========  =====================================================  ======================================
+name       source                                                 knobs
+=========  =====================================================  ======================================
+mnist1d    MNIST-1D, generated (x: N x 1 x 40)                    train_size, noise, shift (severities)
+digits     scikit-learn's 8x8 digits (x: N x 1 x 8 x 8)           train_size
+cifar10    CIFAR-10 from ``$RGLT_DATA`` (normalised, no augmentation)  train_size
+cifar100   CIFAR-100 from ``$RGLT_DATA``                          train_size
+svhn       SVHN from ``$RGLT_DATA``                               train_size
+msds1      RG-Flow's MSDS1 images (uint8, labels = ellipses)      train_size (default 9,000)
+msds2      RG-Flow's MSDS2 images                                 train_size (default 9,000)
+=========  =====================================================  ======================================
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import numbers
+
+import torch
+
+from rglt.data.splits import check_seed
+
+TASKS = ("mnist1d", "digits", "cifar10", "cifar100", "svhn", "msds1", "msds2")
+_VISION = ("cifar10", "cifar100", "svhn")
+_MSDS_DEFAULT_TRAIN, _MSDS_TEST = 9000, 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str = "mnist1d"
+    split_seed: int = 0             # which training examples form the validation split
+    train_size: int | None = None   # keep the first n training examples (None: all of them)
+    noise: int = 0                  # mnist1d only: noise severity 0..5 on every split
+    shift: int = 0                  # mnist1d only: translation severity 0..5 on every split
+
+    def __post_init__(self):
+        if self.name not in TASKS:
+            raise ValueError(f"name must be one of {', '.join(TASKS)}; got {self.name!r}")
+        check_seed(self.split_seed, "split_seed")
+        if self.train_size is not None and (isinstance(self.train_size, bool)
+                                            or not isinstance(self.train_size, numbers.Integral)
+                                            or self.train_size < 1):
+            raise ValueError(f"train_size must be None or an integer >= 1; got {self.train_size!r}")
+        for knob in ("noise", "shift"):
+            value = getattr(self, knob)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= 5:
+                raise ValueError(f"{knob} must be an integer in [0, 5]; got {value!r}")
+            if value and self.name != "mnist1d":
+                raise ValueError(f"{knob} applies to mnist1d only; got {knob}={value} for {self.name!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskData:
+    """A task's splits as (inputs, labels) tensor pairs, and the shape a model for it needs."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    dim: int
+    in_channels: int
+    input_size: tuple[int, ...]
+    num_classes: int | None        # None: not a classification task (MSDS)
+
+
+def _tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """A torch Dataset of (input, label) pairs as two stacked tensors."""
+    if hasattr(dataset, "tensors"):
+        return dataset.tensors
+    inputs, labels = zip(*(dataset[i] for i in range(len(dataset))))
+    return torch.stack(inputs), torch.as_tensor(labels)
+
+
+@functools.lru_cache(maxsize=8)
+def load_task(task: Task) -> TaskData:
+    """The task's train / val / test tensors (cached per process; do not modify them in place).
+
+    CIFAR and SVHN come from ``$RGLT_DATA`` (a clear FileNotFoundError when absent; nothing is
+    downloaded), without augmentation: the training loop trains on tensors.
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an rglt.data.Task; got {type(task).__name__}")
+    n = task.train_size
+    if task.name == "mnist1d":
+        from rglt.data.mnist_1d import mnist1d_splits
+        splits = mnist1d_splits(split_seed=task.split_seed, train_size=n, noise=task.noise, shift=task.shift)
+        parts, shape, classes = [s.tensors for s in splits], (1, 1, (40,)), 10
+    elif task.name == "digits":
+        from rglt.data.digits import digits_splits
+        parts, shape, classes = [s.tensors for s in digits_splits(seed=task.split_seed)], (2, 1, (8, 8)), 10
+    elif task.name in _VISION:
+        from rglt.data.vision import vision_dataset, vision_splits
+        splits = vision_splits(task.name, augment=False)
+        parts = [_tensors(splits.train), _tensors(splits.val), _tensors(vision_dataset(task.name, "test"))]
+        shape, classes = (2, 3, (32, 32)), 100 if task.name == "cifar100" else 10
+    else:
+        from rglt.data.msds import msds
+        size = n or _MSDS_DEFAULT_TRAIN
+        seed = task.split_seed
+        parts = [msds(task.name, size, seed=seed), msds(task.name, _MSDS_TEST, seed=seed + 1),
+                 msds(task.name, _MSDS_TEST, seed=seed + 2)]
+        shape, classes = (2, 3, (32, 32)), None
+    train, val, test = parts
+    if n is not None and task.name not in ("mnist1d", "msds1", "msds2"):
+        if n > len(train[1]):
+            raise ValueError(f"train_size must be <= {len(train[1])} for {task.name!r}; got {n}")
+        train = (train[0][:n], train[1][:n])
+    dim, channels, size = shape
+    return TaskData(train=tuple(train), val=tuple(val), test=tuple(test), dim=dim, in_channels=channels,
+                    input_size=size, num_classes=classes)

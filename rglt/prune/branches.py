@@ -1,0 +1,125 @@
+"""Branches: computations from a finished level of a run's trunk, cached beside its tickets.
+
+A branch reads a level (weights, masks) and the rewind point, and computes something without
+retraining the trunk: per-group observables, interpolations, random re-initialisations, transfers of a
+mask to another task. Its result is stored as a unit (:func:`rglt.store.write_unit`, checksummed)
+under ``<run dir>/branches/<NAME>-<hash of its parameters>/level_NNN.json`` and reused while the
+branch's ``VERSION`` is unchanged. Learnt from OpenLTH's ``lottery/branch``, not copied.
+
+Define one by subclassing :class:`Branch` as a frozen dataclass whose fields are its parameters::
+
+    @dataclasses.dataclass(frozen=True)
+    class Magnitudes(Branch):
+        NAME, VERSION = "magnitudes", 1
+        def compute(self, run, store, level):
+            return {"mean_abs": ...}
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+from typing import Any, ClassVar
+
+import torch
+
+from rglt import store as results
+from rglt.prune.runs import PRUNABLE, TicketRun
+from rglt.prune.tickets import TicketStore
+
+
+@dataclasses.dataclass(frozen=True)
+class Branch:
+    NAME: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+
+    def compute(self, run: TicketRun, store: TicketStore, level: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True, default=repr)
+        return f"{self.NAME}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
+    """``what.compute(run, store, level)``, cached under the run; trains the trunk first if needed."""
+    from rglt.prune.cache import run_dir, tickets
+
+    if not isinstance(what, Branch) or not what.NAME:
+        raise TypeError(f"what must be an instance of a named rglt.prune.Branch subclass; got {what!r}")
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= run.imp.rounds:
+        raise ValueError(f"level must be an integer in [0, {run.imp.rounds}]; got {level!r}")
+    base = run_dir(run) / "branches" / what.key
+    stem = f"level_{level:03d}"
+    try:
+        unit = results.read_unit(base / f"{stem}.json")
+    except results.CorruptResultError as err:
+        print(f"[rglt] {err}; recomputing it")
+        unit = None
+    if unit is not None and unit[0].get("version") == what.VERSION:
+        return unit[1]
+    store = tickets(run)
+    data = what.compute(run, store, level)
+    provenance = {"branch": what.NAME, "version": what.VERSION, "params": dataclasses.asdict(what),
+                  "run": run.key, "level": level, "git_commit": results._git_commit(),
+                  "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    results.write_unit(base, stem, data, provenance)
+    return results.read_unit(base / f"{stem}.json")[1]
+
+
+def _model_for(run: TicketRun, task, seed: int):
+    from rglt.data.tasks import load_task
+    from rglt.models import build
+    data = load_task(task)
+    return data, build(run.model.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
+                       width=run.model.width, input_size=data.input_size, shortcut=run.model.shortcut, seed=seed)
+
+
+def _train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int, start_step: int) -> dict:
+    """Train the run's model with ``masks`` on ``task`` from the state ``start`` (or a fresh init with
+    ``seed``), as the trunk trains; returns test loss and accuracy and the density."""
+    from rglt.prune.cache import TICKET_THREADS, _threads
+    from rglt.prune.tickets import density
+    from rglt.train import evaluate, train
+
+    data, model = _model_for(run, task, seed)
+    if start is not None:
+        model.load_state_dict(start)
+    with _threads(TICKET_THREADS):
+        train(model, data.train, run.train, masks=masks, start_step=start_step, desc=f"branch of {run.label}")
+    return {**evaluate(model, data.test), "density": density(masks)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Reinit(Branch):
+    """The lottery ticket control: the level's mask trained from a fresh random initialisation ``seed``
+    (instead of the rewind point), with the trunk's training settings from step 0."""
+
+    NAME: ClassVar[str] = "reinit"
+    VERSION: ClassVar[int] = 1
+    seed: int = 1000
+
+    def compute(self, run, store, level):
+        return _train_mask(run, store.load(level).masks, run.task, None, self.seed, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskTransfer(Branch):
+    """The level's mask, from the run's rewind point, trained on another ``task`` of the same input shape
+    and class count (e.g. a noisier MNIST-1D): does the ticket carry over?"""
+
+    NAME: ClassVar[str] = "mask-transfer"
+    VERSION: ClassVar[int] = 1
+    task: Any = None  # an rglt.data.Task
+
+    def compute(self, run, store, level):
+        from rglt.data.tasks import Task
+        if not isinstance(self.task, Task):
+            raise TypeError(f"task must be an rglt.data.Task; got {type(self.task).__name__}")
+        return _train_mask(run, store.load(level).masks, self.task, store.rewind(), run.replicate,
+                           run.imp.rewind_step)
+
+
+__all__ = ["Branch", "MaskTransfer", "PRUNABLE", "Reinit", "branch"]

@@ -1,0 +1,123 @@
+"""The ticket cache: one ticket store per :class:`~rglt.prune.runs.TicketRun`, shared by every chapter.
+
+``tickets(run)`` returns the run's :class:`~rglt.prune.tickets.TicketStore` under
+``$RGLT_CACHE/tickets/<label>/`` (default ``~/.cache/rglt``; never inside the repository), training
+or resuming only the levels that are missing: two experiments that name the same run share its
+tickets, and a second call trains nothing. A lock on the run's directory makes concurrent callers of
+the same run (two notebooks, two cluster tasks) wait for each other instead of training it twice.
+
+Tickets are trained with one intra-op thread, whatever the caller's setting: the same run then gives
+the same tickets bit for bit in a notebook, in a runner worker or on a cluster node (PyTorch's CPU
+kernels reduce in a thread-count-dependent order). Use :func:`rglt.prune.run_all` to train several
+runs on several cores.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from rglt.io import atomic_write
+from rglt.prune.runs import PRUNABLE, TicketRun
+from rglt.prune.tickets import TicketStore
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; concurrent callers of one run may then collide on a level
+    fcntl = None
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TICKET_THREADS = 1
+
+
+def cache_root() -> Path:
+    """``$RGLT_CACHE`` or ``~/.cache/rglt``; a ValueError when it lies inside the repository."""
+    root = Path(os.environ.get("RGLT_CACHE") or Path.home() / ".cache" / "rglt").expanduser().resolve()
+    if root == REPO_ROOT or REPO_ROOT in root.parents:
+        raise ValueError(f"RGLT_CACHE must be outside the repository ({REPO_ROOT}); got {root}: "
+                         "tickets are large and never committed")
+    return root
+
+
+def run_dir(run: TicketRun) -> Path:
+    if not isinstance(run, TicketRun):
+        raise TypeError(f"run must be an rglt.prune.TicketRun; got {type(run).__name__}")
+    return cache_root() / "tickets" / run.label
+
+
+def store_of(run: TicketRun) -> TicketStore:
+    """The run's ticket store as it is now (nothing trained)."""
+    return TicketStore(run_dir(run))
+
+
+def is_complete(run: TicketRun) -> bool:
+    return store_of(run).levels() == list(range(run.imp.rounds + 1))
+
+
+@contextlib.contextmanager
+def _run_lock(directory: Path):
+    directory.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with open(directory / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[rglt] waiting for another process training {directory.name}", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
+    """The run's ticket store with every level present, training or resuming only missing levels.
+
+    A damaged file raises :class:`~rglt.prune.tickets.CorruptTicketError` naming it when it is read
+    (here when training needs it, or later by whoever loads the level). ``repair=True`` first checks
+    every level and sets the damaged ones aside (see ``TicketStore.set_aside``), then retrains them.
+    """
+    from rglt.data.tasks import load_task
+    from rglt.models import build, prunable_parameters
+    from rglt.prune.imp import imp
+
+    directory = run_dir(run)
+    store = TicketStore(directory)
+    if not repair and is_complete(run):
+        return store
+    with _run_lock(directory):
+        if not (directory / "ticket_run.json").exists():
+            atomic_write(directory / "ticket_run.json", run.to_json() + "\n")
+        if repair:
+            for level, err in sorted(store.verify().items()):
+                print(f"[rglt] {err}; setting level {level} aside to retrain it", file=sys.stderr)
+                store.set_aside(level)
+        if is_complete(run):
+            return store
+        data = load_task(run.task)
+        if data.num_classes is None:
+            raise ValueError(f"task {run.task.name!r} has no class labels; IMP needs a classification task")
+
+        def make_model():
+            return build(run.model.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
+                         width=run.model.width, input_size=data.input_size, shortcut=run.model.shortcut,
+                         seed=run.replicate)
+
+        def prunable(model):
+            return [name for name, _ in prunable_parameters(model, **PRUNABLE[run.prunable])]
+
+        with _threads(TICKET_THREADS):
+            imp(make_model, prunable, data.train, run.train, run.imp, store, evaluate_on=data.test)
+    return store

@@ -1,0 +1,100 @@
+"""An IMP run described as data: everything that decides its tickets, and nothing else.
+
+A :class:`TicketRun` names the model, the task, the training and pruning settings, which parameters
+are prunable and the replicate. Its :attr:`~TicketRun.key` is a hash of those scientific fields only:
+how a run is executed (workers, threads, progress bars, the pruning kernel's backend, which gives the
+same masks bit for bit) is not part of it, so the same run launched anywhere finds the same tickets in
+the cache (:func:`rglt.prune.tickets`). Learnt from OpenLTH's hparams/desc, not copied.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from rglt.data.tasks import Task
+from rglt.prune.imp import IMPConfig
+from rglt.train import TrainConfig
+
+KEY_FORMAT = 1
+# Which parameters IMP prunes (always conv/linear weights, never biases or norms), as flags of
+# rglt.models.prunable_parameters: OpenLTH's ResNet-20 prunes the classifier too; OpenLTH's VGG and
+# Lottery Pools do not; CV_LTH also spares the first convolution.
+PRUNABLE = {
+    "weights": dict(include_first_conv=True, include_shortcuts=True, include_fc=True),
+    "no-fc": dict(include_first_conv=True, include_shortcuts=True, include_fc=False),
+    "no-stem-no-fc": dict(include_first_conv=False, include_shortcuts=True, include_fc=False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A model of :func:`rglt.models.build` by name; its dimension, channels and classes come from the task."""
+
+    name: str = "resnet20"
+    width: int | None = None        # None: the family's default
+    shortcut: str | None = None     # ResNets: "A" or "B" (None: "B")
+
+    def __post_init__(self):
+        from rglt.models.factory import _family
+        _family(self.name)  # a ValueError listing the names when unknown
+        if self.shortcut not in (None, "A", "B"):
+            raise ValueError(f"shortcut must be None, 'A' or 'B'; got {self.shortcut!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketRun:
+    model: ModelSpec = ModelSpec()
+    task: Task = Task()
+    train: TrainConfig = TrainConfig()  # its seed orders the batches
+    imp: IMPConfig = IMPConfig()
+    prunable: str = "weights"           # a key of PRUNABLE
+    replicate: int = 0                  # seeds the model's initialisation
+
+    def __post_init__(self):
+        for name, cls in (("model", ModelSpec), ("task", Task), ("train", TrainConfig), ("imp", IMPConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise TypeError(f"{name} must be a {cls.__name__}; got {type(getattr(self, name)).__name__}")
+        if self.prunable not in PRUNABLE:
+            raise ValueError(f"prunable must be one of {', '.join(PRUNABLE)}; got {self.prunable!r}")
+        if isinstance(self.replicate, bool) or not isinstance(self.replicate, int) or self.replicate < 0:
+            raise ValueError(f"replicate must be an integer >= 0; got {self.replicate!r}")
+
+    def science(self) -> dict[str, Any]:
+        """The fields that decide the tickets, as JSON-able data (the key is their hash)."""
+        doc = dataclasses.asdict(self)
+        del doc["imp"]["backend"]  # every masked top-k backend gives the same masks, bit for bit
+        return doc
+
+    @property
+    def key(self) -> str:
+        text = json.dumps({"format": KEY_FORMAT, **self.science()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        """A short readable name: model, task, replicate and key."""
+        return f"{self.model.name}-{self.task.name}-r{self.replicate}-{self.key}"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> TicketRun:
+        """The inverse of :meth:`to_json` (tuples restored where the configs expect them)."""
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or set(doc) - {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError(f"a TicketRun JSON object has the keys {[f.name for f in dataclasses.fields(cls)]}; "
+                             f"got {sorted(doc) if isinstance(doc, dict) else type(doc).__name__}")
+        train = dict(doc.get("train", {}))
+        if "milestones" in train:
+            train["milestones"] = tuple(train["milestones"])
+        return cls(model=ModelSpec(**doc.get("model", {})), task=Task(**doc.get("task", {})),
+                   train=TrainConfig(**train), imp=IMPConfig(**doc.get("imp", {})),
+                   prunable=doc.get("prunable", "weights"), replicate=doc.get("replicate", 0))
+
+    def replicates(self, n: int) -> list[TicketRun]:
+        """``n`` replicates of this run: replicate r initialises with seed r and orders batches with seed r."""
+        return [dataclasses.replace(self, replicate=r, train=dataclasses.replace(self.train, seed=r))
+                for r in range(n)]

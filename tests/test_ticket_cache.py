@@ -1,0 +1,223 @@
+"""IMP runs as data: the run's key, the ticket cache, branches, the runner (kills, determinism, Dask)."""
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from rglt.data import Task
+from rglt.prune import (IMPConfig, ModelSpec, TicketRun, TicketStore, cache_root, imp, is_complete, map_jobs,
+                        run_all, run_dir, store_of, tickets)
+from rglt.prune.branches import Branch, MaskTransfer, Reinit, branch
+from rglt.prune.tickets import CorruptTicketError
+from rglt.train import TrainConfig
+
+RUN = TicketRun(ModelSpec("resnet8", width=4), Task(train_size=256), TrainConfig(epochs=2, batch_size=64),
+                IMPConfig(rounds=2, rewind_step=3))
+
+
+@pytest.fixture
+def cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("RGLT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RGLT_PROGRESS", "0")
+    return tmp_path / "cache"
+
+
+def _equal(a: TicketStore, b: TicketStore) -> bool:
+    assert a.levels() == b.levels()
+    for level in a.levels():
+        x, y = a.load(level), b.load(level)
+        if not all(torch.equal(x.weights[k], y.weights[k]) for k in x.weights):
+            return False
+        if not all(torch.equal(x.masks[k], y.masks[k]) for k in x.masks):
+            return False
+    return True
+
+
+# ---- the key ---------------------------------------------------------------------------------
+
+def test_the_key_ignores_execution_and_follows_the_science():
+    same = [dataclasses.replace(RUN, imp=dataclasses.replace(RUN.imp, backend="reference")),
+            TicketRun.from_json(RUN.to_json())]
+    assert all(r.key == RUN.key for r in same)
+    changed = [
+        dataclasses.replace(RUN, train=dataclasses.replace(RUN.train, lr=0.05)),
+        dataclasses.replace(RUN, train=dataclasses.replace(RUN.train, seed=1)),
+        dataclasses.replace(RUN, train=dataclasses.replace(RUN.train, milestones=(0.4, 0.8))),
+        dataclasses.replace(RUN, imp=dataclasses.replace(RUN.imp, fraction=0.3)),
+        dataclasses.replace(RUN, imp=dataclasses.replace(RUN.imp, rewind_step=0)),
+        dataclasses.replace(RUN, imp=dataclasses.replace(RUN.imp, scope="layerwise")),
+        dataclasses.replace(RUN, model=ModelSpec("resnet8", width=8)),
+        dataclasses.replace(RUN, task=Task(train_size=256, noise=1)),
+        dataclasses.replace(RUN, task=Task(train_size=256, split_seed=1)),
+        dataclasses.replace(RUN, prunable="no-fc"),
+        dataclasses.replace(RUN, replicate=1),
+    ]
+    keys = {r.key for r in changed}
+    assert RUN.key not in keys and len(keys) == len(changed)
+    # Execution settings are not fields of a run at all: the runner takes them.
+    assert not {"workers", "threads", "progress"} & {f.name for f in dataclasses.fields(TicketRun)}
+
+
+def test_bad_runs_are_refused():
+    with pytest.raises(ValueError, match="prunable must be one of weights, no-fc, no-stem-no-fc"):
+        TicketRun(prunable="conv")
+    with pytest.raises(ValueError, match="name must be one of"):
+        ModelSpec("resnet7")
+    with pytest.raises(TypeError, match="train must be a TrainConfig"):
+        TicketRun(train={"lr": 0.1})
+    with pytest.raises(ValueError, match="noise applies to mnist1d only"):
+        Task("digits", noise=2)
+
+
+def test_the_cache_lives_outside_the_repository(monkeypatch):
+    monkeypatch.setenv("RGLT_CACHE", os.path.dirname(os.path.dirname(__file__)) + "/results/cache")
+    with pytest.raises(ValueError, match="RGLT_CACHE must be outside the repository"):
+        cache_root()
+
+
+# ---- the cache ---------------------------------------------------------------------------------
+
+def test_tickets_trains_once_and_equals_imp_by_hand(cache, tmp_path):
+    store = tickets(RUN)
+    assert store.root == run_dir(RUN) and store.levels() == [0, 1, 2] and is_complete(RUN)
+    stamp = (store.root / "level_002" / "meta.json").stat().st_mtime_ns
+    assert tickets(RUN).levels() == [0, 1, 2]
+    assert (store.root / "level_002" / "meta.json").stat().st_mtime_ns == stamp   # nothing retrained
+    # The oracle: the same run spelled out with imp() by hand, in this process with 2 threads.
+    from rglt.data import load_task
+    from rglt.models import build, prunable_parameters
+    data = load_task(RUN.task)
+    make = lambda: build("resnet8", dim=1, in_channels=1, num_classes=10, width=4, seed=0)  # noqa: E731
+    names = lambda m: [n for n, _ in prunable_parameters(m, include_fc=True)]  # noqa: E731
+    torch.set_num_threads(1)
+    try:
+        by_hand = imp(make, names, data.train, RUN.train, RUN.imp, tmp_path / "by-hand", evaluate_on=data.test)
+    finally:
+        torch.set_num_threads(2)
+    assert _equal(store, by_hand)
+
+
+def test_tickets_do_not_depend_on_the_callers_threads(cache, tmp_path, monkeypatch):
+    torch.set_num_threads(2)
+    a = tickets(RUN)
+    monkeypatch.setenv("RGLT_CACHE", str(tmp_path / "other"))
+    torch.set_num_threads(1)
+    try:
+        b = tickets(RUN)
+    finally:
+        torch.set_num_threads(2)
+    assert a.root != b.root and _equal(a, b)
+
+
+def test_a_truncated_level_is_named_and_repair_retrains_it(cache, tmp_path):
+    store = tickets(RUN)
+    reference = tmp_path / "reference"
+    import shutil
+    shutil.copytree(store.root, reference)
+    weights = store.root / "level_001" / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:500])
+    with pytest.raises(CorruptTicketError, match="level_001/weights.pt"):
+        store.load(1)
+    masks = store.root / "level_002" / "masks.pt"
+    masks.write_bytes(b"")
+    with pytest.raises(CorruptTicketError, match="level_002/masks.pt"):
+        store.load(2)
+    repaired = tickets(RUN, repair=True)
+    assert _equal(repaired, TicketStore(reference))
+    assert len(list(store.root.glob(".level_00[12].damaged-*"))) == 2
+
+
+# ---- branches ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class CountingBranch(Branch):
+    NAME = "counting"
+    VERSION = 1
+    scale: float = 1.0
+    calls = []
+
+    def compute(self, run, store, level):
+        CountingBranch.calls.append(level)
+        ticket = store.load(level)
+        return {"kept": sum(int(m.sum()) for m in ticket.masks.values()) * self.scale}
+
+
+def test_branches_are_cached_under_the_run(cache):
+    CountingBranch.calls.clear()
+    first = branch(RUN, CountingBranch(), 2)
+    again = branch(RUN, CountingBranch(), 2)
+    assert first == again and CountingBranch.calls == [2]
+    expected = sum(int(m.sum()) for m in tickets(RUN).load(2).masks.values())
+    assert first["kept"] == expected
+    assert branch(RUN, CountingBranch(scale=2.0), 2)["kept"] == 2 * expected and CountingBranch.calls == [2, 2]
+    assert len(list((run_dir(RUN) / "branches").iterdir())) == 2
+    with pytest.raises(ValueError, match=r"level must be an integer in \[0, 2\]"):
+        branch(RUN, CountingBranch(), 3)
+
+
+def test_reinit_and_mask_transfer_keep_the_mask(cache):
+    r = branch(RUN, Reinit(seed=5), 2)
+    t = branch(RUN, MaskTransfer(task=Task(train_size=256, noise=2)), 2)
+    density = tickets(RUN).load(2).density
+    assert r["density"] == t["density"] == pytest.approx(density)
+    assert 0 <= r["accuracy"] <= 1 and 0 <= t["accuracy"] <= 1
+
+
+# ---- the runner -------------------------------------------------------------------------------
+
+def _square(x):
+    return x * x
+
+
+def test_map_jobs_keeps_the_order_and_raises_failures():
+    assert map_jobs(_square, [3, 1, 2], workers=2) == [9, 1, 4]
+    with pytest.raises(RuntimeError, match="1 of 2 jobs failed"):
+        map_jobs(_square, [1, "x"], workers=2)
+
+
+RUNNER = textwrap.dedent("""
+    import sys
+    from rglt.prune import TicketRun, run_all
+    runs = [TicketRun.from_json(open(p).read()) for p in sys.argv[1:]]
+    run_all(runs, workers=2, poll_s=0.2)
+""")
+
+
+def test_a_killed_runner_resumes_to_the_same_tickets(cache, tmp_path):
+    runs = RUN.replicates(2)
+    files = []
+    for i, run in enumerate(runs):
+        files.append(tmp_path / f"run{i}.json")
+        files[-1].write_text(run.to_json())
+    env = {**os.environ, "RGLT_CACHE": str(cache), "RGLT_PROGRESS": "0"}
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, *map(str, files)], env=env, start_new_session=True)
+    deadline = time.time() + 120
+    while not all(store_of(r).levels() for r in runs):      # level 0 done in both: now in level 1
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)                     # the runner and its workers, mid-level
+    proc.wait()
+    assert not all(is_complete(r) for r in runs)
+    assert subprocess.run([sys.executable, "-c", RUNNER, *map(str, files)], env=env).returncode == 0
+    assert all(is_complete(r) for r in runs)
+    # Uninterrupted, one process, one run after the other: the same tickets.
+    os.environ["RGLT_CACHE"] = str(tmp_path / "uninterrupted")
+    for run in runs:
+        assert _equal(store_of(run) if False else TicketStore(cache / "tickets" / run.label), tickets(run))
+
+
+def test_run_all_on_a_dask_local_cluster(cache, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    runs = RUN.replicates(2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        stores = run_all(runs, executor=client.get_executor(), poll_s=0.2)
+    assert all(s.levels() == [0, 1, 2] for s in stores)
+    os.environ["RGLT_CACHE"] = str(tmp_path / "local")
+    assert all(_equal(s, tickets(run)) for s, run in zip(stores, runs))
