@@ -1,4 +1,12 @@
-"""Command line: ``python -m rglt list`` and ``python -m rglt run <experiment> --profile P``."""
+"""Command line.
+
+- ``python -m rglt list``: the experiments and the state of their stored results;
+- ``python -m rglt run <experiment> --profile P``: (re)run one experiment and store its result;
+- ``python -m rglt tickets RUNS [--index I] [--workers N] [--repair]``: train IMP runs into the ticket
+  cache (``RGLT_CACHE``). ``RUNS`` is a file (or ``-``, stdin) holding one ``TicketRun`` as JSON, a JSON
+  list of them, or JSON Lines; ``--index I`` trains only the I-th (0-based), so that a SLURM array or
+  submitit can train one run per task against a shared cache.
+"""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +27,28 @@ def _state(name: str, profile: str, module) -> str:
     return "fresh" if store.is_fresh(stored, module, module.CONFIGS[profile]) else "stale"
 
 
+def _tickets(parser: argparse.ArgumentParser, args) -> int:
+    from rglt.prune import read_runs, run_all, tickets
+    try:
+        text = sys.stdin.read() if args.runs == "-" else open(args.runs).read()
+    except OSError as err:
+        parser.error(f"runs: cannot read {args.runs!r}: {err.strerror}")
+    try:
+        runs = read_runs(text)
+        if args.index is not None:
+            if not 0 <= args.index < len(runs):
+                raise ValueError(f"--index must be in [0, {len(runs) - 1}] for {len(runs)} run(s); got {args.index}")
+            runs = [runs[args.index]]
+        if args.workers < 1:
+            raise ValueError(f"--workers must be an integer >= 1; got {args.workers}")
+        stores = [tickets(run, repair=True) for run in runs] if args.repair else run_all(runs, workers=args.workers)
+    except (ValueError, TypeError) as err:
+        parser.error(str(err))
+    for run, store in zip(runs, stores):
+        print(f"{run.label}: levels {store.levels()[0]}..{store.levels()[-1]} in {store.root}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rglt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,7 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("experiment", help="experiment name (see `list`)")
     run.add_argument("--profile", default=None, help=f"one of {', '.join(rglt.PROFILES)} (default: RGLT_PROFILE or cpu)")
     run.add_argument("--if-stale", action="store_true", help="reuse a fresh stored result instead of rerunning")
+    tickets = sub.add_parser("tickets", help="train IMP runs (TicketRun JSON) into the ticket cache")
+    tickets.add_argument("runs", help="a file of TicketRun JSON (one object, a list, or JSON Lines); - for stdin")
+    tickets.add_argument("--index", type=int, default=None,
+                         help="train only the run at this 0-based position (e.g. $SLURM_ARRAY_TASK_ID)")
+    tickets.add_argument("--workers", type=int, default=1, help="one-thread worker processes (default 1)")
+    tickets.add_argument("--repair", action="store_true",
+                         help="check every stored level first; set damaged ones aside and retrain them")
     args = parser.parse_args(argv)
+    if args.command == "tickets":
+        return _tickets(parser, args)
 
     try:
         if args.command == "list":

@@ -378,6 +378,34 @@ def is_fresh(result: Result, module: Any, config: Any) -> bool:
     return prov.get("config_hash") == config_hash(config) and prov.get("experiment_version") == module.VERSION
 
 
+def _stored_science(stored: Any, config: Any) -> Any:
+    """The part of a stored config (``dataclasses.asdict`` of an older one) that ``config``'s type hashes now."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        if not isinstance(stored, dict):
+            return stored
+        return {f.name: _stored_science(stored.get(f.name), getattr(config, f.name))
+                for f in dataclasses.fields(config) if f.metadata.get("hashed", True)}
+    return stored
+
+
+def rehash(result: Result, module: Any, config: Any) -> Result:
+    """``result`` with the config hash of ``config``, when only the hashing changed: the stored config's
+    science (its fields that ``config`` hashes today) must equal ``config``'s, and the version must match.
+    For fields moved to :func:`unhashed` after a result was made; the provenance records the old hash
+    (``rehashed_from``) and keeps its commit, date and wall time. A ValueError when the science differs."""
+    prov = dict(result.provenance)
+    if prov.get("experiment_version") != module.VERSION:
+        raise ValueError(f"result is version {prov.get('experiment_version')}, the code is {module.VERSION}: rerun it")
+    ours = json.dumps(_science(hashed_fields(config)), sort_keys=True, default=repr)
+    theirs = json.dumps(_stored_science(prov.get("config"), config), sort_keys=True, default=repr)
+    if ours != theirs:
+        raise ValueError(f"result was made with other science than config: rerun it (stored {theirs}, now {ours})")
+    if prov["config_hash"] != config_hash(config):
+        prov.update(rehashed_from=prov["config_hash"], config_hash=config_hash(config),
+                    config=dataclasses.asdict(config))
+    return dataclasses.replace(result, provenance=prov)
+
+
 def rerun_requested() -> bool:
     return os.environ.get("RGLT_RERUN", "").strip().lower() in {"1", "true", "yes"}
 

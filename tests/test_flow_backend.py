@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rglt.kernels.rg_coupling as rg_coupling
-from rglt.flow import RGFlow, prior_log_prob
+from rglt.flow import RGFlow, backend_outputs
 from _flows import randomize
 
 HAS_TRITON = torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1"
@@ -25,18 +25,9 @@ def random_flow(seed=0, **config):
 
 
 def run(flow, backend, x):
-    """z, log-det, the inverse of z and its log-det, and the gradients of a log_prob loss."""
-    flow.backend = backend
-    flow.zero_grad(set_to_none=True)
-    x = x.detach().clone().requires_grad_()
-    z, ldj = flow(x)
-    # RGFlow.log_prob's formula on this forward pass (one pass less through the interpreter).
-    loss = -(prior_log_prob(z, flow.prior, 1.0, flow.parametrisation) + ldj).mean()
-    loss.backward()
-    with torch.no_grad():
-        xr, ldj_inv = flow.inverse_and_logdet(z.detach())
-    grads = {name: p.grad.clone() for name, p in flow.named_parameters()}
-    return z.detach(), ldj.detach(), xr.detach(), ldj_inv.detach(), loss.detach(), x.grad.clone(), grads
+    out = backend_outputs(flow, backend, x)
+    return (*(out[k] for k in ("latents", "logdet", "inverse", "inverse_logdet", "loss", "input_grad")),
+            out["gradients"])
 
 
 @needs_triton

@@ -6,25 +6,9 @@ import pytest
 import torch
 
 from rglt.kernels.masked_topk import masked_topk
-from rglt.kernels.masked_topk import reference as ref
+from rglt.kernels.masked_topk.naive import naive_masked_topk as oracle
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-
-
-def oracle(weights, masks, amount, scope="global"):
-    """Sort survivors by (key of |w|, tensor position, flat index) and prune the first k per group."""
-    flat_masks = [torch.ones(w.numel(), dtype=torch.bool) if m is None else m.reshape(-1).cpu() != 0
-                  for w, m in zip(weights, masks)]
-    items = []
-    for t, (w, m) in enumerate(zip(weights, flat_masks)):
-        keys = ref.keys(w.cpu()).tolist()
-        items.append(sorted((keys[i], t, i) for i in range(w.numel()) if m[i]))
-    groups = [sorted(x for its in items for x in its)] if scope == "global" else items
-    for group in groups:
-        k = amount if isinstance(amount, int) else round(amount * len(group))
-        for _, t, i in group[:k]:
-            flat_masks[t][i] = False
-    return [m.reshape(w.shape) for m, w in zip(flat_masks, weights)]
 
 
 def tied_weights(dtype, shapes, seed):

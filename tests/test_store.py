@@ -112,3 +112,29 @@ def test_config_hash_is_stable_and_sensitive():
     assert store.config_hash(ToyConfig()) != store.config_hash(ToyConfig(n=4))
     with pytest.raises(TypeError, match="dataclass instance"):
         store.config_hash({"n": 3})
+
+
+def test_rehash_follows_fields_moved_to_unhashed_and_refuses_other_science(tmp_path, monkeypatch):
+    """A field moved to unhashed() after a result was made: rehash() gives it today's hash, keeping its
+    commit and date; a result of other science is refused (the oracle: the configs' own fields)."""
+    @dataclasses.dataclass(frozen=True)
+    class Before:
+        steps: int = 3
+        tol: float = 0.1
+
+    @dataclasses.dataclass(frozen=True)
+    class After:
+        steps: int = 3
+        tol: float = store.unhashed(0.1)
+
+    module = types.SimpleNamespace(NAME="moved", VERSION=1)
+    made = store.Result("moved", "cpu", {"x": 1.0}, store.provenance(module, "cpu", Before(), 1.0))
+    assert made.provenance["config_hash"] != store.config_hash(After())
+    fixed = store.rehash(made, module, After(tol=0.5))
+    assert fixed.provenance["config_hash"] == store.config_hash(After())
+    assert fixed.provenance["rehashed_from"] == made.provenance["config_hash"]
+    assert fixed.provenance["git_commit"] == made.provenance["git_commit"] and fixed.data == made.data
+    with pytest.raises(ValueError, match="other science"):
+        store.rehash(made, module, After(steps=4))
+    with pytest.raises(ValueError, match="version"):
+        store.rehash(made, types.SimpleNamespace(NAME="moved", VERSION=2), After())

@@ -12,7 +12,7 @@ import torch
 
 from rglt.data import Task
 from rglt.prune import (IMPConfig, ModelSpec, TicketRun, TicketStore, cache_root, imp, is_complete, map_jobs,
-                        run_all, run_dir, store_of, tickets)
+                        read_runs, run_all, run_dir, store_of, tickets, use_cache)
 from rglt.prune.branches import Branch, MaskTransfer, Reinit, branch
 from rglt.prune.tickets import CorruptTicketError
 from rglt.train import TrainConfig
@@ -206,10 +206,10 @@ def test_a_killed_runner_resumes_to_the_same_tickets(cache, tmp_path):
     assert not all(is_complete(r) for r in runs)
     assert subprocess.run([sys.executable, "-c", RUNNER, *map(str, files)], env=env).returncode == 0
     assert all(is_complete(r) for r in runs)
-    # Uninterrupted, one process, one run after the other: the same tickets.
-    os.environ["RGLT_CACHE"] = str(tmp_path / "uninterrupted")
-    for run in runs:
-        assert _equal(store_of(run) if False else TicketStore(cache / "tickets" / run.label), tickets(run))
+    # Uninterrupted, in this process, one run after the other: the same tickets.
+    with use_cache(tmp_path / "uninterrupted"):
+        for run in runs:
+            assert _equal(TicketStore(cache / "tickets" / run.label), tickets(run))
 
 
 def test_run_all_on_a_dask_local_cluster(cache, tmp_path):
@@ -219,5 +219,53 @@ def test_run_all_on_a_dask_local_cluster(cache, tmp_path):
             distributed.Client(cluster) as client:
         stores = run_all(runs, executor=client.get_executor(), poll_s=0.2)
     assert all(s.levels() == [0, 1, 2] for s in stores)
-    os.environ["RGLT_CACHE"] = str(tmp_path / "local")
-    assert all(_equal(s, tickets(run)) for s, run in zip(stores, runs))
+    with use_cache(tmp_path / "local"):
+        assert all(_equal(s, tickets(run)) for s, run in zip(stores, runs))
+
+
+def test_run_all_here_leaves_the_callers_threads_alone(cache):
+    torch.set_num_threads(2)
+    run_all([RUN], workers=1)
+    assert torch.get_num_threads() == 2 and is_complete(RUN)
+
+
+def test_read_runs_takes_an_object_a_list_or_json_lines():
+    runs = RUN.replicates(3)
+    assert read_runs(runs[0].to_json()) == runs[:1]
+    assert read_runs("[" + ",".join(r.to_json() for r in runs) + "]") == runs
+    assert read_runs("\n".join(r.to_json(indent=None) for r in runs) + "\n") == runs
+    with pytest.raises(ValueError, match="JSON Lines"):
+        read_runs("{not json")
+    with pytest.raises(ValueError, match="at least one"):
+        read_runs("[]")
+    with pytest.raises(ValueError, match="a TicketRun JSON object has the keys"):
+        read_runs('{"modle": {}}')
+
+
+def test_the_command_line_trains_one_run_of_a_list(cache, tmp_path):
+    """What a SLURM array task runs: ``python -m rglt tickets runs.jsonl --index $SLURM_ARRAY_TASK_ID``."""
+    runs = RUN.replicates(2)
+    listing = tmp_path / "runs.jsonl"
+    listing.write_text("\n".join(r.to_json(indent=None) for r in runs))
+    env = {**os.environ, "RGLT_CACHE": str(cache), "RGLT_PROGRESS": "0"}
+    done = subprocess.run([sys.executable, "-m", "rglt", "tickets", str(listing), "--index", "1"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert runs[1].label in done.stdout and is_complete(runs[1]) and not store_of(runs[0]).levels()
+    with use_cache(tmp_path / "here"):
+        assert _equal(TicketStore(cache / "tickets" / runs[1].label), tickets(runs[1]))
+    bad = subprocess.run([sys.executable, "-m", "rglt", "tickets", str(listing), "--index", "2"], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--index must be in [0, 1] for 2 run(s); got 2" in bad.stderr
+
+
+@pytest.mark.slow
+def test_imp_resume_at_the_smoke_profile(tmp_path, monkeypatch):
+    """The experiment end to end: a real SIGKILL mid-level, resumed by the runner, same tickets."""
+    from rglt.experiments import imp_resume
+    monkeypatch.setenv("RGLT_PROGRESS", "0")
+    config = imp_resume.CONFIGS["smoke"]
+    result = imp_resume.run(config)
+    claims = imp_resume.checks(result, config)
+    assert [c.verdict for c in claims] == ["reproduced"] * 4, claims
+    assert result["run_key"] == config.run.key

@@ -1,19 +1,19 @@
 """IMP survives being killed: a run SIGKILLed in the middle of a level resumes to the same tickets.
 
-Three runs of IMP with rewinding (1D ResNet-20 on MNIST-1D at the cpu profile), each in its own
-process, so the kill is a real SIGKILL of a real training process:
+One :class:`~rglt.prune.TicketRun` (IMP with rewinding of a 1D ResNet-20 on MNIST-1D at the cpu
+profile), trained three times through the ticket cache, each in a cache of its own so that nothing
+is shared between them:
 
-1. uninterrupted, into store A;
-2. into store B, killed partway (``kill_fraction`` of a level's measured duration) into level
-   ``kill_level``;
-3. resumed on store B (a fresh process), to the end.
+1. uninterrupted: ``python -m rglt tickets`` in its own process, into cache A;
+2. the same command into cache B, in parallel with 1, SIGKILLed partway (``kill_fraction`` of a
+   level's measured duration) into level ``kill_level``: a real kill of a real training process;
+3. resumed on cache B by the runner (:func:`rglt.prune.run_all`), which trains only what is missing.
 
 The result records, per level, density, test accuracy and whether B's masks and weights equal A's.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -24,62 +24,50 @@ from pathlib import Path
 
 import numpy as np
 
+from rglt.data.tasks import Task
+from rglt.prune.imp import IMPConfig
+from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
 from rglt.store import unhashed
+from rglt.train import TrainConfig
 
 NAME = "imp_resume"
-VERSION = 1
+VERSION = 2   # 2: trained through the ticket cache (one thread per run) and resumed by the runner
+
+
+def _run(model: str, epochs: int, rounds: int, rewind_step: int, width: int = 16) -> TicketRun:
+    return TicketRun(ModelSpec(model, width=width), Task("mnist1d"),
+                     TrainConfig(epochs=epochs, batch_size=128, lr=0.1, weight_decay=5e-4, seed=0),
+                     IMPConfig(rounds=rounds, fraction=0.2, rewind_step=rewind_step), prunable="no-fc")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    model: str = "resnet20"
-    width: int = 16
-    epochs: int = 15
-    batch_size: int = 128
-    lr: float = 0.1
-    weight_decay: float = 5e-4
-    rounds: int = 10
-    fraction: float = 0.2
-    rewind_step: int = 21              # ~5% of the 420 training steps, as Lottery Pools rewinds
-    kill_level: int = 5
+    # rewind_step 21: ~5% of the 420 training steps (15 epochs of 3,600 / 128), as Lottery Pools rewinds
+    run: TicketRun = _run("resnet20", epochs=15, rounds=10, rewind_step=21)
+    kill_level: int = 5                # >= 3: a level's duration is measured on levels 1..kill_level-1
     kill_fraction: float = 0.5         # how far into the killed level, as a share of a level's time
-    seed: int = 0
-    threads: int = unhashed(2)         # torch threads per run: execution only
     density_tol: float = unhashed(0.01)  # percentage points, against 003's weights-remaining schedule
+
+    def __post_init__(self):
+        from rglt.validate import check_int, check_real, require
+        require(isinstance(self.run, TicketRun), "run", "an rglt.prune.TicketRun", self.run, TypeError)
+        check_int(self.kill_level, "kill_level", 3, self.run.imp.rounds)
+        check_real(self.kill_fraction, "kill_fraction", 0, 1, low_open=True, high_open=True)
 
 
 CONFIGS = {
-    "smoke": Config(model="resnet8", width=8, epochs=2, rounds=3, rewind_step=3, kill_level=2),
+    "smoke": Config(run=_run("resnet8", epochs=2, rounds=3, rewind_step=3, width=8), kill_level=3),
     "cpu": Config(),
-    "gpu": Config(model="resnet56", epochs=30, rounds=15, rewind_step=42, kill_level=8),
+    "gpu": Config(run=_run("resnet56", epochs=30, rounds=15, rewind_step=42), kill_level=8),
 }
 
 
-def _run_imp(config: Config, store_dir: str) -> None:
-    """One IMP run (in this process) into ``store_dir``; resumes if the store holds levels."""
-    import torch
-
-    from rglt.data import mnist1d_splits
-    from rglt.models import build, prunable_parameters
-    from rglt.prune import IMPConfig, imp
-    from rglt.train import TrainConfig
-
-    torch.set_num_threads(config.threads)
-    splits = mnist1d_splits(split_seed=config.seed)
-    make = lambda: build(config.model, dim=1, in_channels=1, num_classes=10, width=config.width, seed=config.seed)
-    prunable = lambda model: [name for name, _ in prunable_parameters(model)]
-    imp(make, prunable, splits.train.tensors,
-        TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                    weight_decay=config.weight_decay, seed=config.seed),
-        IMPConfig(rounds=config.rounds, fraction=config.fraction, rewind_step=config.rewind_step),
-        store_dir, evaluate_on=splits.test.tensors)
-
-
-def _spawn(config: Config, store_dir: Path) -> subprocess.Popen:
-    env = dict(os.environ, RGLT_PROGRESS="0")
-    return subprocess.Popen([sys.executable, "-m", __name__, json.dumps(dataclasses.asdict(config)), str(store_dir)],
-                            env=env)
+def _train_in_subprocess(spec: Path, cache: Path) -> subprocess.Popen:
+    """``python -m rglt tickets spec`` against ``cache``: what a cluster task runs for one run."""
+    env = dict(os.environ, RGLT_CACHE=str(cache), RGLT_PROGRESS="0")
+    return subprocess.Popen([sys.executable, "-m", "rglt", "tickets", str(spec)], env=env,
+                            stdout=subprocess.DEVNULL)
 
 
 def _wait(process: subprocess.Popen, what: str) -> None:
@@ -87,37 +75,50 @@ def _wait(process: subprocess.Popen, what: str) -> None:
         raise RuntimeError(f"{what} failed with exit code {process.returncode}")
 
 
+def _finished_at(store, levels) -> list[float]:
+    return [(store.root / f"level_{k:03d}" / "meta.json").stat().st_mtime for k in levels]
+
+
 def run(config: Config) -> dict:
-    from rglt.prune import TicketStore
+    from rglt.prune import TicketStore, run_all, use_cache
 
+    run_ = config.run
+    k = config.kill_level
     with tempfile.TemporaryDirectory(prefix="rglt-imp-resume-") as tmp:
-        whole, killed = Path(tmp) / "whole", Path(tmp) / "killed"
+        spec = Path(tmp) / "run.json"
+        spec.write_text(run_.to_json())
+        whole_cache, killed_cache = Path(tmp) / "whole", Path(tmp) / "killed"
         start = time.perf_counter()
-        _wait(_spawn(config, whole), "the uninterrupted run")
-        wall_whole = time.perf_counter() - start
+        whole = _train_in_subprocess(spec, whole_cache)
+        killed = _train_in_subprocess(spec, killed_cache)
+        try:
+            store_b = TicketStore(killed_cache / "tickets" / run_.label)
+            while k - 1 not in store_b.levels():
+                if killed.poll() is not None:
+                    raise RuntimeError(f"the run to be killed ended before level {k} (code {killed.returncode})")
+                time.sleep(0.05)
+            # A level's duration from the killed run's own levels 1..k-1 (level 0 also loads the data).
+            level_s = float(np.median(np.diff(_finished_at(store_b, range(1, k)))))
+            time.sleep(config.kill_fraction * level_s)
+            alive_at_kill = killed.poll() is None
+            killed.send_signal(signal.SIGKILL)
+            killed.wait()
+            levels_after_kill = store_b.levels()
+            leftovers = sorted(p.name for p in store_b.root.iterdir() if p.name.startswith(".level_"))
 
-        # A level's duration, from when the uninterrupted run finished each level.
-        finished = [(whole / f"level_{k:03d}" / "meta.json").stat().st_mtime for k in TicketStore(whole).levels()]
-        level_s = float(np.median(np.diff(finished)))
-        # Kill the second run kill_fraction of a level into level kill_level.
-        process = _spawn(config, killed)
-        store_b = TicketStore(killed)
-        while config.kill_level - 1 not in store_b.levels():
-            if process.poll() is not None:
-                raise RuntimeError(f"the run to be killed ended before level {config.kill_level} (code {process.returncode})")
-            time.sleep(0.05)
-        time.sleep(config.kill_fraction * level_s)
-        alive_at_kill = process.poll() is None
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        levels_after_kill = store_b.levels()
-        leftovers = sorted(p.name for p in killed.iterdir() if p.name.startswith(".level_"))
+            resumed_at = time.perf_counter()
+            with use_cache(killed_cache):
+                run_all([run_], workers=1)
+            wall_resumed = time.perf_counter() - resumed_at
+            _wait(whole, "the uninterrupted run")
+            wall_whole = time.perf_counter() - start
+        finally:  # on any failure, no training process outlives its temporary cache
+            for process in (whole, killed):
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
 
-        start = time.perf_counter()
-        _wait(_spawn(config, killed), "the resumed run")
-        wall_resumed = time.perf_counter() - start
-
-        store_a = TicketStore(whole)
+        store_a = TicketStore(whole_cache / "tickets" / run_.label)
         levels = store_a.levels()
         masks_equal, weights_equal, density, acc_a, acc_b = [], [], [], [], []
         for level in levels:
@@ -128,12 +129,13 @@ def run(config: Config) -> dict:
             acc_a.append(a.metrics["accuracy"])
             acc_b.append(b.metrics["accuracy"])
     return {
+        "run_key": run_.key,
         "levels": np.array(levels), "density": np.array(density),
         "accuracy_uninterrupted": np.array(acc_a), "accuracy_resumed": np.array(acc_b),
         "masks_equal": np.array(masks_equal), "weights_equal": np.array(weights_equal),
         "level_s": round(level_s, 2), "killed_after_s": round(config.kill_fraction * level_s, 2),
         "alive_at_kill": alive_at_kill, "levels_after_kill": levels_after_kill,
-        "killed_mid_level": alive_at_kill and levels_after_kill == list(range(config.kill_level)),
+        "killed_mid_level": alive_at_kill and levels_after_kill == list(range(k)),
         "partial_levels_left": leftovers,
         "wall_uninterrupted_s": round(wall_whole, 1), "wall_resumed_s": round(wall_resumed, 1),
     }
@@ -179,19 +181,19 @@ def checks(result, config: Config) -> list[Claim]:
         **judged(not weights and not accuracy,
                  f"the weights differ at level(s) {weights}, the test accuracy at level(s) {accuracy}")))
     density = 100 * np.asarray(result["density"], dtype=float)
-    if config.fraction == 0.2:
+    fraction = config.run.imp.fraction
+    if fraction == 0.2:
         n = min(len(density), len(LOTTERY_POOLS_REMAINING))
         expected = np.asarray([float(v) for v in LOTTERY_POOLS_REMAINING[:n]])
         quoted = ", ".join(LOTTERY_POOLS_REMAINING[:n])
         source_value = f"Weights Remaining%: {quoted}"
     else:
         n = len(density)
-        expected = 100 * (1 - config.fraction) ** np.arange(n)
-        source_value = f"003 quotes the schedule of p = 0.2; here p = {config.fraction}: 100 (1 - p)^t %"
+        expected = 100 * (1 - fraction) ** np.arange(n)
+        source_value = f"003 quotes the schedule of p = 0.2; here p = {fraction}: 100 (1 - p)^t %"
     gap = np.abs(density[:n] - expected)
     out.append(Claim(
-        claim=f"each IMP iteration keeps {1 - config.fraction:.0%} of the remaining weights (pruning rate p = "
-              f"{config.fraction})",
+        claim=f"each IMP iteration keeps {1 - fraction:.0%} of the remaining weights (pruning rate p = {fraction})",
         source="003 Algorithm 1 (pruning rate p); Tables 6-7 (weights remaining)", source_value=source_value,
         ours=", ".join(f"{v:.2f}" for v in density[:n]) + " %",
         tolerance=f"within {config.density_tol} percentage points at each of the {n} levels",
@@ -199,6 +201,3 @@ def checks(result, config: Config) -> list[Claim]:
                  f"off by up to {gap.max():.3f} points (at level {int(np.argmax(gap))})")))
     return out
 
-
-if __name__ == "__main__":
-    _run_imp(Config(**json.loads(sys.argv[1])), sys.argv[2])

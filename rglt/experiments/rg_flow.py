@@ -17,10 +17,9 @@ of real training images (the floor that sample noise sets).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -125,8 +124,10 @@ def _sample_uint8(model, n: int, temperature: float, seed: int, batch: int = 500
     return torch.cat(out)
 
 
-def _job(config: Config, dataset: str, prior: str) -> dict:
-    """Train one flow and measure it; returns numpy arrays and floats (picklable across processes)."""
+def _job(config: Config, job: tuple[str, str]) -> dict:
+    """Train one flow, ``job = (dataset, prior)``, and measure it; returns numpy arrays and floats
+    (picklable across processes)."""
+    dataset, prior = job
     import torch
 
     from rglt.flow import (RGFlow, evaluate_bpd, generation_across_scales, mix_along_scale, preprocess,
@@ -200,19 +201,13 @@ def _frechet(config: Config, dataset: str, samples: dict) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.progress import progress
+    from rglt.prune.runner import map_jobs
 
     jobs = [(d, p) for d in config.datasets for p in config.priors]
-    results = {}
-    if config.workers == 1:
-        for job in jobs:
-            results[job] = _job(config, *job)
-    else:
-        # Spawned workers: no inherited torch thread pools; each trains with threads_per_worker threads.
-        with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
-            futures = {job: pool.submit(_job, config, *job) for job in jobs}
-            for job in progress(jobs, desc="RG-Flow jobs", unit="job"):
-                results[job] = futures[job].result()
+    # Spawned one-job-per-worker processes (rglt.prune.map_jobs), threads_per_worker torch threads each.
+    trained = map_jobs(functools.partial(_job, config), jobs, workers=config.workers,
+                       threads_per_worker=config.threads_per_worker, desc="RG-Flow jobs")
+    results = dict(zip(jobs, trained))
     out = {}
     for dataset in config.datasets:
         samples = {p: results[(dataset, p)].pop("fd_samples") for p in config.priors}

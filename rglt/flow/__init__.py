@@ -22,12 +22,12 @@ from rglt.flow.geometry import (check_geometry, gather_patches, layer_index, lev
                                 scatter_patches)
 from rglt.flow.layers import ResidualMLP, Swish, WNLinear
 from rglt.flow.metrics import bits_per_dim, evaluate_bpd
-from rglt.flow.model import RGFlow, RGLayer
+from rglt.flow.model import RGFlow, RGLayer, backend_outputs
 from rglt.flow.preprocess import dequantize, inverse_logit_transform, logit_transform, preprocess, to_uint8
 from rglt.flow.priors import PARAMETRISATIONS, PRIORS, prior_log_prob, prior_sample, prior_scale
 from rglt.flow.training import TrainingDiverged
 
-__all__ = ["PARAMETRISATIONS", "PRIORS", "RGFlow", "RGLayer", "ResidualMLP", "SubnetLayer", "Swish", "WNLinear",
+__all__ = ["backend_outputs", "PARAMETRISATIONS", "PRIORS", "RGFlow", "RGLayer", "ResidualMLP", "SubnetLayer", "Swish", "WNLinear",
            "bits_per_dim", "check_geometry", "extract_features", "feature_statistics", "frechet_distance",
            "frechet_distance_between", "generation_across_scales", "inception_features", "latent_sensitivity",
            "mix_along_scale", "mix_latents", "mixed_temperature_latents", "msds_feature_net", "receptive_field_extent",

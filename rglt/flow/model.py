@@ -253,3 +253,27 @@ class RGFlow(nn.Module):
         """Split z [B, C, size, size] into H tensors [B, C, n_h], sites in row-major order."""
         self._check_input(z, "z", run=False)
         return [z[:, :, self.site_levels == h] for h in range(self.levels)]
+
+
+def backend_outputs(flow: RGFlow, backend: str, x: torch.Tensor) -> dict:
+    """One training step's quantities with ``flow.backend = backend``, to compare backends: latents,
+    log-det, the inverse of the latents and its log-det, the log_prob loss, its gradient with respect
+    to ``x`` and (``"gradients"``) to every parameter by name. Leaves ``flow.backend`` as it was."""
+    from rglt.flow.priors import prior_log_prob
+
+    before = flow.backend
+    flow.backend = backend
+    try:
+        flow.zero_grad(set_to_none=True)
+        x = x.detach().clone().requires_grad_()
+        z, logdet = flow(x)
+        # RGFlow.log_prob's formula on this forward pass (one pass less through the interpreter).
+        loss = -(prior_log_prob(z, flow.prior, 1.0, flow.parametrisation) + logdet).mean()
+        loss.backward()
+        with torch.no_grad():
+            inverse, inverse_logdet = flow.inverse_and_logdet(z.detach())
+        return {"latents": z.detach(), "logdet": logdet.detach(), "inverse": inverse, "inverse_logdet": inverse_logdet,
+                "loss": loss.detach(), "input_grad": x.grad.clone(),
+                "gradients": {name: p.grad.clone() for name, p in flow.named_parameters()}}
+    finally:
+        flow.backend = before

@@ -42,6 +42,22 @@ def cache_root() -> Path:
     return root
 
 
+@contextlib.contextmanager
+def use_cache(path: str | os.PathLike):
+    """Within the block, the ticket cache is ``path`` (``RGLT_CACHE`` is set, so spawned workers and
+    subprocesses use it too); the previous setting is restored after it."""
+    before = os.environ.get("RGLT_CACHE")
+    os.environ["RGLT_CACHE"] = str(path)
+    try:
+        cache_root()  # refuses a path inside the repository
+        yield Path(path)
+    finally:
+        if before is None:
+            os.environ.pop("RGLT_CACHE", None)
+        else:
+            os.environ["RGLT_CACHE"] = before
+
+
 def run_dir(run: TicketRun) -> Path:
     if not isinstance(run, TicketRun):
         raise TypeError(f"run must be an rglt.prune.TicketRun; got {type(run).__name__}")

@@ -22,6 +22,7 @@ from rglt.kernels.masked_topk import BACKENDS, SCOPES
 from rglt.progress import progress
 from rglt.prune.masks import magnitude_masks
 from rglt.prune.tickets import TicketStore, fingerprint
+from rglt.store import unhashed
 from rglt.train import TrainConfig, check_data, evaluate, steps_per_epoch, train
 from rglt.validate import check_choice, check_real, is_int, require
 
@@ -35,7 +36,7 @@ class IMPConfig:
     schedule: str = "survivors"    # "survivors" (vision, 20%) or "original" (BERT, 10% of the original)
     rewind_step: int = 0           # k: the step whose weights every round restarts from
     scope: str = "global"          # passed to magnitude_masks
-    backend: str = "auto"
+    backend: str = unhashed("auto")   # every backend gives the same masks, bit for bit
 
     def __post_init__(self):
         # Every field is checked here, so that a typo is found before level 0 trains, not after.

@@ -106,9 +106,10 @@ def run_all(runs: Iterable[TicketRun], *, workers: int = 2, executor: cf.Executo
     levels_done = lambda: sum(len(store_of(run).levels()) for run in unique)  # noqa: E731
     bar = progress(total=total, initial=levels_done(), desc=f"IMP levels of {len(unique)} runs", unit="level")
     cache = str(cache_root())
-    if executor is None and workers == 1:
+    if executor is None and workers == 1:   # here, in order (tickets() trains with one thread itself)
+        from rglt.prune.cache import tickets
         for run in pending:
-            train_run(run, cache, threads=1)
+            tickets(run)
             bar.update(levels_done() - bar.n)
         bar.close()
         return stores

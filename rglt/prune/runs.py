@@ -15,6 +15,7 @@ from typing import Any
 
 from rglt.data.tasks import Task
 from rglt.prune.imp import IMPConfig
+from rglt.store import hashed_fields
 from rglt.train import TrainConfig
 
 KEY_FORMAT = 1
@@ -63,9 +64,7 @@ class TicketRun:
 
     def science(self) -> dict[str, Any]:
         """The fields that decide the tickets, as JSON-able data (the key is their hash)."""
-        doc = dataclasses.asdict(self)
-        del doc["imp"]["backend"]  # every masked top-k backend gives the same masks, bit for bit
-        return doc
+        return hashed_fields(self)  # IMPConfig.backend is unhashed: every backend gives the same masks
 
     @property
     def key(self) -> str:
@@ -77,8 +76,9 @@ class TicketRun:
         """A short readable name: model, task, replicate and key."""
         return f"{self.model.name}-{self.task.name}-r{self.replicate}-{self.key}"
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, indent=1)
+    def to_json(self, indent: int | None = 1) -> str:
+        """Every field (execution settings included), for :meth:`from_json`; ``indent=None``: one line."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> TicketRun:
@@ -98,3 +98,19 @@ class TicketRun:
         """``n`` replicates of this run: replicate r initialises with seed r and orders batches with seed r."""
         return [dataclasses.replace(self, replicate=r, train=dataclasses.replace(self.train, seed=r))
                 for r in range(n)]
+
+
+def read_runs(text: str) -> list[TicketRun]:
+    """Runs from text: one TicketRun JSON object, a JSON list of them, or JSON Lines (one per line)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            doc = [json.loads(line) for line in lines]
+        except json.JSONDecodeError as err:
+            raise ValueError(f"runs must be a TicketRun JSON object, a JSON list or JSON Lines; {err}") from None
+    docs = doc if isinstance(doc, list) else [doc]
+    if not docs:
+        raise ValueError("runs must name at least one TicketRun; got none")
+    return [TicketRun.from_json(json.dumps(d)) for d in docs]

@@ -1,0 +1,157 @@
+"""Every experiment follows one contract (rglt/experiments/__init__.py), and every claim can fail.
+
+The oracle for a claim is a result edited by hand so that the claim is plainly true, or plainly false:
+each claim of each experiment must turn "reproduced" on the first and not on the second. The results
+edited are the committed cpu results, so the claims are exercised on real data.
+"""
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rglt import experiments, store
+from rglt.report import VERDICTS, Claim
+
+
+def _data(name):
+    stored = store.load(name, "cpu")
+    assert stored is not None, f"no committed cpu result for {name}"
+    return copy.deepcopy(stored.data)
+
+
+def _verdict(name, data, claim_start):
+    module = experiments.get(name)
+    found = [c for c in module.checks(data, module.CONFIGS["cpu"]) if c.claim.startswith(claim_start)]
+    assert len(found) == 1, f"{name}: {len(found)} claims start with {claim_start!r}"
+    return found[0]
+
+
+@pytest.mark.parametrize("name", experiments.names())
+def test_the_module_follows_the_contract(name):
+    module = experiments.get(name)
+    assert isinstance(module.NAME, str) and module.NAME == name and isinstance(module.VERSION, int)
+    assert dataclasses.is_dataclass(module.Config) and module.Config.__dataclass_params__.frozen
+    assert set(module.CONFIGS) == {"smoke", "cpu", "gpu"}
+    assert all(isinstance(c, module.Config) for c in module.CONFIGS.values())
+    claims = module.checks(_data(name), module.CONFIGS["cpu"])
+    assert claims and all(isinstance(c, Claim) and c.verdict in VERDICTS for c in claims)
+    assert len({c.claim for c in claims}) == len(claims), "each claim is one row"
+    for c in claims:
+        assert c.source[:3].isdigit(), f"{c.claim!r}: the source names its seed file ({c.source!r})"
+
+
+@pytest.mark.parametrize("name", experiments.names())
+def test_tolerances_and_execution_settings_are_unhashed(name):
+    """Changing a tolerance keeps a stored result fresh; changing the science does not."""
+    module = experiments.get(name)
+    config = module.CONFIGS["cpu"]
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.metadata.get("hashed", True) or not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        changed = dataclasses.replace(config, **{f.name: value * 2 + 1})
+        assert store.config_hash(changed) == store.config_hash(config), f.name
+
+
+def _set(key, value):
+    def edit(d):
+        d[key] = value
+    return edit
+
+
+def _scale(key, factor):
+    def edit(d):
+        d[key] = np.asarray(d[key], dtype=float) * factor
+    return edit
+
+
+def _flip(key, index):
+    def edit(d):
+        values = np.array(d[key])
+        values[index] = ~values[index]
+        d[key] = values
+    return edit
+
+
+def _both(*edits):
+    def edit(d):
+        for e in edits:
+            e(d)
+    return edit
+
+
+# (experiment, the claim's first words, an edit that makes it true, an edit that makes it false)
+CASES = [
+    ("imp_resume", "the second run was SIGKILLed",
+     _both(_set("killed_mid_level", True), _set("alive_at_kill", True)),
+     _both(_set("killed_mid_level", False), _set("alive_at_kill", False))),
+    ("imp_resume", "resumed, the killed run's masks", lambda d: d.update(masks_equal=np.ones(11, bool)),
+     _flip("masks_equal", 7)),
+    ("imp_resume", "resumed, its trained weights", lambda d: d.update(weights_equal=np.ones(11, bool)),
+     _flip("weights_equal", 3)),
+    ("imp_resume", "each IMP iteration keeps", lambda d: d.update(density=0.8 ** np.arange(11)),
+     lambda d: d.update(density=0.75 ** np.arange(11))),
+    ("ising_rg", "Monte Carlo |m| matches", lambda d: None, _scale("curve_m", 0.9)),
+    ("ising_rg", "Monte Carlo |m| vanishes", lambda d: None,
+     lambda d: d.update(curve_m=np.where(np.asarray(d["curve_T"]) > 2.6, 0.2, d["curve_m"]))),
+    ("ising_rg", "the exponent beta of m ~ (T_c - T)^beta is 1/8 (plain", _set("beta", 0.125), _set("beta", 0.2)),
+    ("ising_rg", "the exponent beta of m ~ (T_c - T)^beta is 1/8 (with", _set("beta_corrected", 0.125),
+     _set("beta_corrected", 0.135)),
+    ("ising_rg", "below T_c blocking flows", lambda d: None,
+     lambda d: d.update(flow_m=np.asarray(d["flow_m"]) * np.array([[0.5], [1], [1]]))),
+    ("ising_rg", "above T_c blocking flows", lambda d: None,
+     lambda d: d.update(flow_corr=np.asarray(d["flow_corr"]) + np.array([[0], [0], [0.6]]))),
+    ("ising_rg", "at T_c blocking stays", lambda d: None,
+     lambda d: d.update(flow_corr=np.asarray(d["flow_corr"]) * np.array([[1], [0.1], [1]]))),
+    ("ising_rg", "majority rule with ties", lambda d: None, _set("ties_random_m", 0.1)),
+    ("rg_flow", "msds1 laplace: held-out bits/dim", _set("msds1_laplace_test_bpd", 1.87),
+     _set("msds1_laplace_test_bpd", 1.95)),
+    ("rg_flow", "msds2: bits/dim of the Gaussian prior minus",
+     _both(_set("msds2_gaussian_test_bpd", 3.8874), _set("msds2_laplace_test_bpd", 3.8792)),
+     _set("msds2_gaussian_test_bpd", 3.0)),
+    ("rg_flow", "msds1 gaussian: receptive fields", _set("msds1_gaussian_rf_extent_rms", np.array([1.0, 2.0, 4.0, 8.0])),
+     _set("msds1_gaussian_rf_extent_rms", np.array([2.0, 3.0, 2.5, 4.0]))),
+    ("rg_flow", "msds2 laplace: training lowers", lambda d: None,
+     lambda d: d.update(msds2_laplace_held_out_bpd=np.asarray(d["msds2_laplace_held_out_bpd"])[::-1])),
+    ("rg_flow", "msds1 gaussian: the trained flow inverts", lambda d: None,
+     _set("msds1_gaussian_roundtrip_max_error", 1e-2)),
+]
+
+
+@pytest.mark.parametrize("name, claim, make_true, make_false", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_each_claim_turns_with_the_evidence(name, claim, make_true, make_false):
+    true, false = _data(name), _data(name)
+    make_true(true)
+    make_false(false)
+    assert _verdict(name, true, claim).verdict == "reproduced"
+    failed = _verdict(name, false, claim)
+    assert failed.verdict != "reproduced" and failed.reason, failed
+
+
+def test_the_receptive_field_claim_is_partly_when_it_only_grows():
+    data = _data("rg_flow")
+    data["msds1_laplace_rf_extent_rms"] = np.array([2.0, 3.0, 3.5, 3.8])
+    assert _verdict("rg_flow", data, "msds1 laplace: receptive fields").verdict == "partly"
+
+
+def test_fid_is_never_reproduced_outside_inception_features():
+    data = _data("rg_flow")
+    data["msds1_fd_laplace"] = 103.164          # the report's number, but in label-trained features
+    claim = _verdict("rg_flow", data, "msds1 laplace: FID")
+    assert claim.verdict == "not" and "not comparable" in claim.reason
+
+
+def _kind(name, claim):
+    """rg_flow's claims repeat per data set and prior ("msds1 laplace: ..."): one case covers the kind."""
+    return claim.split(": ", 1)[1] if name == "rg_flow" else claim
+
+
+def test_every_claim_has_a_case():
+    """No claim escapes the turning tests above (FID has its own test)."""
+    covered = [(n, _kind(n, c)) for n, c, *_ in CASES] + [("rg_flow", "FID")]
+    for name in experiments.names():
+        module = experiments.get(name)
+        for c in module.checks(_data(name), module.CONFIGS["cpu"]):
+            assert any(n == name and _kind(name, c.claim).startswith(k) for n, k in covered), \
+                f"{name}: no turning case for {c.claim!r}"
