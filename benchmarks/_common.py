@@ -1,11 +1,9 @@
-"""What the benchmark scripts share: the device's name, git state for provenance, atomic JSON writes."""
+"""What the benchmark scripts share: the device's name and atomic JSON writes. Provenance is
+``rglt.store.environment()``, the same as every experiment result's."""
 from __future__ import annotations
 
 import json
-import os
 import platform
-import subprocess
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,18 +18,7 @@ def device_kind(device: str) -> tuple[str, str]:
     return "cpu", platform.processor() or platform.machine()
 
 
-def git(*args) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def write_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+def write_json(path: Path, data: dict) -> None:
+    """``data`` as indented JSON, written atomically (rglt.io.atomic_write: the one helper for that)."""
+    from rglt.io import atomic_write
+    atomic_write(path, json.dumps(data, indent=2) + "\n")

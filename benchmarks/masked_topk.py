@@ -24,10 +24,8 @@ Writes JSON with provenance atomically to benchmarks/results/masked_topk-<device
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -35,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, device_kind, git, write_atomic  # benchmarks/ is on sys.path when run as a script
+from rglt.store import environment  # the provenance every result records
+from _common import ROOT, device_kind, write_json  # benchmarks/ is on sys.path when run as a script
 
 FRACTION = 0.2
 
@@ -179,7 +178,6 @@ def main(argv=None) -> None:
         parser.error("--repeats and --tensors must be >= 1, --threads >= 0")
 
     import torch
-    import triton
     kind, device_name = device_kind("cuda" if torch.cuda.is_available() else "cpu")
     cuda = kind != "cpu"
     sizes = args.sizes or ([1e6, 1e7, 2e7] + ([1e8, 1e9] if cuda else []))
@@ -214,17 +212,12 @@ def main(argv=None) -> None:
         memory=("peak RSS rise (VmHWM reset after building the inputs) in a fresh subprocess per case, "
                 "returned masks included" if not cuda
                 else "torch.cuda.max_memory_allocated() minus allocated before the call"),
-        provenance=dict(torch=torch.__version__, triton=triton.__version__, device=device_name,
-                        device_kind=kind, python=platform.python_version(), cpus=os.cpu_count(),
-                        threads=args.threads or torch.get_num_threads(), load_average=os.getloadavg(),
-                        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                        git_commit=git("rev-parse", "HEAD"),
-                        # The measured code may be uncommitted: say so rather than imply the commit.
-                        git_dirty=git("status", "--porcelain", "--", "kernels", "benchmarks", ":!benchmarks/results") != ""),
+        provenance=dict(environment(code=("kernels", "benchmarks", ":!benchmarks/results")), device=device_name,
+                        device_kind=kind, threads=args.threads or torch.get_num_threads()),
         results=results,
     )
     out = args.out or ROOT / "benchmarks" / "results" / f"masked_topk-{kind}.json"
-    write_atomic(out, data)
+    write_json(out, data)
     print(f"wrote {out}")
 
 

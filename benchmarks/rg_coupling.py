@@ -31,10 +31,8 @@ Writes JSON with provenance atomically to benchmarks/results/rg_coupling-<device
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -42,7 +40,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, device_kind, git, write_atomic  # benchmarks/ is on sys.path when run as a script
+from rglt.store import environment  # the provenance every result records
+from _common import ROOT, device_kind, write_json  # benchmarks/ is on sys.path when run as a script
 
 SIZE, KERNEL, CHANNELS = 32, 4, 3
 CONFIGS = {
@@ -201,11 +200,6 @@ def main(argv=None) -> None:
                 print(f"{row} {r['median_s']:9.4f} {r['images_per_s']:10.1f} {peak} {r['first_step_s']:8.2f}",
                       flush=True)
 
-    try:
-        import triton
-        triton_version = triton.__version__
-    except ImportError:
-        triton_version = None
     data = dict(
         benchmark="rg_coupling", quick=args.quick, image=[CHANNELS, SIZE, SIZE], kernel=KERNEL, dtype="float32",
         configs={name: (QUICK if args.quick else CONFIGS[name]) for name in args.configs},
@@ -214,23 +208,17 @@ def main(argv=None) -> None:
         timing=f"median of {repeats} timed steps after {warmup} untimed; images/s = batch / median",
         memory=("torch.cuda.max_memory_allocated() over the timed steps" if device == "cuda"
                 else "not recorded on the CPU"),
-        provenance=dict(torch=torch.__version__, triton=triton_version, device=device_name, device_kind=kind,
-                        python=platform.python_version(), cpus=os.cpu_count(),
-                        threads=args.threads or torch.get_num_threads(), load_average=os.getloadavg(),
+        provenance=dict(environment(code=("kernels", "benchmarks", "rglt/flow", ":!benchmarks/results")),
+                        device=device_name, device_kind=kind, threads=args.threads or torch.get_num_threads(),
                         cxx=os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++"),
-                        triton_interpret=os.environ.get("TRITON_INTERPRET") == "1",
-                        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                        git_commit=git("rev-parse", "HEAD"),
-                        # The measured code may be uncommitted: say so rather than imply the commit.
-                        git_dirty=git("status", "--porcelain", "--", "kernels", "benchmarks",
-                                       "rglt/flow", ":!benchmarks/results") != ""),
+                        triton_interpret=os.environ.get("TRITON_INTERPRET") == "1"),
         results=results,
     )
     out = args.output or (None if args.quick else ROOT / "benchmarks" / "results" / f"rg_coupling-{kind}.json")
     if out is None:
         print("--quick: nothing written (pass --output to keep the results)")
         return
-    write_atomic(out, data)
+    write_json(out, data)
     print(f"wrote {out}")
 
 

@@ -44,8 +44,9 @@ def _tickets(parser: argparse.ArgumentParser, args) -> int:
         stores = [tickets(run, repair=True) for run in runs] if args.repair else run_all(runs, workers=args.workers)
     except (ValueError, TypeError) as err:
         parser.error(str(err))
-    for run, store in zip(runs, stores):
-        print(f"{run.label}: levels {store.levels()[0]}..{store.levels()[-1]} in {store.root}")
+    for run, ticket_store in zip(runs, stores):
+        levels = ticket_store.levels()
+        print(f"{run.label}: levels {levels[0]}..{levels[-1]} in {ticket_store.root}")
     return 0
 
 

@@ -129,15 +129,17 @@ def paths(experiment: str, profile: str) -> tuple[Path, Path]:
     return base / f"{profile}.json", base
 
 
-def _git_commit() -> str:
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
+                          timeout=10).stdout.strip()
+
+
+def _git_state(paths: tuple[str, ...]) -> tuple[str, bool]:
+    """(HEAD's commit or "unknown", whether ``paths`` hold uncommitted changes)."""
     try:
-        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "rglt", "kernels"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return _git("rev-parse", "HEAD") or "unknown", bool(_git("status", "--porcelain", "--", *paths))
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (commit or "unknown") + ("+dirty" if dirty else "")
+        return "unknown", False
 
 
 def _device() -> str:
@@ -156,8 +158,12 @@ def _device() -> str:
     return f"cpu: {cpu} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
-def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> dict[str, Any]:
-    """Everything needed to tell where a result came from and whether it is stale."""
+def environment(code: tuple[str, ...] = ("rglt", "kernels")) -> dict[str, Any]:
+    """Where and with what something ran: the provenance every result, branch and benchmark records.
+
+    ``git_commit`` is HEAD; ``git_dirty`` says whether the ``code`` paths (relative to the repository)
+    held uncommitted changes, so that a result never implies a commit it was not made from.
+    """
     import torch
 
     try:
@@ -165,21 +171,36 @@ def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> di
         triton_version = triton.__version__
     except ImportError:
         triton_version = None
+    commit, dirty = _git_state(code)
+    return {
+        "rglt_version": rglt.__version__,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "triton": triton_version,
+        "device": _device(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> dict[str, Any]:
+    """Everything needed to tell where a result came from and whether it is stale."""
+    env = environment()
     return {
         "experiment": module.NAME,
         "experiment_version": module.VERSION,
         "profile": profile,
         "config": dataclasses.asdict(config),
         "config_hash": config_hash(config),
-        "rglt_version": rglt.__version__,
-        "git_commit": _git_commit(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "triton": triton_version,
-        "device": _device(),
+        **env,
+        # The commit names its dirtiness too: a result from uncommitted code must not imply the commit.
+        "git_commit": env["git_commit"] + ("+dirty" if env["git_dirty"] else ""),
         "wall_time_s": round(wall_time_s, 2),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 

@@ -17,12 +17,9 @@ Define one by subclassing :class:`Branch` as a frozen dataclass whose fields are
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import hashlib
 import json
 from typing import Any, ClassVar
-
-import torch
 
 from rglt import store as results
 from rglt.prune.runs import PRUNABLE, TicketRun
@@ -63,8 +60,7 @@ def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
     store = tickets(run)
     data = what.compute(run, store, level)
     provenance = {"branch": what.NAME, "version": what.VERSION, "params": dataclasses.asdict(what),
-                  "run": run.key, "level": level, "git_commit": results._git_commit(),
-                  "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                  "run": run.key, "level": level, **results.environment()}
     results.write_unit(base, stem, data, provenance)
     return results.read_unit(base / f"{stem}.json")[1]
 
