@@ -31,3 +31,14 @@ def atomic_write(path: str | os.PathLike, content: bytes | str | Callable[[Binar
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+class DamagedFileError(ValueError):
+    """A file on disk that cannot be trusted: ``path`` names it, ``reason`` says why. Subclasses name
+    the kind of file (``KIND``) in the message: a stored result, a ticket store file."""
+
+    KIND = "file"
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"the {self.KIND} {path} is damaged: {reason}")
+        self.path, self.reason = Path(path), reason

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 import rglt
-from rglt.io import atomic_write
+from rglt.io import DamagedFileError, atomic_write
 
 try:
     import fcntl
@@ -51,12 +51,10 @@ FORMAT = 2
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-class CorruptResultError(ValueError):
+class CorruptResultError(DamagedFileError):
     """A stored result that cannot be trusted: ``path`` names the file, ``reason`` what is wrong."""
 
-    def __init__(self, path: Path, reason: str):
-        super().__init__(f"the stored result {path} is damaged: {reason}")
-        self.path, self.reason = Path(path), reason
+    KIND = "stored result"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,18 +31,16 @@ from pathlib import Path
 
 import torch
 
-from rglt.io import atomic_write
+from rglt.io import DamagedFileError, atomic_write
 
 FORMAT = 2
 FILES = ("weights.pt", "masks.pt")
 
 
-class CorruptTicketError(ValueError):
+class CorruptTicketError(DamagedFileError):
     """A file of a ticket store that cannot be trusted: ``path`` names it, ``reason`` says why."""
 
-    def __init__(self, path: Path, reason: str):
-        super().__init__(f"the ticket store file {path} is damaged: {reason}")
-        self.path, self.reason = Path(path), reason
+    KIND = "ticket store file"
 
 
 @dataclasses.dataclass(frozen=True)
