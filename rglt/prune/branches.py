@@ -65,14 +65,6 @@ def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
     return results.read_unit(base / f"{stem}.json")[1]
 
 
-def _model_for(run: TicketRun, task, seed: int):
-    from rglt.data.tasks import load_task
-    from rglt.models import build
-    data = load_task(task)
-    return data, build(run.model.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
-                       width=run.model.width, input_size=data.input_size, shortcut=run.model.shortcut, seed=seed)
-
-
 def _train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int, start_step: int) -> dict:
     """Train the run's model with ``masks`` on ``task`` from the state ``start`` (or a fresh init with
     ``seed``), as the trunk trains; returns test loss and accuracy and the density."""
@@ -80,7 +72,9 @@ def _train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int
     from rglt.prune.tickets import density
     from rglt.train import evaluate, train
 
-    data, model = _model_for(run, task, seed)
+    from rglt.data.tasks import load_task
+    data = load_task(task)
+    model = run.model.build(data, seed=seed)
     if start is not None:
         model.load_state_dict(start)
     with _threads(TICKET_THREADS):

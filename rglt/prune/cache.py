@@ -106,7 +106,7 @@ def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
     every level and sets the damaged ones aside (see ``TicketStore.set_aside``), then retrains them.
     """
     from rglt.data.tasks import load_task
-    from rglt.models import build, prunable_parameters
+    from rglt.models import prunable_parameters
     from rglt.prune.imp import imp
 
     directory = run_dir(run)
@@ -127,9 +127,7 @@ def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
             raise ValueError(f"task {run.task.name!r} has no class labels; IMP needs a classification task")
 
         def make_model():
-            return build(run.model.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
-                         width=run.model.width, input_size=data.input_size, shortcut=run.model.shortcut,
-                         seed=run.replicate)
+            return run.model.build(data, seed=run.replicate)
 
         def prunable(model):
             return [name for name, _ in prunable_parameters(model, **PRUNABLE[run.prunable])]

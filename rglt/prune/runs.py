@@ -43,6 +43,12 @@ class ModelSpec:
         if self.shortcut not in (None, "A", "B"):
             raise ValueError(f"shortcut must be None, 'A' or 'B'; got {self.shortcut!r}")
 
+    def build(self, data, seed: int):
+        """The model for a task's ``data`` (an ``rglt.data.TaskData``), initialised with ``seed``."""
+        from rglt.models import build
+        return build(self.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
+                     width=self.width, input_size=data.input_size, shortcut=self.shortcut, seed=seed)
+
 
 @dataclasses.dataclass(frozen=True)
 class TicketRun:
