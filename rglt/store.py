@@ -89,12 +89,23 @@ def unhashed(default: Any) -> Any:
     return dataclasses.field(default=default, metadata={"hashed": False})
 
 
+def hashed_unless_default(default: Any) -> Any:
+    """A science field added after results were stored: hashed only when it differs from ``default``
+    (the behaviour before the field existed), so every key and config hash stored earlier stays valid."""
+    return dataclasses.field(default=default, metadata={"hashed": "unless-default"})
+
+
 def hashed_fields(config: Any) -> dict[str, Any]:
     """The fields of a config that decide its results (recursively for nested dataclasses)."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"config must be a dataclass instance; got {type(config).__name__}")
-    return {f.name: _science(getattr(config, f.name)) for f in dataclasses.fields(config)
-            if f.metadata.get("hashed", True)}
+    out = {}
+    for f in dataclasses.fields(config):
+        hashed, value = f.metadata.get("hashed", True), getattr(config, f.name)
+        if hashed is False or (hashed == "unless-default" and value == f.default):
+            continue
+        out[f.name] = _science(value)
+    return out
 
 
 def _science(value: Any) -> Any:

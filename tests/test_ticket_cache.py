@@ -57,11 +57,35 @@ def test_the_key_ignores_execution_and_follows_the_science():
         dataclasses.replace(RUN, task=Task(train_size=256, split_seed=1)),
         dataclasses.replace(RUN, prunable="no-fc"),
         dataclasses.replace(RUN, replicate=1),
+        dataclasses.replace(RUN, init=dataclasses.replace(RUN, imp=dataclasses.replace(RUN.imp, rounds=0))),
     ]
     keys = {r.key for r in changed}
     assert RUN.key not in keys and len(keys) == len(changed)
     # Execution settings are not fields of a run at all: the runner takes them.
     assert not {"workers", "threads", "progress"} & {f.name for f in dataclasses.fields(TicketRun)}
+
+
+def test_a_field_added_at_its_default_keeps_every_earlier_key():
+    # The key of RUN as it was before TicketRun had ``init`` (commit fb216ad): stored tickets stay found.
+    assert RUN.key == "5c5d3ace219b1aed" and "init" not in RUN.science()
+    pretrained = dataclasses.replace(RUN, init=dataclasses.replace(RUN, task=Task(train_size=512)))
+    assert pretrained.science()["init"]["task"]["train_size"] == 512
+    assert TicketRun.from_json(pretrained.to_json()) == pretrained
+
+
+def test_a_pretrained_run_starts_from_the_sources_dense_weights_with_a_new_head(cache):
+    source = dataclasses.replace(RUN, task=Task(train_size=512), imp=dataclasses.replace(RUN.imp, rounds=0),
+                                 prunable="weights")
+    run = dataclasses.replace(RUN, imp=dataclasses.replace(RUN.imp, rewind_step=0), init=source, replicate=1)
+    start = tickets(run).rewind()  # rewind_step 0: the weights level 0 started from
+    pretrained = store_of(source).load(0).weights
+    fresh = ModelSpec("resnet8", width=4).build(__import__("rglt").data.load_task(run.task), seed=1).state_dict()
+    for name, value in start.items():
+        expected = fresh[name] if name.startswith("fc.") else pretrained[name]
+        assert torch.equal(value, expected), name
+    assert is_complete(source) and is_complete(run)
+    with pytest.raises(ValueError, match="init must train the same model"):
+        dataclasses.replace(run, init=dataclasses.replace(source, model=ModelSpec("resnet8", width=8)))
 
 
 def test_bad_runs_are_refused():

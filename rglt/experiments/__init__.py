@@ -26,6 +26,7 @@ import importlib
 from types import ModuleType
 
 EXPERIMENTS = {
+    "imp_flow_tasks": "rglt.experiments.imp_flow_tasks",
     "imp_resume": "rglt.experiments.imp_resume",
     "ising_rg": "rglt.experiments.ising_rg",
     "rg_flow": "rglt.experiments.rg_flow",

@@ -98,6 +98,12 @@ def _threads(n: int):
         torch.set_num_threads(before)
 
 
+def _without_head(state: dict[str, torch.Tensor], model) -> dict[str, torch.Tensor]:
+    """``state`` less the entries of the model's classifier (its ``output_layer``)."""
+    head = model.output_layer
+    return {k: v for k, v in state.items() if not (k.startswith(head + ".") or k == head)}
+
+
 def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
     """The run's ticket store with every level present, training or resuming only missing levels.
 
@@ -126,8 +132,14 @@ def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
         if data.num_classes is None:
             raise ValueError(f"task {run.task.name!r} has no class labels; IMP needs a classification task")
 
+        # Pretrained: the source run's dense trained weights (trained first if missing), a new head.
+        start = tickets(run.init).load(0).weights if run.init is not None else None
+
         def make_model():
-            return run.model.build(data, seed=run.replicate)
+            model = run.model.build(data, seed=run.replicate)
+            if start is not None:
+                model.load_state_dict({**model.state_dict(), **_without_head(start, model)})
+            return model
 
         def prunable(model):
             return [name for name, _ in prunable_parameters(model, **PRUNABLE[run.prunable])]

@@ -15,7 +15,7 @@ from typing import Any
 
 from rglt.data.tasks import Task
 from rglt.prune.imp import IMPConfig
-from rglt.store import hashed_fields
+from rglt.store import hashed_fields, hashed_unless_default
 from rglt.train import TrainConfig
 
 KEY_FORMAT = 1
@@ -58,11 +58,21 @@ class TicketRun:
     imp: IMPConfig = IMPConfig()
     prunable: str = "weights"           # a key of PRUNABLE
     replicate: int = 0                  # seeds the model's initialisation
+    # Pretraining: start level 0 from the dense trained weights (level 0) of this run, on its own
+    # task, with the classifier re-initialised from ``replicate`` (as a downstream head is). None:
+    # a random initialisation. Use a run with ``rounds=0`` to pretrain without pruning.
+    init: TicketRun | None = hashed_unless_default(None)
 
     def __post_init__(self):
         for name, cls in (("model", ModelSpec), ("task", Task), ("train", TrainConfig), ("imp", IMPConfig)):
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"{name} must be a {cls.__name__}; got {type(getattr(self, name)).__name__}")
+        if self.init is not None:
+            if not isinstance(self.init, TicketRun):
+                raise TypeError(f"init must be None or a TicketRun; got {type(self.init).__name__}")
+            if self.init.model != self.model:
+                raise ValueError(f"init must train the same model to start from its weights; got init.model="
+                                 f"{self.init.model} for model={self.model}")
         if self.prunable not in PRUNABLE:
             raise ValueError(f"prunable must be one of {', '.join(PRUNABLE)}; got {self.prunable!r}")
         if isinstance(self.replicate, bool) or not isinstance(self.replicate, int) or self.replicate < 0:
@@ -96,9 +106,11 @@ class TicketRun:
         train = dict(doc.get("train", {}))
         if "milestones" in train:
             train["milestones"] = tuple(train["milestones"])
+        init = doc.get("init")
         return cls(model=ModelSpec(**doc.get("model", {})), task=Task(**doc.get("task", {})),
                    train=TrainConfig(**train), imp=IMPConfig(**doc.get("imp", {})),
-                   prunable=doc.get("prunable", "weights"), replicate=doc.get("replicate", 0))
+                   prunable=doc.get("prunable", "weights"), replicate=doc.get("replicate", 0),
+                   init=None if init is None else cls.from_json(json.dumps(init)))
 
     def replicates(self, n: int) -> list[TicketRun]:
         """``n`` replicates of this run: replicate r initialises with seed r and orders batches with seed r."""
