@@ -169,3 +169,21 @@ def test_bad_inputs_are_refused_before_any_work(tmp_path):
         imp_flow.fit_scaling_law(-d, e)
     with pytest.raises(ValueError, match="original"):
         imp_flow.coarse_graining(0.1, "original", 0, 10)
+
+
+def test_the_untrained_flow_masks_the_top_magnitudes_of_fixed_weights():
+    gen = torch.Generator().manual_seed(0)
+    weights = {"a.weight": torch.randn(300, generator=gen) * 2.0, "b.weight": torch.randn(700, generator=gen)}
+    tickets = imp_flow.untrained_tickets(weights, rounds=5)
+    everything = torch.cat([weights["a.weight"], weights["b.weight"]]).abs()
+    kept = 1000
+    for n, ticket in enumerate(tickets):
+        # oracle: with fixed weights, iterated pruning keeps the largest |w| (no ties in random floats)
+        top = torch.zeros(1000, dtype=torch.bool)
+        top[torch.topk(everything, kept).indices] = True
+        assert torch.equal(torch.cat([ticket.masks["a.weight"], ticket.masks["b.weight"]]), top), n
+        kept -= round(0.2 * kept)
+    fl = imp_flow.flow(tickets, ["a", "b"])
+    # the wider-spread group keeps a growing share: relevant (sigma > 0), the other irrelevant
+    out = imp_flow.exponents(fl.M, 1.25)
+    assert out["sigma"][0] > 0 > out["sigma"][1]

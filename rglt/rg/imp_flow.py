@@ -121,6 +121,38 @@ def flow(source, groups, levels: Sequence[int] | None = None) -> Flow:
                 density=np.asarray(density))
 
 
+def untrained_tickets(weights: Mapping[str, "torch.Tensor"], rounds: int, fraction: float = 0.2,
+                      schedule: str = "survivors") -> list:
+    """A null model of the flow: IMP with the refining operator F = identity (Sec. 3: T = F o M).
+
+    The same ``weights`` (e.g. a run's initialisation or rewind point, prunable entries only) at every
+    level, masked by iterated global magnitude pruning of the survivors at the run's rate. Whatever
+    sigma this flow has comes from the layers' sizes and initial scales alone, not from training;
+    comparing it with the trained flow says how much of sigma is learnt.
+    """
+    import torch
+
+    from rglt.prune.imp import IMPConfig, round_fraction
+    from rglt.prune.masks import magnitude_masks
+    from rglt.prune.tickets import Ticket, density
+
+    rounds = check_int(rounds, "rounds", 1)
+    config = IMPConfig(rounds=rounds, fraction=fraction, schedule=schedule)
+    names = list(weights)
+    if not names:
+        raise ValueError("weights must hold at least one tensor")
+    values = [weights[n].detach() for n in names]
+    masks = [torch.ones_like(v, dtype=torch.bool) for v in values]
+    out = []
+    for n in range(rounds + 1):
+        if n:
+            masks = magnitude_masks(values, masks, round_fraction(config, n))
+        by_name = dict(zip(names, masks))
+        out.append(Ticket(level=n, weights=dict(zip(names, values)), masks=by_name, density=density(by_name),
+                          metrics={}))
+    return out
+
+
 def coarse_graining(fraction: float, schedule: str, first: int, transitions: int) -> np.ndarray:
     """c for each transition n -> n+1, n = first .. first+transitions-1 (App. B).
 
