@@ -241,11 +241,13 @@ def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_si
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, counted = 0.0, 0, 0
     for start in range(0, inputs.shape[0], batch_size):
         x, y = inputs[start:start + batch_size].to(device), labels[start:start + batch_size].to(device)
         logits = model(x)
+        valid = y != -100  # cross_entropy's ignore_index: per-token labels of masked-token tasks
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
+        correct += ((logits.argmax(1) == y) & valid).sum().item()
+        counted += valid.sum().item()
     model.train(was_training)
-    return {"loss": loss_sum / inputs.shape[0], "accuracy": correct / inputs.shape[0]}
+    return {"loss": loss_sum / max(counted, 1), "accuracy": correct / max(counted, 1)}

@@ -6,6 +6,7 @@
 - ``vision_dataset`` / ``vision_splits`` / ``vision_corrupted``: CIFAR-10/100, SVHN from ``$RGLT_DATA``;
 - ``celeba`` / ``celeba_images``: CelebA at 32 x 32 with RG-Flow's transforms, from ``$RGLT_DATA``;
 - ``corrupt``: CIFAR-10-C style image corruptions on tensors in [0, 1] (corruptions.py);
+- ``sequences``: generated token sequences from 4 Markov chains, for the transformer (sequences.py);
 - ``seeded_loader`` / ``split_indices``: seeded DataLoaders and splits;
 - ``Task`` / ``load_task``: the registry of tasks by name, as in-memory (inputs, labels) splits (tasks.py).
 """

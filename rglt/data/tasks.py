@@ -14,6 +14,9 @@ cifar100   CIFAR-100 from ``$RGLT_DATA``                          train_size
 svhn       SVHN from ``$RGLT_DATA``                               train_size
 msds1      RG-Flow's MSDS1 images (uint8, labels = ellipses)      train_size (default 9,000)
 msds2      RG-Flow's MSDS2 images                                 train_size (default 9,000)
+seq-*      token sequences of ``rglt.data.sequences`` (x: N x 32    train_size (default 20,000 for
+           ids): seq-mlm (pretraining), seq-chain, seq-majority,  seq-mlm, 2,000 otherwise)
+           seq-firstlast, seq-count
 =========  =====================================================  ======================================
 """
 from __future__ import annotations
@@ -26,7 +29,8 @@ import torch
 
 from rglt.data.splits import check_seed
 
-TASKS = ("mnist1d", "digits", "cifar10", "cifar100", "svhn", "msds1", "msds2")
+SEQUENCE_TASKS = ("seq-mlm", "seq-chain", "seq-majority", "seq-firstlast", "seq-count")
+TASKS = ("mnist1d", "digits", "cifar10", "cifar100", "svhn", "msds1", "msds2", *SEQUENCE_TASKS)
 _VISION = ("cifar10", "cifar100", "svhn")
 _MSDS_DEFAULT_TRAIN, _MSDS_TEST = 9000, 1000
 
@@ -66,6 +70,7 @@ class TaskData:
     in_channels: int
     input_size: tuple[int, ...]
     num_classes: int | None        # None: not a classification task (MSDS)
+    token_labels: bool = False     # labels per position (B, L), -100 where ignored: masked-token tasks
 
 
 def _tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,6 +103,18 @@ def load_task(task: Task) -> TaskData:
         splits = vision_splits(task.name, augment=False)
         parts = [_tensors(splits.train), _tensors(splits.val), _tensors(vision_dataset(task.name, "test"))]
         shape, classes = (2, 3, (32, 32)), 100 if task.name == "cifar100" else 10
+    elif task.name in SEQUENCE_TASKS:
+        from rglt.data import sequences
+        target = task.name[len("seq-"):]
+        size = n or (20000 if target == "mlm" else 2000)
+        # Disjoint draws per split and per target family (pretraining corpus vs downstream data).
+        base = 1000 * (task.split_seed + 1) + (0 if target == "mlm" else 500)
+        parts = [sequences.labelled(target, size, base), sequences.labelled(target, 500, base + 1),
+                 sequences.labelled(target, 1000, base + 2)]
+        shape, classes = (1, sequences.VOCAB + 1, (sequences.LENGTH,)), sequences.classes(target)
+        train, val, test = parts
+        return TaskData(train=train, val=val, test=test, dim=1, in_channels=shape[1], input_size=shape[2],
+                        num_classes=classes, token_labels=target == "mlm")
     else:
         from rglt.data.msds import msds
         size = n or _MSDS_DEFAULT_TRAIN

@@ -28,6 +28,7 @@ from types import ModuleType
 EXPERIMENTS = {
     "imp_flow_depth": "rglt.experiments.imp_flow_depth",
     "imp_flow_tasks": "rglt.experiments.imp_flow_tasks",
+    "imp_flow_transformer": "rglt.experiments.imp_flow_transformer",
     "imp_projection": "rglt.experiments.imp_projection",
     "imp_resume": "rglt.experiments.imp_resume",
     "ising_rg": "rglt.experiments.ising_rg",

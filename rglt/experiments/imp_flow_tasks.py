@@ -136,15 +136,15 @@ def _flow_of(run: TicketRun):
     return fl, accuracy
 
 
-def _untrained_sigma(run: TicketRun) -> np.ndarray:
+def untrained_sigma(run: TicketRun, groups=STAGES) -> np.ndarray:
     """sigma of the null flow: the run's rewind point pruned round after round with no training."""
     from rglt.prune import store_of
     from rglt.rg import imp_flow
     store = store_of(run)
     rewind = store.rewind()
     weights = {name: rewind[name] for name in store.load(0).masks}
-    fl = imp_flow.flow(imp_flow.untrained_tickets(weights, run.imp.rounds, run.imp.fraction), STAGES)
-    return _sigma(fl.M)["sigma"]
+    fl = imp_flow.flow(imp_flow.untrained_tickets(weights, run.imp.rounds, run.imp.fraction, run.imp.schedule), groups)
+    return imp_flow.exponents(fl.M, imp_flow.c_of_run(run.imp, fl.levels))["sigma"]
 
 
 def _transfer_job(job) -> float:
@@ -176,7 +176,7 @@ def run(config: Config) -> dict:
         for t, task in enumerate(tasks):
             for r in range(S):
                 fl, acc = _flow_of(task_run(config, task, init, r))
-                out["untrained_sigma_M"][i, t, r] = _untrained_sigma(task_run(config, task, init, r))
+                out["untrained_sigma_M"][i, t, r] = untrained_sigma(task_run(config, task, init, r))
                 out["M"][i, t, r], out["P"][i, t, r] = fl.M, fl.P
                 out["density"][i, t, r], out["accuracy"][i, t, r] = fl.density, acc
                 for o in ("M", "P"):

@@ -2,7 +2,8 @@
 
 Names: ``resnet{6n+2}`` (CIFAR ResNets: resnet8, resnet14, resnet20, resnet32, resnet44, resnet56,
 resnet110, ...), ``resnet18`` (CIFAR-style ResNet-18), ``vgg11`` / ``vgg13`` / ``vgg16`` / ``vgg19``
-(CIFAR VGG with BN) and ``mlp`` (two hidden layers of ``width`` units).
+(CIFAR VGG with BN), ``mlp`` (two hidden layers of ``width`` units) and ``transformer{L}`` (an encoder
+of L layers over token ids; ``in_channels`` is the vocabulary, ``input_size`` the sequence length).
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import torch
 from rglt.models.base import check_dim
 from rglt.models.mlp import MLP
 from rglt.models.resnet import cifar_resnet, resnet18
+from rglt.models.transformer import Transformer
 from rglt.models.vgg import MIN_INPUT_SIZE, PLANS, VGG
 from rglt.validate import check_int, is_int, require
 
-NAMES = ("resnet{6n+2}", "resnet18", *(f"vgg{d}" for d in PLANS), "mlp")
-DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "vgg": 64, "mlp": 100}
+NAMES = ("resnet{6n+2}", "resnet18", *(f"vgg{d}" for d in PLANS), "mlp", "transformer{L}")
+DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "vgg": 64, "mlp": 100, "transformer": 32}
 
 
 def _input_size(input_size, dim: int):
@@ -32,9 +34,11 @@ def _input_size(input_size, dim: int):
 
 
 def _family(name) -> tuple[str, int]:
-    match = re.fullmatch(r"(resnet|vgg)(\d+)", name) if isinstance(name, str) else None
+    match = re.fullmatch(r"(resnet|vgg|transformer)(\d+)", name) if isinstance(name, str) else None
     if name == "mlp":
         return "mlp", 0
+    if match and match[1] == "transformer" and int(match[2]) >= 1:
+        return "transformer", int(match[2])
     if match and match[1] == "resnet" and match[2] == "18":
         return "resnet18", 18
     if match and match[1] == "resnet" and int(match[2]) >= 8 and (int(match[2]) - 2) % 6 == 0:
@@ -45,7 +49,7 @@ def _family(name) -> tuple[str, int]:
 
 
 def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 10, width: int | None = None,
-          input_size=None, shortcut: str | None = None, seed: int | None = None):
+          input_size=None, shortcut: str | None = None, seed: int | None = None, per_token: bool = False):
     """Build model ``name`` for inputs (B, in_channels, L) (dim=1) or (B, in_channels, H, W) (dim=2).
 
     ``width``: first-stage channels of the ResNets (default 16 for resnet{6n+2}, 64 for resnet18; later
@@ -53,7 +57,8 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
     hidden units (default 100). ``input_size`` (L, or H = W, or a tuple): required by the MLP, checked
     against VGG's four pools, optional for the ResNets (global pooling takes any size). ``shortcut``:
     ``"B"`` (default, 1x1 conv + BN) or ``"A"``, ResNets only. ``seed``: initialise under
-    ``torch.manual_seed(seed)`` without touching the global generator's state.
+    ``torch.manual_seed(seed)`` without touching the global generator's state. ``per_token``: the
+    transformer's classifier at every position (masked-token pretraining), transformers only.
     """
     family, depth = _family(name)
     dim = check_dim(dim)
@@ -63,6 +68,11 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
     sizes = _input_size(input_size, dim)
     if shortcut is not None and family not in ("cifar_resnet", "resnet18"):
         raise ValueError(f"shortcut applies to the ResNets only; got shortcut={shortcut!r} for {name!r}")
+    if per_token and family != "transformer":
+        raise ValueError(f"per_token applies to the transformers only; got per_token=True for {name!r}")
+    if family == "transformer" and (dim != 1 or sizes is None):
+        raise ValueError(f"{name!r} takes token sequences: dim=1 and input_size=(length,); got dim={dim}, "
+                         f"input_size={input_size!r}")
     if family == "mlp" and sizes is None:
         raise ValueError("input_size is required for 'mlp' (it sets the number of input features)")
     if family == "vgg" and sizes is not None and min(sizes) < MIN_INPUT_SIZE:
@@ -77,6 +87,8 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
         if family == "resnet18":
             return resnet18(dim=dim, in_channels=in_channels, num_classes=num_classes, width=width,
                             shortcut=shortcut or "B")
+        if family == "transformer":
+            return Transformer(in_channels, sizes[0], num_classes, width=width, layers=depth, per_token=per_token)
         if family == "vgg":
             return VGG(depth, dim=dim, in_channels=in_channels, num_classes=num_classes, width=width)
         features = in_channels

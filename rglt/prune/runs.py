@@ -47,7 +47,8 @@ class ModelSpec:
         """The model for a task's ``data`` (an ``rglt.data.TaskData``), initialised with ``seed``."""
         from rglt.models import build
         return build(self.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
-                     width=self.width, input_size=data.input_size, shortcut=self.shortcut, seed=seed)
+                     width=self.width, input_size=data.input_size, shortcut=self.shortcut, seed=seed,
+                     per_token=data.token_labels)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,11 +28,15 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from rglt.validate import check_int, check_real, require
+
+if TYPE_CHECKING:
+    import torch
 
 EIGEN_SEM = 0.05  # Sec. 4: "the standard error of the mean (SEM) is < 5%"
 
