@@ -183,6 +183,12 @@ def run(config: Config) -> dict:
                     ex = _sigma(getattr(fl, o))
                     for k in ("sigma", "sigma_sem", "lam", "lam_sem", "eigen"):
                         out[f"{k}_{o}"][i, t, r] = ex[k]
+    # One layer's mask at every level (task A, random init, seed 0): the picture beside the block spins
+    from rglt.prune import store_of
+    example = store_of(task_run(config, tasks[0], "random", 0))
+    layer = next(n for n in example.load(0).masks if n.startswith("stage1.block1."))
+    out["example_layer"] = layer
+    out["example_masks"] = np.stack([example.load(n).masks[layer].flatten(1).numpy() for n in range(L)])
     # Table 5: the source pruned on its own task, every layer prunable
     src = [_flow_of(source_run(config, r, config.rounds)) for r in range(S)]
     out["source_M"] = np.stack([fl.M for fl, _ in src])
