@@ -119,6 +119,119 @@ CASES = [
 ]
 
 
+def _edit(key, fn):
+    """d[key] = fn(array of d[key], d): an edit built from a function of the stored array."""
+    def edit(d):
+        d[key] = fn(np.array(d[key], dtype=float), d)
+    return edit
+
+
+def _at(index, value):
+    """An edit function setting ``array[index] = value(array)``."""
+    def fn(a, d):
+        a[index] = value(a) if callable(value) else value
+        return a
+    return fn
+
+
+PATTERN, ANTI = np.array([0.2, 0.2, 0.2, -0.2]), np.array([-0.2, 0.2, 0.2, 0.2])
+
+
+def _transfer_follows_distance(sign):
+    """transfer accuracy = own - sign * sigma distance / 100: the gap equals +-distance, seed by seed."""
+    def edit(d):
+        from rglt.experiments.imp_flow_tasks import sigma_distance
+        sigma, acc = np.asarray(d["sigma_M"], float), np.array(d["transfer_accuracy"], dtype=float)
+        for i in range(acc.shape[0]):
+            dist = sigma_distance(sigma[i])                      # (T, T, S)
+            own = np.einsum("tts->ts", acc[i])
+            acc[i] = own[None] - sign * dist / 100
+        d["transfer_accuracy"] = acc
+    return edit
+
+
+def _depth_stage(depths, stage, values):
+    """sigma of blocks 1..n-1 of ``stage`` set to ``values(n - 1)`` for every seed of each depth."""
+    def edit(d):
+        for depth in depths:
+            n = (depth - 2) // 6
+            a = np.array(d[f"sigma_{depth}"], dtype=float)
+            a[:, (stage - 1) * n + 1: stage * n] = values(n - 1)
+            d[f"sigma_{depth}"] = a
+    return edit
+
+
+LARGE = (32, 44, 56)
+const = lambda v: (lambda k: np.full(k, v))
+alternating = lambda k: 0.5 * (-1.0) ** np.arange(k)
+first_low = lambda k: np.where(np.arange(k) == 0, -0.3, 0.2)
+last_low = lambda k: np.where(np.arange(k) == k - 1, -0.3, 0.2)
+
+CASES += [
+    ("imp_flow_tasks", "from random initialisation, tasks", _edit("sigma_M", _at((0, 1), lambda a: a[0, 0])),
+     _edit("sigma_M", _at((0, 1), lambda a: -a[0, 0] - 0.1))),
+    ("imp_flow_tasks", "random: the first three", _edit("sigma_M", _at((0, slice(0, 2)), PATTERN)),
+     _edit("sigma_M", _at((0, slice(0, 2)), ANTI))),
+    ("imp_flow_tasks", "pretrained: the first three", _edit("sigma_M", _at((1, slice(0, 2)), PATTERN)),
+     _edit("sigma_M", _at((1, slice(0, 2)), ANTI))),
+    ("imp_flow_tasks", "pretraining identifies the same", _edit("sigma_M", _at(1, lambda a: a[0])),
+     _both(_edit("sigma_M", _at(0, PATTERN)), _edit("sigma_M", _at(1, ANTI)))),
+    ("imp_flow_tasks", "pretraining brings the two tasks' sigma closer",
+     _both(_edit("sigma_M", _at((1, 1), lambda a: a[1, 0])), _edit("sigma_M", _at((0, 1), lambda a: a[0, 0] + 0.5))),
+     _both(_edit("sigma_M", _at((0, 1), lambda a: a[0, 0])), _edit("sigma_M", _at((1, 1), lambda a: a[1, 0] + 0.5)))),
+    ("imp_flow_tasks", "the pretrained network pruned on its own task", _edit("source_sigma_M", _at(slice(None), PATTERN)),
+     _edit("source_sigma_M", _at(slice(None), ANTI))),
+    ("imp_flow_tasks", "M_i are eigenfunctions", _edit("eigen_M", _at(slice(None), 1.0)),
+     _edit("eigen_M", _at(slice(None), 0.0))),
+    ("imp_flow_tasks", "P_i (share of remaining weights)", lambda d: d.update(sigma_P=np.asarray(d["sigma_M"])),
+     lambda d: d.update(sigma_P=-np.asarray(d["sigma_M"]))),
+    ("imp_flow_tasks", "the flows of the two tasks start",
+     _both(_edit("M", _at((0, 1, slice(None), 0), lambda a: a[0, 0, :, 0] + 0.1)),
+           _edit("lam_M", _at((0, 1), lambda a: a[0, 0]))),
+     _edit("lam_M", _at((0, 1), lambda a: a[0, 0] + 0.1))),
+    ("imp_flow_tasks", "the critical exponent gamma of Eq. 15 per task (random)",
+     _edit("gamma", _at((0, slice(0, 3), 0), np.array([-0.14, -0.11, -0.07]))), _edit("gamma", _at((0, slice(0, 3), 0), 0.5))),
+    ("imp_flow_tasks", "the critical exponent gamma of Eq. 15 per task (pretrained)",
+     _edit("gamma", _at((1, slice(0, 3), 0), np.array([-0.10, -0.15, -0.06]))), _edit("gamma", _at((1, slice(0, 3), 0), 0.5))),
+    ("imp_flow_tasks", "gamma varies",
+     _both(_edit("gamma", _at((0, 0), np.array([-1.0, -1.1, -0.9]))), _edit("gamma", _at((0, 1), np.array([-0.1, -0.2, -0.05])))),
+     _edit("gamma", _at(slice(None), np.array([-0.5, -1.0, 0.0])))),
+    ("imp_flow_tasks", "sigma is learnt", lambda d: d.update(untrained_sigma_M=np.asarray(d["sigma_M"]) + 1.0),
+     lambda d: d.update(untrained_sigma_M=np.asarray(d["sigma_M"]))),
+    ("imp_flow_tasks", "tasks with closer sigma transfer", _transfer_follows_distance(1), _transfer_follows_distance(-1)),
+    ("imp_flow_depth", "ResNet-14 and ResNet-20 have only relevant", _depth_stage((14, 20), 1, const(0.2)),
+     _depth_stage((14, 20), 1, const(-0.2))),
+    ("imp_flow_depth", "the larger ResNets have at least one", _depth_stage(LARGE, 1, first_low),
+     _depth_stage(LARGE, 1, const(0.2))),
+    *[("imp_flow_depth", f"stage {s}: the larger ResNets' sigma spread",
+       _both(_depth_stage((20,), s, const(0.1)), _depth_stage(LARGE, s, alternating)), _depth_stage((20, *LARGE), s, const(0.1)))
+      for s in (1, 2, 3)],
+    ("imp_flow_depth", "stage 3 holds only", _depth_stage((14, 20, *LARGE), 3, const(-0.2)),
+     _depth_stage((14, 20, *LARGE), 3, const(0.2))),
+    ("imp_flow_depth", "most stage-1 blocks with sigma < 0", _depth_stage(LARGE, 1, first_low), _depth_stage(LARGE, 1, last_low)),
+    ("imp_flow_transformer", "pretrained, sigma is nearly equal", _edit("sigma", _at(0, lambda a: a[0, :1])),
+     _edit("sigma", _at(0, lambda a: a[0] + 0.1 * np.arange(a.shape[1])[:, None, None]))),
+    ("imp_flow_transformer", "pretrained, every sigma but sigma_1", _edit("sigma", _at((0, Ellipsis, slice(1, None)), 0.001)),
+     _edit("sigma", _at((0, Ellipsis, slice(1, None)), 0.1))),
+    ("imp_flow_transformer", "the pretrained transformer's sigma are one",
+     _both(_edit("sigma", _at(0, 0.001)), _edit("cnn_sigma", _at(slice(None), 0.1))),
+     _both(_edit("sigma", _at(0, 0.001)), _edit("cnn_sigma", _at(slice(None), 0.001)))),
+    ("imp_flow_transformer", "pretrained, the near-zero sigma are learnt",
+     lambda d: d.update(untrained_sigma=np.asarray(d["sigma"]) + 0.05),
+     lambda d: d.update(untrained_sigma=np.asarray(d["sigma"]))),
+    ("imp_flow_transformer", "pretraining is what makes the flow static",
+     _edit("sigma", _at(1, lambda a: 10 * np.abs(a[0]) + 0.1)), _edit("sigma", _at(1, 0.0))),
+    ("imp_projection", "with the seed and the sample order fixed",
+     lambda d: d.update(rerun_masks_equal=np.ones_like(d["rerun_masks_equal"], bool),
+                        rerun_weights_equal=np.ones_like(d["rerun_weights_equal"], bool)),
+     _flip("rerun_masks_equal", 3)),
+    ("imp_projection", "another sample order", _edit("order_mask_difference", _at(slice(1, None), 0.05)),
+     _edit("order_mask_difference", _at(3, 0.0))),
+    ("imp_projection", "the flow stays clear of layer collapse", _edit("last_layer_density", _at(slice(None), 0.01)),
+     _edit("last_layer_density", _at(2, 0.0))),
+]
+
+
 @pytest.mark.parametrize("name, claim, make_true, make_false", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
 def test_each_claim_turns_with_the_evidence(name, claim, make_true, make_false):
     true, false = _data(name), _data(name)
