@@ -194,3 +194,16 @@ def test_prunable_parameters_bad_input():
         prunable_parameters(build("resnet20"), include_fc=1)
     with pytest.raises(ValueError, match="x must flatten to 40 features"):
         build("mlp", dim=1, in_channels=1, input_size=40)(torch.randn(2, 1, 41))
+
+
+def test_resnet50_bottleneck_has_torchvisions_parameter_count_with_a_cifar_stem():
+    torchvision = pytest.importorskip("torchvision")
+    from torch import nn
+    from rglt.models import build
+    ours = build("resnet50_bottleneck", dim=2, in_channels=3, num_classes=10)
+    theirs = torchvision.models.resnet50(num_classes=10)
+    theirs.conv1 = nn.Conv2d(3, 64, 3, padding=1, bias=False)   # CIFAR stem: 3x3, no max pool
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    assert count(ours) == count(theirs)
+    assert list(ours.groups("stage")) == ["stem", "stage1", "stage2", "stage3", "stage4", "fc"]
+    assert [len(getattr(ours, f"stage{i}")) for i in range(1, 5)] == [3, 4, 6, 3]

@@ -1,7 +1,7 @@
 """One entry point, ``build(name, ...)``, for every model by name, in 1D or 2D.
 
 Names: ``resnet{6n+2}`` (CIFAR ResNets: resnet8, resnet14, resnet20, resnet32, resnet44, resnet56,
-resnet110, ...), ``resnet18`` (CIFAR-style ResNet-18), ``vgg11`` / ``vgg13`` / ``vgg16`` / ``vgg19``
+resnet110, ...), ``resnet18`` (CIFAR-style ResNet-18), ``resnet50_bottleneck`` (CIFAR-style ResNet-50), ``vgg11`` / ``vgg13`` / ``vgg16`` / ``vgg19``
 (CIFAR VGG with BN), ``mlp`` (two hidden layers of ``width`` units) and ``transformer{L}`` (an encoder
 of L layers over token ids; ``in_channels`` is the vocabulary, ``input_size`` the sequence length).
 """
@@ -14,13 +14,13 @@ import torch
 
 from rglt.models.base import check_dim
 from rglt.models.mlp import MLP
-from rglt.models.resnet import cifar_resnet, resnet18
+from rglt.models.resnet import cifar_resnet, resnet18, resnet50_bottleneck
 from rglt.models.transformer import Transformer
 from rglt.models.vgg import MIN_INPUT_SIZE, PLANS, VGG
 from rglt.validate import check_int, is_int, require
 
-NAMES = ("resnet{6n+2}", "resnet18", *(f"vgg{d}" for d in PLANS), "mlp", "transformer{L}")
-DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "vgg": 64, "mlp": 100, "transformer": 32}
+NAMES = ("resnet{6n+2}", "resnet18", "resnet50_bottleneck", *(f"vgg{d}" for d in PLANS), "mlp", "transformer{L}")
+DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "resnet50_bottleneck": 64, "vgg": 64, "mlp": 100, "transformer": 32}
 
 
 def _input_size(input_size, dim: int):
@@ -37,6 +37,8 @@ def _family(name) -> tuple[str, int]:
     match = re.fullmatch(r"(resnet|vgg|transformer)(\d+)", name) if isinstance(name, str) else None
     if name == "mlp":
         return "mlp", 0
+    if name == "resnet50_bottleneck":
+        return "resnet50_bottleneck", 50
     if match and match[1] == "transformer" and int(match[2]) >= 1:
         return "transformer", int(match[2])
     if match and match[1] == "resnet" and match[2] == "18":
@@ -66,7 +68,7 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
     num_classes = check_int(num_classes, "num_classes", 1)
     width = DEFAULT_WIDTH[family] if width is None else check_int(width, "width", 1)
     sizes = _input_size(input_size, dim)
-    if shortcut is not None and family not in ("cifar_resnet", "resnet18"):
+    if shortcut is not None and family not in ("cifar_resnet", "resnet18", "resnet50_bottleneck"):
         raise ValueError(f"shortcut applies to the ResNets only; got shortcut={shortcut!r} for {name!r}")
     if per_token and family != "transformer":
         raise ValueError(f"per_token applies to the transformers only; got per_token=True for {name!r}")
@@ -84,6 +86,9 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
         if family == "cifar_resnet":
             return cifar_resnet(depth, dim=dim, in_channels=in_channels, num_classes=num_classes, width=width,
                                 shortcut=shortcut or "B")
+        if family == "resnet50_bottleneck":
+            return resnet50_bottleneck(dim=dim, in_channels=in_channels, num_classes=num_classes, width=width,
+                                       shortcut=shortcut or "B")
         if family == "resnet18":
             return resnet18(dim=dim, in_channels=in_channels, num_classes=num_classes, width=width,
                             shortcut=shortcut or "B")

@@ -55,6 +55,29 @@ class BasicBlock(nn.Module):
         return F.relu(self.conv2(self.conv1(x)) + self.shortcut(x))
 
 
+class Bottleneck(nn.Module):
+    """relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1 x))))))) + shortcut(x)): 1x1 down to ``width``, 3x3
+    (strided when downsampling), 1x1 up to 4 x ``width`` (He et al. 2016's ResNet-50 block)."""
+
+    expansion = 4
+
+    def __init__(self, dim: int, c_in: int, width: int, stride: int, shortcut: str):
+        super().__init__()
+        c_out = self.expansion * width
+        self.conv1 = ConvBN(dim, c_in, width, 1, 1, relu=True)
+        self.conv2 = ConvBN(dim, width, width, 3, stride, relu=True)
+        self.conv3 = ConvBN(dim, width, c_out, 1, 1)
+        if stride == 1 and c_in == c_out:
+            self.shortcut = nn.Identity()
+        elif shortcut == "B":
+            self.shortcut = ConvBN(dim, c_in, c_out, 1, stride)
+        else:
+            self.shortcut = PadShortcut(c_in, c_out, stride)
+
+    def forward(self, x):
+        return F.relu(self.conv3(self.conv2(self.conv1(x))) + self.shortcut(x))
+
+
 class ResNet(Network):
     """A basic-block ResNet from a plan ``[(width, blocks), ...]``; stage i > 1 starts with stride 2.
 
@@ -62,7 +85,8 @@ class ResNet(Network):
     ``conv1``, ``conv2`` and, where the shape changes under option B, ``shortcut``), ``fc``.
     """
 
-    def __init__(self, plan, *, dim: int = 2, in_channels: int = 3, num_classes: int = 10, shortcut: str = "B"):
+    def __init__(self, plan, *, dim: int = 2, in_channels: int = 3, num_classes: int = 10, shortcut: str = "B",
+                 block=BasicBlock):
         super().__init__()
         dim = check_dim(dim)
         in_channels = check_int(in_channels, "in_channels", 1)
@@ -78,8 +102,8 @@ class ResNet(Network):
             layers = OrderedDict()
             for b in range(blocks):
                 stride = 2 if s > 0 and b == 0 else 1
-                layers[f"block{b}"] = BasicBlock(dim, c_in, width, stride, shortcut)
-                c_in = width
+                layers[f"block{b}"] = block(dim, c_in, width, stride, shortcut)
+                c_in = width * getattr(block, "expansion", 1)
             self.add_module(f"stage{s + 1}", Stage(layers))
         self.fc = nn.Linear(c_in, num_classes)
 
@@ -110,3 +134,12 @@ def resnet18(*, dim: int = 2, in_channels: int = 3, num_classes: int = 10, width
     width = check_int(width, "width", 1)
     return ResNet([(width, 2), (2 * width, 2), (4 * width, 2), (8 * width, 2)], dim=dim,
                   in_channels=in_channels, num_classes=num_classes, shortcut=shortcut)
+
+
+def resnet50_bottleneck(*, dim: int = 2, in_channels: int = 3, num_classes: int = 10, width: int = 64,
+                        shortcut: str = "B") -> ResNet:
+    """ResNet-50 with bottleneck blocks, CIFAR style (3x3 stem, no max pool; as CV_LTH_Pre-training's
+    CIFAR ResNet-50): four stages of 3, 4, 6, 3 blocks of widths W, 2W, 4W, 8W, outputs 4x wider."""
+    width = check_int(width, "width", 1)
+    return ResNet([(width, 3), (2 * width, 4), (4 * width, 6), (8 * width, 3)], dim=dim, in_channels=in_channels,
+                  num_classes=num_classes, shortcut=shortcut, block=Bottleneck)
