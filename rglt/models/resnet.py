@@ -37,6 +37,15 @@ class PadShortcut(nn.Module):
         return F.pad(x, pad)
 
 
+def _shortcut(dim: int, c_in: int, c_out: int, stride: int, shortcut: str) -> nn.Module:
+    """Identity where the shape is kept, else option B (1x1 conv + BN) or A (subsample and zero-pad)."""
+    if stride == 1 and c_in == c_out:
+        return nn.Identity()
+    if shortcut == "B":
+        return ConvBN(dim, c_in, c_out, 1, stride)
+    return PadShortcut(c_in, c_out, stride)
+
+
 class BasicBlock(nn.Module):
     """relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut(x)), the first conv strided when downsampling."""
 
@@ -44,12 +53,7 @@ class BasicBlock(nn.Module):
         super().__init__()
         self.conv1 = ConvBN(dim, c_in, c_out, 3, stride, relu=True)
         self.conv2 = ConvBN(dim, c_out, c_out, 3, 1)
-        if stride == 1 and c_in == c_out:
-            self.shortcut = nn.Identity()
-        elif shortcut == "B":
-            self.shortcut = ConvBN(dim, c_in, c_out, 1, stride)
-        else:
-            self.shortcut = PadShortcut(c_in, c_out, stride)
+        self.shortcut = _shortcut(dim, c_in, c_out, stride, shortcut)
 
     def forward(self, x):
         return F.relu(self.conv2(self.conv1(x)) + self.shortcut(x))
@@ -67,12 +71,7 @@ class Bottleneck(nn.Module):
         self.conv1 = ConvBN(dim, c_in, width, 1, 1, relu=True)
         self.conv2 = ConvBN(dim, width, width, 3, stride, relu=True)
         self.conv3 = ConvBN(dim, width, c_out, 1, 1)
-        if stride == 1 and c_in == c_out:
-            self.shortcut = nn.Identity()
-        elif shortcut == "B":
-            self.shortcut = ConvBN(dim, c_in, c_out, 1, stride)
-        else:
-            self.shortcut = PadShortcut(c_in, c_out, stride)
+        self.shortcut = _shortcut(dim, c_in, c_out, stride, shortcut)
 
     def forward(self, x):
         return F.relu(self.conv3(self.conv2(self.conv1(x))) + self.shortcut(x))
