@@ -231,6 +231,7 @@ def exponents(observable: np.ndarray, c, *, sem_limit: float = EIGEN_SEM) -> dic
 # --- Eq. 15: the pruning scaling law of Rosenfeld et al. (2020) -----------------------------------------
 
 PARAMS = ("eps_np", "eps_up", "gamma", "p")
+GAMMA_BOUND = 20.0  # |gamma| is fitted within (1e-3, GAMMA_BOUND): a fit at the bound is unconstrained
 
 
 def scaling_law(d, eps_np, eps_up, gamma, p):
@@ -275,7 +276,7 @@ def fit_scaling_law(density, error, *, eps_np_tol: float = 0.05, gamma_sign: int
     if not (0 < lo < hi < 100) or not lo <= dense <= hi:
         raise ValueError(f"eps_np_bounds must satisfy 0 < low < high < 100 and contain the error at the "
                          f"highest density ({dense:.4g}); got ({lo}, {hi})")
-    g_lo, g_hi = (-20.0, -1e-3) if gamma_sign < 0 else (1e-3, 20.0)
+    g_lo, g_hi = (-GAMMA_BOUND, -1e-3) if gamma_sign < 0 else (1e-3, GAMMA_BOUND)
     bounds = ([lo, 1e-6, g_lo, 1e-4], [hi, 100.0, g_hi, 1e3])
     log_model = lambda x, *params: np.log(scaling_law(x, *params))
     best = None
