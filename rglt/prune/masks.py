@@ -13,7 +13,7 @@ import torch
 
 from rglt.kernels.masked_topk import BACKENDS, SCOPES, check_inputs, masked_topk
 from rglt.kernels.masked_topk.reference import prune_count
-from rglt.validate import check_choice, check_real
+from rglt.validate import check_choice, check_int, check_real, is_int
 
 
 def _check_inputs(weights, masks, scope, min_ndim=0):
@@ -42,7 +42,7 @@ def magnitude_masks(weights, masks=None, fraction=0.2, *, scope="global", backen
         fraction: in [0, 1): the share of the *surviving* entries to prune. The count is
             ``round(fraction * survivors)`` with Python's round (half to even), exactly as
             torch.nn.utils.prune computes it, over the whole list (``scope="global"``) or per tensor
-            (``scope="layerwise"``).
+            (``scope="layerwise"``). An int prunes exactly that many surviving entries.
         backend: ``"auto"`` (Triton on CUDA, else the PyTorch reference), ``"reference"``, ``"triton"``.
 
     Returns:
@@ -54,7 +54,10 @@ def magnitude_masks(weights, masks=None, fraction=0.2, *, scope="global", backen
     equal torch.nn.utils.prune.global_unstructured / l1_unstructured with ``L1Unstructured``.
     """
     _check_inputs(weights, masks, scope)
-    fraction = check_real(fraction, "fraction", 0, 1, high_open=True)
+    if is_int(fraction):  # an exact count, e.g. re-pruning an interpolation to a ticket's density
+        fraction = check_int(fraction, "fraction (as a count of entries)", 0)
+    else:
+        fraction = check_real(fraction, "fraction", 0, 1, high_open=True)
     check_choice(backend, "backend", BACKENDS)
     _check_finite(weights)
     return masked_topk([w.detach() for w in weights], masks, fraction, scope=scope, backend=backend)

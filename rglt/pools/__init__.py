@@ -1,0 +1,14 @@
+"""Lottery Pools (seed 003): interpolating the tickets IMP leaves behind.
+
+- :mod:`~rglt.pools.weights`: interpolation of whole model states, magnitude re-pruning to a ticket's
+  exact density, BatchNorm recalibration;
+- :mod:`~rglt.pools.search`: Algorithm 2 (greedy interpolation over candidates ordered by adjacency),
+  Algorithm 3 (average), and the SWA / EMA baselines over the same candidates;
+- :mod:`~rglt.pools.ensemble`: the output ensemble and the prediction-disagreement matrix.
+"""
+from rglt.pools.ensemble import disagreement, ensemble_accuracy, predictions
+from rglt.pools.search import COEFFICIENTS, Step, adjacency_order, greedy, running_average
+from rglt.pools.weights import interpolate, recalibrate_bn, reprune
+
+__all__ = ["COEFFICIENTS", "Step", "adjacency_order", "disagreement", "ensemble_accuracy", "greedy", "interpolate",
+           "predictions", "recalibrate_bn", "reprune", "running_average"]

@@ -1,0 +1,95 @@
+"""Algorithm 2 (Lottery Pools interpolation), Algorithm 3 (average) and the SWA / EMA baselines.
+
+All of them walk the candidate tickets in order of adjacency to the target (t-1, t+1, t-2, t+2, ...)
+and hand every merged state to ``finish`` (re-prune to the target's density, recalibrate BatchNorm)
+before ``score`` (validation accuracy) sees it. The greedy search keeps the best state and, at any
+time, one interpolated state: the coefficient is chosen by scanning the grid and keeping only the
+scores, and the winner is recomputed (Algorithm 2, lines 5-6). Candidates come as loaders, so only
+the one being merged is in memory.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+
+from rglt.pools.weights import State, interpolate
+from rglt.validate import check_choice, check_int, check_real, require
+
+COEFFICIENTS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # the paper's 11 (App., and the code)
+Candidates = Iterable[tuple[int, Callable[[], State]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One candidate visited: its level, the coefficient on the current best, the merged score, and
+    whether it was kept."""
+
+    level: int
+    alpha: float
+    score: float
+    accepted: bool
+
+
+def adjacency_order(target: int, levels: Sequence[int]) -> list[int]:
+    """The candidate levels for ``target``, nearest first, the lower one first at equal distance:
+    t-1, t+1, t-2, t+2, ... (levels not on hand are skipped; the target itself is not a candidate)."""
+    target = check_int(target, "target", 0)
+    available = sorted({check_int(n, "levels", 0) for n in levels} - {target})
+    return sorted(available, key=lambda n: (abs(n - target), n))
+
+
+def greedy(target: State, candidates: Candidates, score: Callable[[State], float],
+           finish: Callable[[State], State], *, coefficients: Sequence[float] = COEFFICIENTS,
+           strict: bool = False, initial_score: float | None = None,
+           trace: Callable[[str, State], None] | None = None) -> tuple[State, list[Step]]:
+    """Algorithm 2 (``coefficients=COEFFICIENTS``) or Algorithm 3 (``coefficients=(0.5,)``).
+
+    For each candidate theta_i: alpha_best = argmax_alpha score(finish(alpha theta_best + (1 - alpha)
+    theta_i)) over ``coefficients`` (the first of equal scores wins); the merged state replaces
+    theta_best when its score is >= the best so far (``strict=True``: >, as the authors' code). The
+    best score starts from ``score(target)`` unless ``initial_score`` is given (the authors' code starts
+    from the original ticket's *test* accuracy). ``finish`` re-prunes and recalibrates ("prune
+    during"); for "prune after", pass a finish that only recalibrates and re-prune the result.
+    ``trace(event, state)`` is called with each state made ("merged"), for tests of memory use.
+    """
+    require(len(coefficients) >= 1, "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
+    coefficients = [check_real(a, "coefficients", 0, 1) for a in coefficients]
+    best = target
+    best_score = float(score(target)) if initial_score is None else check_real(initial_score, "initial_score")
+    steps = []
+    for level, load in candidates:
+        candidate = load()
+        scores = []
+        for alpha in coefficients:
+            merged = finish(interpolate(best, candidate, alpha))
+            if trace:
+                trace("merged", merged)
+            scores.append(float(score(merged)))
+            del merged
+        k = max(range(len(scores)), key=lambda j: (scores[j], -j))
+        alpha = coefficients[k]
+        keep = scores[k] > best_score if strict else scores[k] >= best_score
+        if keep:
+            best = finish(interpolate(best, candidate, alpha))  # recomputed: one merged state at a time
+            if trace:
+                trace("merged", best)
+            best_score = scores[k]
+        steps.append(Step(level, alpha, scores[k], keep))
+        del candidate
+    return best, steps
+
+
+def running_average(target: State, candidates: Candidates, score: Callable[[State], float],
+                    finish: Callable[[State], State], *, kind: str = "swa", decay: float = 0.95
+                    ) -> tuple[State, list[Step]]:
+    """The SWA and EMA baselines over the same candidates, each merge finished like the search's and
+    every candidate accepted. SWA: after k candidates the state is the equal mean of the target and
+    them (weight k / (k + 1) on the running state). EMA: weight ``decay`` on the running state."""
+    check_choice(kind, "kind", ("swa", "ema"))
+    decay = check_real(decay, "decay", 0, 1, low_open=True, high_open=True)
+    current, steps = target, []
+    for k, (level, load) in enumerate(candidates, start=1):
+        alpha = k / (k + 1) if kind == "swa" else decay
+        current = finish(interpolate(current, load(), alpha))
+        steps.append(Step(level, alpha, float(score(current)), True))
+    return current, steps

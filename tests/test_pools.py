@@ -1,0 +1,149 @@
+"""rglt.pools against oracles: exact densities, the dense target untouched, hand-computed BatchNorm
+statistics, a toy search with a known best coefficient, test labels that cannot steer the search, and
+the search's memory."""
+import weakref
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rglt import pools
+
+
+def _state(seed, n=200):
+    g = torch.Generator().manual_seed(seed)
+    return {"a.weight": torch.randn(n, generator=g), "b.weight": torch.randn(n // 2, generator=g),
+            "bn.running_mean": torch.randn(4, generator=g), "bn.num_batches_tracked": torch.tensor(seed)}
+
+
+def test_interpolate_acts_on_every_float_entry_and_keeps_integer_ones():
+    a, b = _state(1), _state(2)
+    out = pools.interpolate(a, b, 0.3)
+    for k in ("a.weight", "b.weight", "bn.running_mean"):
+        torch.testing.assert_close(out[k], 0.3 * a[k] + 0.7 * b[k])
+    assert out["bn.num_batches_tracked"] == a["bn.num_batches_tracked"]
+    with pytest.raises(ValueError, match="alpha must be"):
+        pools.interpolate(a, b, 1.5)
+    with pytest.raises(ValueError, match="differ in"):
+        pools.interpolate(a, {k: v for k, v in b.items() if k != "b.weight"}, 0.5)
+
+
+def test_reprune_gives_the_targets_exact_density_and_never_prunes_the_dense_target():
+    state = _state(3)
+    g = torch.Generator().manual_seed(0)
+    target = {"a.weight": torch.rand(200, generator=g) < 0.37, "b.weight": torch.rand(100, generator=g) < 0.2}
+    out, masks = pools.reprune(state, target)
+    assert sum(int(m.sum()) for m in masks.values()) == sum(int(m.sum()) for m in target.values())
+    # oracle: the kept entries are the largest |w| over both tensors
+    everything = torch.cat([state["a.weight"], state["b.weight"]]).abs()
+    keep = sum(int(m.sum()) for m in target.values())
+    top = torch.zeros(300, dtype=torch.bool)
+    top[torch.topk(everything, keep).indices] = True
+    assert torch.equal(torch.cat([masks["a.weight"], masks["b.weight"]]), top)
+    assert torch.equal(out["a.weight"], state["a.weight"] * masks["a.weight"])
+    dense = {k: torch.ones_like(v, dtype=torch.bool) for k, v in target.items()}
+    same, _ = pools.reprune(state, dense)
+    assert all(torch.equal(same[k], state[k]) for k in state)
+
+
+def test_bn_recalibration_equals_the_hand_computed_mean_and_variance():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    x = torch.randn(10, 3)
+    net[1].running_mean.fill_(5.0)
+    pools.recalibrate_bn(net, x, batches=2, batch_size=4)   # batches x[0:4], x[4:8]; x[8:] unused
+    with torch.no_grad():
+        h = net[0](x)
+    b1, b2 = h[:4], h[4:8]
+    torch.testing.assert_close(net[1].running_mean, (b1.mean(0) + b2.mean(0)) / 2)
+    torch.testing.assert_close(net[1].running_var, (b1.var(0, unbiased=True) + b2.var(0, unbiased=True)) / 2)
+    assert net[1].momentum == 0.1  # restored
+
+
+def test_adjacency_order():
+    assert pools.adjacency_order(5, range(10)) == [4, 6, 3, 7, 2, 8, 1, 9, 0]
+    assert pools.adjacency_order(0, range(4)) == [1, 2, 3]
+    assert pools.adjacency_order(3, [0, 3, 4, 9]) == [4, 0, 9]
+
+
+def _toy(best_alpha):
+    """Candidates and a score whose maximum over the merge with candidate 1 is at ``best_alpha``."""
+    target = {"w": torch.zeros(3)}
+    cand = {"w": torch.ones(3)}
+    goal = (1 - best_alpha) * cand["w"]          # alpha * target + (1 - alpha) * cand
+    score = lambda s: -float((s["w"] - goal).abs().sum())
+    return target, cand, score
+
+
+@pytest.mark.parametrize("best_alpha", [0.05, 0.3, 0.7, 0.95])
+def test_the_search_finds_a_known_best_coefficient(best_alpha):
+    target, cand, score = _toy(best_alpha)
+    best, steps = pools.greedy(target, [(1, lambda: cand)], score, finish=lambda s: s)
+    assert steps[0].alpha == best_alpha and steps[0].accepted
+    torch.testing.assert_close(best["w"], best_alpha * target["w"] + (1 - best_alpha) * cand["w"])
+    # a candidate that only hurts is refused, and >= against > matters at a tie
+    worse = {"w": torch.full((3,), 50.0)}
+    _, steps = pools.greedy(best, [(2, lambda: worse)], score, finish=lambda s: s, coefficients=(1.0,))
+    assert steps[0].accepted  # alpha 1 reproduces the best: equal score, kept under >=
+    _, steps = pools.greedy(best, [(2, lambda: worse)], score, finish=lambda s: s, coefficients=(1.0,), strict=True)
+    assert not steps[0].accepted
+
+
+def test_test_labels_cannot_steer_the_search():
+    """The search sees only its score (validation data); shuffled test labels change nothing chosen."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    x_val, y_val = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    x_test, y_test = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    states = [{k: v + 0.5 * torch.randn_like(v) for k, v in model.state_dict().items()} for _ in range(5)]
+
+    def run(test_labels):
+        def score(state):
+            model.load_state_dict(state)
+            with torch.no_grad():
+                _ = (model(x_test).argmax(1) == test_labels).float().mean()  # evaluated, never used
+                return float((model(x_val).argmax(1) == y_val).float().mean())
+        return pools.greedy(states[2], [(n, (lambda s=states[n]: s)) for n in pools.adjacency_order(2, range(5))],
+                            score, finish=lambda s: s)[1]
+
+    assert run(y_test) == run(y_test[torch.randperm(64)])
+
+
+def test_the_search_holds_one_merged_state_at_a_time():
+    refs, peak = [], [0]
+
+    class Tracked(dict):
+        pass  # a dict subclass can be weakly referenced
+
+    def trace(event, state):
+        refs.append(weakref.ref(state))
+        peak[0] = max(peak[0], sum(r() is not None for r in refs))
+
+    def finish(state):
+        return Tracked(state)
+
+    states = [{"w": torch.randn(1000)} for _ in range(6)]
+    best, steps = pools.greedy(states[0], [(n, (lambda s=states[n]: s)) for n in range(1, 6)],
+                               lambda s: -float(s["w"].abs().sum()), finish, trace=trace)
+    # alive: at most the current best (a merged state once one is accepted) and the one being scored
+    assert peak[0] <= 2 and len(steps) == 5
+
+
+def test_swa_is_the_equal_mean_and_ema_weights_the_running_state():
+    states = [{"w": torch.tensor([float(n)])} for n in range(4)]
+    cands = [(n, (lambda s=states[n]: s)) for n in (1, 2, 3)]
+    swa, steps = pools.running_average(states[0], cands, lambda s: 0.0, lambda s: s, kind="swa")
+    assert float(swa["w"]) == pytest.approx(np.mean([0, 1, 2, 3])) and all(s.accepted for s in steps)
+    ema, _ = pools.running_average(states[0], cands, lambda s: 0.0, lambda s: s, kind="ema", decay=0.5)
+    assert float(ema["w"]) == pytest.approx(((0 * 0.5 + 1 * 0.5) * 0.5 + 2 * 0.5) * 0.5 + 3 * 0.5)
+
+
+def test_ensemble_and_disagreement():
+    p1 = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    p2 = torch.tensor([[0.4, 0.6], [0.3, 0.7], [0.1, 0.9]])
+    labels = torch.tensor([0, 1, 1])
+    # mean: [0.65, 0.35] -> 0, [0.25, 0.75] -> 1, [0.35, 0.65] -> 1: all right
+    assert pools.ensemble_accuracy([p1, p2], labels) == 1.0
+    d = pools.disagreement([p1, p2])
+    torch.testing.assert_close(d, torch.tensor([[0.0, 2 / 3], [2 / 3, 0.0]]))
