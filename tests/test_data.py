@@ -267,3 +267,17 @@ def test_seeded_loader_order_follows_seed():
 
     assert torch.equal(order(3), order(3)) and not torch.equal(order(3), order(4))
     assert torch.equal(torch.cat([y for _, y in seeded_loader(ds, batch_size=64)]), ds.tensors[1])
+
+
+def test_mnist1d_task_carves_a_validation_split_of_the_asked_size():
+    from rglt.data.tasks import Task, load_task
+    data = load_task(Task(train_size=900, val_size=100, noise=2))
+    assert (len(data.train[1]), len(data.val[1]), len(data.test[1])) == (900, 100, 1000)
+    train_rows = {tuple(row.tolist()) for row in data.train[0].flatten(1)}
+    assert not any(tuple(row.tolist()) in train_rows for row in data.val[0].flatten(1))  # disjoint
+    default = load_task(Task(train_size=900, noise=2))
+    assert len(default.val[1]) == 500
+    with pytest.raises(ValueError, match="train_size \\+ val_size must be <= 4000"):
+        Task(train_size=3900, val_size=200)
+    with pytest.raises(ValueError, match="val_size must be None or an integer"):
+        Task(val_size=0)

@@ -7,7 +7,7 @@ for it needs (input channels, dimension, input size, classes). Registry:
 =========  =====================================================  ======================================
 name       source                                                 knobs
 =========  =====================================================  ======================================
-mnist1d    MNIST-1D, generated (x: N x 1 x 40)                    train_size, noise, shift (severities)
+mnist1d    MNIST-1D, generated (x: N x 1 x 40)                    train_size, val_size, noise, shift
 digits     scikit-learn's 8x8 digits (x: N x 1 x 8 x 8)           train_size
 cifar10    CIFAR-10 from ``$RGLT_DATA`` (normalised, no augmentation)  train_size
 cifar100   CIFAR-100 from ``$RGLT_DATA``                          train_size
@@ -28,6 +28,7 @@ import numbers
 import torch
 
 from rglt.data.splits import check_seed
+from rglt.store import hashed_unless_default
 
 SEQUENCE_TASKS = ("seq-mlm", "seq-chain", "seq-majority", "seq-firstlast", "seq-count")
 TASKS = ("mnist1d", "digits", "cifar10", "cifar100", "svhn", "msds1", "msds2", *SEQUENCE_TASKS)
@@ -42,6 +43,9 @@ class Task:
     train_size: int | None = None   # keep the first n training examples (None: all of them)
     noise: int = 0                  # mnist1d only: noise severity 0..5 on every split
     shift: int = 0                  # mnist1d only: translation severity 0..5 on every split
+    # mnist1d only: how many of the generator's 4,000 training signals form the validation split
+    # (None: 500); e.g. 10% of the training data, as Lottery Pools' App. Table 3 carves it.
+    val_size: int | None = hashed_unless_default(None)
 
     def __post_init__(self):
         if self.name not in TASKS:
@@ -51,6 +55,15 @@ class Task:
                                             or not isinstance(self.train_size, numbers.Integral)
                                             or self.train_size < 1):
             raise ValueError(f"train_size must be None or an integer >= 1; got {self.train_size!r}")
+        if self.val_size is not None:
+            if isinstance(self.val_size, bool) or not isinstance(self.val_size, numbers.Integral) \
+                    or not 1 <= self.val_size <= 3999:
+                raise ValueError(f"val_size must be None or an integer in [1, 3999]; got {self.val_size!r}")
+            if self.name != "mnist1d":
+                raise ValueError(f"val_size applies to mnist1d only; got val_size={self.val_size} for {self.name!r}")
+            if self.train_size is not None and self.train_size + self.val_size > 4000:
+                raise ValueError(f"train_size + val_size must be <= 4000 (MNIST-1D's training signals); got "
+                                 f"{self.train_size} + {self.val_size}")
         for knob in ("noise", "shift"):
             value = getattr(self, knob)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= 5:
@@ -93,7 +106,8 @@ def load_task(task: Task) -> TaskData:
     n = task.train_size
     if task.name == "mnist1d":
         from rglt.data.mnist_1d import mnist1d_splits
-        splits = mnist1d_splits(split_seed=task.split_seed, train_size=n, noise=task.noise, shift=task.shift)
+        extra = {} if task.val_size is None else {"val_size": task.val_size}
+        splits = mnist1d_splits(split_seed=task.split_seed, train_size=n, noise=task.noise, shift=task.shift, **extra)
         parts, shape, classes = [s.tensors for s in splits], (1, 1, (40,)), 10
     elif task.name == "digits":
         from rglt.data.digits import digits_splits
