@@ -147,3 +147,31 @@ def test_ensemble_and_disagreement():
     assert pools.ensemble_accuracy([p1, p2], labels) == 1.0
     d = pools.disagreement([p1, p2])
     torch.testing.assert_close(d, torch.tensor([[0.0, 2 / 3], [2 / 3, 0.0]]))
+
+
+def test_the_finisher_reprunes_then_recalibrates_and_the_search_runs_on_a_real_network():
+    from rglt.models import build, prunable_parameters
+    from rglt.prune import magnitude_masks
+    torch.manual_seed(0)
+    model = build("resnet8", dim=1, in_channels=1, num_classes=3, width=4, seed=0)
+    names = [n for n, _ in prunable_parameters(model)]
+    x, y = torch.randn(96, 1, 16), torch.randint(0, 3, (96,))
+    states = []
+    for seed in range(3):
+        state = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v.clone()
+                 for k, v in model.state_dict().items()}
+        states.append(state)
+    target_masks = dict(zip(names, magnitude_masks([states[1][n] for n in names], None, 0.6)))
+    finish = pools.finisher(model, target_masks, x, batches=2, batch_size=32)
+    out = finish(pools.interpolate(states[0], states[2], 0.5))
+    kept = sum(int((out[n] != 0).sum()) for n in names)
+    assert kept == sum(int(m.sum()) for m in target_masks.values())
+    # BN statistics are those of the re-pruned network on the first two batches
+    check = build("resnet8", dim=1, in_channels=1, num_classes=3, width=4, seed=0)
+    check.load_state_dict(pools.reprune(pools.interpolate(states[0], states[2], 0.5), target_masks)[0])
+    pools.recalibrate_bn(check, x, batches=2, batch_size=32)
+    torch.testing.assert_close(out["stem.bn.running_mean"], check.state_dict()["stem.bn.running_mean"])
+    best, steps = pools.greedy(states[1], [(0, lambda: states[0]), (2, lambda: states[2])],
+                               pools.scorer(model, (x, y)), finish, coefficients=(0.3, 0.7))
+    assert [s.level for s in steps] == [0, 2]
+    assert sum(int((best[n] != 0).sum()) for n in names) == kept or not any(s.accepted for s in steps)

@@ -72,3 +72,27 @@ def recalibrate_bn(model: nn.Module, inputs: torch.Tensor, *, batches: int, batc
         m.momentum = momentum
     model.train(was_training)
     return model
+
+
+def finisher(model: nn.Module, target_masks: Mapping[str, torch.Tensor] | None, inputs: torch.Tensor, *,
+             batches: int, batch_size: int = 128):
+    """``finish(state)`` for the searches: re-prune to the target ticket's density (skipped when
+    ``target_masks`` is None: "prune after" re-prunes once at the end), load into ``model``, recalibrate
+    its BatchNorm on ``inputs``, and return a detached copy of the resulting state."""
+    def finish(state: State) -> dict[str, torch.Tensor]:
+        if target_masks is not None:
+            state, _ = reprune(state, target_masks)
+        model.load_state_dict(dict(state))
+        recalibrate_bn(model, inputs, batches=batches, batch_size=batch_size)
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return finish
+
+
+def scorer(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor]):
+    """``score(state)``: the accuracy of ``model`` with ``state`` on ``data`` (the validation split)."""
+    from rglt.train import evaluate
+
+    def score(state: State) -> float:
+        model.load_state_dict(dict(state))
+        return evaluate(model, data)["accuracy"]
+    return score
