@@ -113,7 +113,8 @@ def stage_sigma(result, depth: int, stage: int) -> np.ndarray:
     return sigma[:, (stage - 1) * n + 1: stage * n]
 
 
-def _row(result, depth, stage) -> str:
+def stage_text(result, depth: int, stage: int) -> str:
+    """sigma of a stage's blocks (the first left out) as "mean±SE", for the chapter's tables."""
     mean, sem = seed_mean(stage_sigma(result, depth, stage), 0)
     return ", ".join(f"{m:+.2f}±{s:.2f}" for m, s in zip(mean, sem))
 

@@ -286,12 +286,14 @@ PAPER_PATTERN = ["+", "+", "+", "-"]
 from rglt.rg.imp_flow import GAMMA_BOUND  # noqa: E402  (the checks' reading of a fit at the bound)
 
 
-def _fmt(sigma: np.ndarray) -> str:
+def sigma_text(sigma: np.ndarray) -> str:
+    """sigma over seeds (seeds, groups) as "mean±SE" per group."""
     mean, sem = seed_mean(sigma, 0)
     return ", ".join(f"{m:+.3f}±{s:.3f}" for m, s in zip(mean, sem))
 
 
-def _quote(row) -> str:
+def quote(row) -> str:
+    """A row of the paper's numbers as printed, signed."""
     return " ".join(f"{v:+.2f}" for v in row)
 
 
@@ -310,8 +312,8 @@ def checks(result, config: Config) -> list[Claim]:
         claim=f"from random initialisation, tasks {names[a]} and {names[b]} (CIFAR-10 / CIFAR-100's place) "
               "agree on which stages are relevant and which irrelevant",
         source="000 Table 2 (top rows), Sec. 5.1",
-        source_value=f"CIFAR-10 {_quote(TABLE_2['CIFAR-10'])}; CIFAR-100 {_quote(TABLE_2['CIFAR-100'])}: both + + + -",
-        ours=f"{names[a]}: {_fmt(sigma[0, a])} ({' '.join(cls[0, a])}); {names[b]}: {_fmt(sigma[0, b])} "
+        source_value=f"CIFAR-10 {quote(TABLE_2['CIFAR-10'])}; CIFAR-100 {quote(TABLE_2['CIFAR-100'])}: both + + + -",
+        ours=f"{names[a]}: {sigma_text(sigma[0, a])} ({' '.join(cls[0, a])}); {names[b]}: {sigma_text(sigma[0, b])} "
              f"({' '.join(cls[0, b])})",
         tolerance=f"the same class at every stage; {rule}",
         **judged(same, f"classes {' '.join(cls[0, a])} against {' '.join(cls[0, b])}", partly=only_marginal)))
@@ -323,7 +325,7 @@ def checks(result, config: Config) -> list[Claim]:
             claim=f"{init}: the first three stages are relevant and the last irrelevant, on both tasks",
             source="000 Table 2, Sec. 5.1" + (" (PT rows)" if init == "pretrained" else ""),
             source_value=("CIFAR-10 / CIFAR-100: + + + -" if init == "random" else
-                          f"PT CIFAR-10 {_quote(TABLE_2['PT CIFAR-10'])}; PT CIFAR-100 {_quote(TABLE_2['PT CIFAR-100'])}"),
+                          f"PT CIFAR-10 {quote(TABLE_2['PT CIFAR-10'])}; PT CIFAR-100 {quote(TABLE_2['PT CIFAR-100'])}"),
             ours="; ".join(f"{names[t]}: {' '.join(cls[i, t])}" for t in (a, b)),
             tolerance=f"+ + + - on both tasks; {rule}",
             **judged(all(pattern), f"classes {', '.join(' '.join(cls[i, t]) for t in (a, b))}",
@@ -356,8 +358,8 @@ def checks(result, config: Config) -> list[Claim]:
     out.append(Claim(
         claim="the pretrained network pruned on its own task (no task-specific refining, every layer "
               "prunable): first three stages relevant, the last irrelevant",
-        source="000 Table 5, App. D", source_value=f"PRE-TRAINED IMAGENET {_quote(TABLE_5)}",
-        ours=f"{_fmt(src)} ({' '.join(cls_src)})", tolerance=f"+ + + -; {rule}",
+        source="000 Table 5, App. D", source_value=f"PRE-TRAINED IMAGENET {quote(TABLE_5)}",
+        ours=f"{sigma_text(src)} ({' '.join(cls_src)})", tolerance=f"+ + + -; {rule}",
         **judged(cls_src == PAPER_PATTERN, f"classes {' '.join(cls_src)}",
                  partly=list(np.where(src.mean(0) > 0, "+", "-")) == PAPER_PATTERN)))
 
@@ -440,7 +442,7 @@ def checks(result, config: Config) -> list[Claim]:
         claim="sigma is learnt: it differs from the sigma of the same weights pruned without training (F = identity)",
         source="000 Sec. 3.1-3.2 (T = F o M; sigma read as the task's relevant directions)",
         source_value="no number: the paper never separates the masking operator M from the refining F",
-        ours=f"untrained {names[a]} (random init): {_fmt(null[0, a])}; trained: {_fmt(sigma[0, a])}; "
+        ours=f"untrained {names[a]} (random init): {sigma_text(null[0, a])}; trained: {sigma_text(sigma[0, a])}; "
              f"{beyond.sum()} of {beyond.size} (init, task, stage) differ by > {z:g} SE",
         tolerance=f"on every task and init, at least one stage differs by > {z:g} SE",
         **judged(bool(beyond.any(axis=-1).all()), f"{(~beyond.any(axis=-1)).sum()} (init, task) flows are "
