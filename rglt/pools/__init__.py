@@ -7,8 +7,8 @@
 - :mod:`~rglt.pools.ensemble`: the output ensemble and the prediction-disagreement matrix.
 """
 from rglt.pools.ensemble import disagreement, ensemble_accuracy, predictions
-from rglt.pools.search import COEFFICIENTS, Step, adjacency_order, greedy, running_average
+from rglt.pools.search import COEFFICIENT_GRIDS, COEFFICIENTS, Step, adjacency_order, greedy, running_average
 from rglt.pools.weights import finisher, interpolate, recalibrate_bn, reprune, scorer
 
-__all__ = ["COEFFICIENTS", "Step", "adjacency_order", "disagreement", "ensemble_accuracy", "finisher", "greedy",
+__all__ = ["COEFFICIENT_GRIDS", "COEFFICIENTS", "Step", "adjacency_order", "disagreement", "ensemble_accuracy", "finisher", "greedy",
            "interpolate", "predictions", "recalibrate_bn", "reprune", "running_average", "scorer"]

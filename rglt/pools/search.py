@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable, Sequence
 from rglt.pools.weights import State, interpolate
 from rglt.validate import check_choice, check_int, check_real, require
 
-COEFFICIENTS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # the paper's 11 (App., and the code)
+COEFFICIENTS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # 003 App. Table 1 (its text says 12)
+# 003 App. Table 2: the grids of the coefficient-count study (Fig. 5), by count
+COEFFICIENT_GRIDS = {1: (0.5,), 3: (0.05, 0.5, 0.95), 7: (0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95), 11: COEFFICIENTS}
 Candidates = Iterable[tuple[int, Callable[[], State]]]
 
 
