@@ -293,3 +293,9 @@ def test_imp_resume_at_the_smoke_profile(tmp_path, monkeypatch):
     claims = imp_resume.checks(result, config)
     assert [c.verdict for c in claims] == ["reproduced"] * 4, claims
     assert result["run_key"] == config.run.key
+
+
+def test_metrics_are_read_without_the_weights_and_equal_the_loaded_ones(cache):
+    store = tickets(RUN)
+    for level in store.levels():
+        assert store.metrics(level) == store.load(level).metrics

@@ -101,7 +101,7 @@ def run(config: Config) -> dict:
             store = store_of(depth_run(config, depth, r))
             fl = imp_flow.flow(store, names)
             sig[r] = imp_flow.exponents(fl.M, C)["sigma"]
-            acc[r] = [store.load(n).metrics["accuracy"] for n in fl.levels]
+            acc[r] = [store.metrics(n)["accuracy"] for n in fl.levels]
         out[f"sigma_{depth}"], out[f"accuracy_{depth}"] = sig, acc
     return out
 

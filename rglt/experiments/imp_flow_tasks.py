@@ -133,7 +133,7 @@ def _flow_of(run: TicketRun):
     from rglt.rg import imp_flow
     store = store_of(run)
     fl = imp_flow.flow(store, STAGES)
-    accuracy = np.array([store.load(n).metrics["accuracy"] for n in fl.levels])
+    accuracy = np.array([store.metrics(n)["accuracy"] for n in fl.levels])
     return fl, accuracy
 
 

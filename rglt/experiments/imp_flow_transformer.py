@@ -128,7 +128,7 @@ def run(config: Config) -> dict:
                 store = store_of(run_)
                 fl = imp_flow.flow(store, names)
                 sigma[i, t, r] = imp_flow.exponents(fl.M, imp_flow.c_of_run(run_.imp, fl.levels))["sigma"]
-                accuracy[i, t, r] = [store.load(n).metrics["accuracy"] for n in fl.levels]
+                accuracy[i, t, r] = [store.metrics(n)["accuracy"] for n in fl.levels]
                 untrained[i, t, r] = imp_flow_tasks.untrained_sigma(run_, names)
                 density = fl.density
     cnn_sigma = np.stack([imp_flow.exponents(imp_flow.flow(store_of(r), imp_flow_tasks.STAGES).M,

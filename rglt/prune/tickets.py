@@ -173,6 +173,10 @@ class TicketStore:
         os.rename(path, aside)
         return aside
 
+    def metrics(self, level: int) -> dict:
+        """The level's recorded metrics (from its meta.json, checked), without loading its weights."""
+        return self._meta(level)[1]["metrics"]
+
     def _meta(self, level: int) -> tuple[Path, dict]:
         path = self._level_dir(level)
         if not (path / "meta.json").exists():
