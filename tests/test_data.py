@@ -281,3 +281,46 @@ def test_mnist1d_task_carves_a_validation_split_of_the_asked_size():
         Task(train_size=3900, val_size=200)
     with pytest.raises(ValueError, match="val_size must be None or an integer"):
         Task(val_size=0)
+
+
+def test_corruptions_on_a_noisy_task_start_from_its_own_test_set_and_raise_one_knob():
+    from rglt.data.mnist_1d import _regenerated
+    task = mnist1d_splits(noise=2)
+    assert torch.equal(mnist1d_corrupted("shear", 0, noise=2).tensors[0], task.test.tensors[0])
+    # oracle: the regeneration with both knobs set by hand
+    np.testing.assert_allclose(mnist1d_corrupted("shear", 3, noise=2).tensors[0][:, 0].numpy(),
+                               _regenerated("test", 2, 0, 3, 0, 42), atol=1e-6)
+    assert torch.equal(mnist1d_corrupted("noise", 1, noise=2).tensors[0], task.test.tensors[0])  # max(2, 1)
+    with pytest.raises(ValueError, match="noise must be an integer in \\[0, 5\\]"):
+        mnist1d_corrupted("shear", 1, noise=6)
+
+
+def test_random_translation_moves_each_signal_by_its_own_offset_with_zeros_shifted_in():
+    from rglt.data import random_translation
+    x = torch.arange(1, 2 * 2 * 10 + 1, dtype=torch.float32).reshape(2, 2, 10)
+    out = random_translation(x, 3, torch.Generator().manual_seed(0))
+    for i in range(2):      # oracle: numpy, signal by signal, for the offset it must have used
+        matches = []
+        for k in range(-3, 4):
+            expected = np.zeros((2, 10), dtype=np.float32)
+            if k >= 0:
+                expected[:, k:] = x[i, :, :10 - k].numpy()
+            else:
+                expected[:, :k] = x[i, :, -k:].numpy()
+            matches.append(np.array_equal(out[i].numpy(), expected))
+        assert sum(matches) == 1
+    again = random_translation(x, 3, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    with pytest.raises(ValueError, match="max_shift must be an integer in \\[0, 9\\]"):
+        random_translation(x, 10, torch.Generator())
+
+
+def test_corrupted_tests_of_a_noisy_task_are_the_severities_above_its_own():
+    from rglt.data import Task, corrupted_tests
+    sets = corrupted_tests(Task(train_size=100, noise=2))
+    assert sorted(sets) == sorted([f"noise:{s}" for s in (3, 4, 5)]
+                                  + [f"{k}:{s}" for k in ("shear", "scale", "shift") for s in range(1, 6)])
+    x, y = sets["scale:2"]
+    assert x.shape == (1000, 1, 40) and torch.equal(y, mnist1d_splits().test.tensors[1])
+    with pytest.raises(ValueError, match="task.name must be mnist1d or one of"):
+        corrupted_tests(Task("digits"))

@@ -175,3 +175,35 @@ def test_the_finisher_reprunes_then_recalibrates_and_the_search_runs_on_a_real_n
                                pools.scorer(model, (x, y)), finish, coefficients=(0.3, 0.7))
     assert [s.level for s in steps] == [0, 2]
     assert sum(int((best[n] != 0).sum()) for n in names) == kept or not any(s.accepted for s in steps)
+
+
+def test_reprune_keeping_ties_keeps_every_weight_at_the_threshold_as_the_authors_code():
+    # three weights share the 3rd-largest magnitude: the exact rule keeps 3, the authors' rule 5
+    state = {"w": torch.tensor([0.9, -0.2, 0.2, 0.2, 0.1, 0.05, 0.8])}
+    target = {"w": torch.tensor([1, 1, 1, 0, 0, 0, 0], dtype=torch.bool)}
+    _, exact = pools.reprune(state, target)
+    out, kept = pools.reprune(state, target, ties="keep")
+    assert int(exact["w"].sum()) == 3
+    assert kept["w"].tolist() == [True, True, True, True, False, False, True]
+    assert int(kept["w"].sum()) == 5 and torch.equal(out["w"], state["w"] * kept["w"])
+    with pytest.raises(ValueError, match="ties must be one of"):
+        pools.reprune(state, target, ties="some")
+
+
+def test_the_finisher_recalibrates_on_freshly_augmented_inputs_when_asked():
+    model = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.BatchNorm1d(2))
+    x = torch.randn(64, 1, 40, generator=torch.Generator().manual_seed(1))
+    calls = []
+
+    def augment(inputs):
+        calls.append(inputs)
+        return inputs + 1.0   # a known shift of the inputs moves the BN mean by the conv's weight sum
+
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    plain = pools.finisher(model, None, x, batches=1, batch_size=64)(state)
+    shifted = pools.finisher(model, None, x, batches=1, batch_size=64, augment=augment)(state)
+    assert len(calls) == 1 and calls[0] is x
+    moved = shifted["1.running_mean"] - plain["1.running_mean"]
+    assert torch.allclose(moved, model[0].weight.detach().sum(dim=(1, 2)), atol=1e-5)
+    with pytest.raises(TypeError, match="augment must be"):
+        pools.finisher(model, None, x, batches=1, augment=3)

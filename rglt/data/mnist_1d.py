@@ -203,20 +203,39 @@ def _regenerated(split: str, noise: int, shift: int, shear: int, scale: int, see
     return out
 
 
-def _corrupted(kind: str, severity: int, seed: int) -> np.ndarray:
-    if severity == 0:
+def _corrupted(kind: str, severity: int, seed: int, base: dict) -> np.ndarray:
+    levels = {k: max(base.get(k, 0), severity if kind in (k, "all") else 0) for k in ("noise", "shift", "shear", "scale")}
+    if not any(levels.values()):
         return _generate(seed)["x_test"]
-    levels = {k: (severity if k in (kind,) or kind == "all" else 0) for k in ("noise", "shift", "shear", "scale")}
     return _regenerated("test", levels["noise"], levels["shift"], levels["shear"], levels["scale"], seed)
 
 
-def mnist1d_corrupted(kind: str, severity: int, *, generator_seed: int = 42) -> TensorDataset:
+def mnist1d_corrupted(kind: str, severity: int, *, generator_seed: int = 42, noise: int = 0,
+                      shift: int = 0) -> TensorDataset:
     """The MNIST-1D test set regenerated at ``severity`` (0 = clean, 1..5) of ``kind`` (see table).
 
     Same examples and labels as ``mnist1d_splits(...).test``; x (1000, 1, 40) float32, y (1000,) int64.
+    ``noise`` and ``shift`` are the task's own severities (mnist1d_splits' knobs): each knob is the
+    larger of the task's and the corruption's, so severity 0 is the task's own test set.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     severity = _check_int(severity, "severity", 0, 5)
     generator_seed = _check_int(generator_seed, "generator_seed", 0, 2**32 - 1)
-    return _dataset(_corrupted(kind, severity, generator_seed), _generate(generator_seed)["y_test"])
+    base = {"noise": _check_int(noise, "noise", 0, 5), "shift": _check_int(shift, "shift", 0, 5)}
+    return _dataset(_corrupted(kind, severity, generator_seed, base), _generate(generator_seed)["y_test"])
+
+
+def random_translation(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each signal of ``x`` (N, C, L) moved by its own offset, uniform in [-max_shift, max_shift], with
+    zeros shifted in: the 1D analogue of CIFAR's random crop after 4 pixels of zero padding (a flip
+    has no analogue: a reversed MNIST-1D signal is another digit's shape)."""
+    max_shift = _check_int(max_shift, "max_shift", 0, x.shape[-1] - 1)
+    if x.dim() != 3:
+        raise ValueError(f"x must be shaped (N, C, L); got {tuple(x.shape)}")
+    n, length = x.shape[0], x.shape[-1]
+    offsets = torch.randint(-max_shift, max_shift + 1, (n,), generator=generator)
+    source = torch.arange(length)[None, :] - offsets[:, None]                  # out[i, t] = x[i, t - offset]
+    inside = (source >= 0) & (source < length)
+    gathered = torch.gather(x, 2, source.clamp(0, length - 1)[:, None, :].expand(-1, x.shape[1], -1))
+    return gathered * inside[:, None, :]

@@ -144,3 +144,22 @@ def load_task(task: Task) -> TaskData:
     dim, channels, size = shape
     return TaskData(train=tuple(train), val=tuple(val), test=tuple(test), dim=dim, in_channels=channels,
                     input_size=size, num_classes=classes)
+
+
+def corrupted_tests(task: Task) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The task's test set under distribution shift, by "kind:severity": for MNIST-1D every kind of
+    ``mnist1d_corrupted`` at each severity stronger than the task's own (a noise-2 task gets noise 3-5,
+    shear, scale and shift 1-5); for CIFAR and SVHN the CIFAR-10-C-style corruptions among the
+    paper's 15 (``rglt.data.corruptions.MAIN``) at severities 1-5."""
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an rglt.data.Task; got {type(task).__name__}")
+    if task.name == "mnist1d":
+        from rglt.data.mnist_1d import KINDS, mnist1d_corrupted
+        own = {"noise": task.noise, "shift": task.shift}
+        return {f"{kind}:{s}": mnist1d_corrupted(kind, s, noise=task.noise, shift=task.shift).tensors
+                for kind in KINDS if kind != "all" for s in range(own.get(kind, 0) + 1, 6)}
+    if task.name in _VISION:
+        from rglt.data.corruptions import MAIN
+        from rglt.data.vision import vision_corrupted
+        return {f"{c}:{s}": vision_corrupted(task.name, c, s).tensors for c in MAIN for s in range(1, 6)}
+    raise ValueError(f"task.name must be mnist1d or one of {', '.join(_VISION)} for corrupted test sets; got {task.name!r}")

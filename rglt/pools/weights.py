@@ -1,12 +1,12 @@
 """Whole model states: interpolation, re-pruning to a ticket's density, BatchNorm recalibration."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
-from rglt.validate import check_int, check_real
+from rglt.validate import check_choice, check_int, check_real
 
 State = Mapping[str, torch.Tensor]
 
@@ -27,13 +27,20 @@ def interpolate(a: State, b: State, alpha: float) -> dict[str, torch.Tensor]:
     return out
 
 
-def reprune(state: State, target_masks: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict]:
+TIES = ("exact", "keep")
+
+
+def reprune(state: State, target_masks: Mapping[str, torch.Tensor], *, ties: str = "exact"
+            ) -> tuple[dict[str, torch.Tensor], dict]:
     """Magnitude-prune the prunable entries of ``state`` (the names of ``target_masks``) globally to
-    exactly the target ticket's count of surviving weights; returns (state with the pruned weights
-    zeroed, the new masks). A dense target (every mask all ones) is returned unpruned: the paper never
-    re-prunes the dense network. Ties at the threshold go by rglt's one tie rule (magnitude_masks)."""
+    the target ticket's count k of surviving weights; returns (state with the pruned weights zeroed,
+    the new masks). A dense target (every mask all ones) is returned unpruned: the paper never
+    re-prunes the dense network. ``ties="exact"``: exactly k survive, ties at the threshold going by
+    rglt's one tie rule (magnitude_masks). ``ties="keep"``: every |w| >= the k-th largest survives, as
+    the authors' code does (topk threshold, ``>=``), so ties keep more than k."""
     from rglt.prune.masks import magnitude_masks
 
+    check_choice(ties, "ties", TIES)
     names = list(target_masks)
     missing = [n for n in names if n not in state]
     if missing:
@@ -43,7 +50,11 @@ def reprune(state: State, target_masks: Mapping[str, torch.Tensor]) -> tuple[dic
     out = dict(state)
     if keep == total:
         return out, {n: torch.ones_like(target_masks[n], dtype=torch.bool) for n in names}
-    masks = magnitude_masks([state[n] for n in names], None, total - keep)
+    if ties == "keep":
+        threshold = torch.topk(torch.cat([state[n].detach().abs().flatten() for n in names]), keep).values[-1]
+        masks = [state[n].abs() >= threshold for n in names]
+    else:
+        masks = magnitude_masks([state[n] for n in names], None, total - keep)
     for n, m in zip(names, masks):
         out[n] = state[n] * m
     return out, dict(zip(names, masks))
@@ -75,15 +86,21 @@ def recalibrate_bn(model: nn.Module, inputs: torch.Tensor, *, batches: int, batc
 
 
 def finisher(model: nn.Module, target_masks: Mapping[str, torch.Tensor] | None, inputs: torch.Tensor, *,
-             batches: int, batch_size: int = 128):
+             batches: int, batch_size: int = 128, ties: str = "exact",
+             augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
     """``finish(state)`` for the searches: re-prune to the target ticket's density (skipped when
-    ``target_masks`` is None: "prune after" re-prunes once at the end), load into ``model``, recalibrate
-    its BatchNorm on ``inputs``, and return a detached copy of the resulting state."""
+    ``target_masks`` is None: "prune after" re-prunes once at the end; ``ties`` as in reprune), load
+    into ``model``, recalibrate its BatchNorm on ``inputs`` (passed through ``augment`` afresh at every
+    call when given, as the authors' augmented training loader), and return a detached copy."""
+    check_choice(ties, "ties", TIES)
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be None or a callable on a batch of inputs; got {type(augment).__name__}")
+
     def finish(state: State) -> dict[str, torch.Tensor]:
         if target_masks is not None:
-            state, _ = reprune(state, target_masks)
+            state, _ = reprune(state, target_masks, ties=ties)
         model.load_state_dict(dict(state))
-        recalibrate_bn(model, inputs, batches=batches, batch_size=batch_size)
+        recalibrate_bn(model, inputs if augment is None else augment(inputs), batches=batches, batch_size=batch_size)
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
     return finish
 
