@@ -207,3 +207,20 @@ def test_the_finisher_recalibrates_on_freshly_augmented_inputs_when_asked():
     assert torch.allclose(moved, model[0].weight.detach().sum(dim=(1, 2)), atol=1e-5)
     with pytest.raises(TypeError, match="augment must be"):
         pools.finisher(model, None, x, batches=1, augment=3)
+
+
+def test_the_best_state_after_k_candidates_is_the_search_over_those_k():
+    g = torch.Generator().manual_seed(3)
+    states = [{"w": torch.randn(50, generator=g)} for _ in range(7)]
+    goal = torch.randn(50, generator=g)
+
+    def score(s):
+        return -float((s["w"] - goal).square().sum())
+
+    cands = [(n, (lambda s=states[n]: s)) for n in range(1, 7)]
+    seen = []
+    full, _ = pools.greedy(states[0], cands, score, dict, on_step=lambda step, best: seen.append(dict(best)))
+    assert len(seen) == 6 and torch.equal(seen[-1]["w"], full["w"])
+    for k in (1, 3, 5):   # oracle: a search run over the first k candidates only
+        prefix, _ = pools.greedy(states[0], cands[:k], score, dict)
+        assert torch.equal(seen[k - 1]["w"], prefix["w"])

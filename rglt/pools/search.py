@@ -43,7 +43,8 @@ def adjacency_order(target: int, levels: Sequence[int]) -> list[int]:
 def greedy(target: State, candidates: Candidates, score: Callable[[State], float],
            finish: Callable[[State], State], *, coefficients: Sequence[float] = COEFFICIENTS,
            strict: bool = False, initial_score: float | None = None,
-           trace: Callable[[str, State], None] | None = None) -> tuple[State, list[Step]]:
+           trace: Callable[[str, State], None] | None = None,
+           on_step: Callable[[Step, State], None] | None = None) -> tuple[State, list[Step]]:
     """Algorithm 2 (``coefficients=COEFFICIENTS``) or Algorithm 3 (``coefficients=(0.5,)``).
 
     For each candidate theta_i: alpha_best = argmax_alpha score(finish(alpha theta_best + (1 - alpha)
@@ -52,7 +53,9 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
     best score starts from ``score(target)`` unless ``initial_score`` is given (the authors' code starts
     from the original ticket's *test* accuracy). ``finish`` re-prunes and recalibrates ("prune
     during"); for "prune after", pass a finish that only recalibrates and re-prune the result.
-    ``trace(event, state)`` is called with each state made ("merged"), for tests of memory use.
+    ``trace(event, state)`` is called with each state made ("merged"), for tests of memory use;
+    ``on_step(step, best)`` after each candidate with the best state so far, which is the result of a
+    search over the candidates visited until then (the pool-size study reads it off one search).
     """
     require(len(coefficients) >= 1, "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
     coefficients = [check_real(a, "coefficients", 0, 1) for a in coefficients]
@@ -77,6 +80,8 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
                 trace("merged", best)
             best_score = scores[k]
         steps.append(Step(level, alpha, scores[k], keep))
+        if on_step:
+            on_step(steps[-1], best)
         del candidate
     return best, steps
 
