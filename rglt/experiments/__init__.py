@@ -32,6 +32,8 @@ EXPERIMENTS = {
     "imp_projection": "rglt.experiments.imp_projection",
     "imp_resume": "rglt.experiments.imp_resume",
     "ising_rg": "rglt.experiments.ising_rg",
+    "lottery_pools": "rglt.experiments.lottery_pools",
+    "lottery_pools_analysis": "rglt.experiments.lottery_pools_analysis",
     "rg_flow": "rglt.experiments.rg_flow",
 }
 

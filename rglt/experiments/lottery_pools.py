@@ -1,6 +1,6 @@
-"""Lottery Pools against the tickets it starts from (seed 003: Fig. 3a/3b, Tables 6-7), with the gain
-taken apart step by step. NOT YET REGISTERED in rglt.experiments: its cpu result is pending (see
-issue 11); it runs at the smoke profile.
+"""Lottery Pools against the tickets it starts from (seed 003: Figs. 3a-3c, Tables 6-7), with the gain
+taken apart step by step. The analyses (Figs. 1, 2, 4-8, the authors' script) are
+``lottery_pools_analysis``, on the same ResNet-18 runs.
 
 IMP as Lottery Pools' ``main_imp.py`` does it: 20% of the surviving conv weights per round (the
 classifier never), 19 rounds, with rewinding to ~5% of training and without (rewinding to the
@@ -11,8 +11,10 @@ validation split on which every selection is made. Test data are never seen by a
 
 For every target density: the original ticket; the same ticket after BatchNorm recalibration alone;
 Lottery Pools (average, Algorithm 3); Lottery Pools (interpolation, Algorithm 2); the SWA and EMA
-baselines over the same candidates. Every merged state is re-pruned to the target's density ("prune
-during") and recalibrated on ``bn_batches`` training batches.
+baselines over the same candidates (and EMA as the authors' code computes it). Every merged state is
+re-pruned to the target's density ("prune during") and recalibrated on ``bn_batches`` training
+batches. Fig. 3c: the ticket, BN recalibration alone and Lottery Pools (interpolation) are also
+scored on the mean over the task's corrupted test sets (``rglt.data.corrupted_tests``).
 """
 from __future__ import annotations
 
