@@ -235,6 +235,114 @@ CASES += [
 ]
 
 
+# ---- Lottery Pools: accuracy (models, rewinds, seeds, methods, levels); the analysis' search (seeds, targets, variants)
+
+def _seed_noise(shape, seed_axis):
+    """0, 0.001, 0.002 ... along the seeds: a small spread, so that standard errors are not zero."""
+    shape = [1] * len(shape[:seed_axis]) + [shape[seed_axis]] + [1] * len(shape[seed_axis + 1:])
+    return 0.001 * np.arange(shape[seed_axis]).reshape(shape)
+
+
+def _lp_set(method, over, offset, key="accuracy", rewind=slice(None)):
+    """lottery_pools: ``method`` = ``over`` + offset (+ seed noise) at every density."""
+    def edit(d):
+        a = np.array(d[key], dtype=float)
+        methods = list(d["methods"])
+        m, o = methods.index(method), methods.index(over)
+        a[:, rewind, :, m] = a[:, rewind, :, o] + offset + _seed_noise(a[:, rewind, :, o].shape, 2)
+        d[key] = a
+    return edit
+
+
+def _variant_set(variant, over, offset):
+    """lottery_pools_analysis: search ``variant`` = ``over`` + offset (+ seed noise) at every target."""
+    def edit(d):
+        a = np.array(d["search"], dtype=float)
+        names = list(d["variants"])
+        a[..., names.index(variant)] = a[..., names.index(over)] + offset + _seed_noise(a.shape[:2], 0)
+        d["search"] = a
+    return edit
+
+
+def _pairs(rewind, near, slope):
+    """Fig. 1's matrix: the tickets recalibrated at 0.7, the averaged pair at 0.7 + near - slope (|i-j| - 1)."""
+    def edit(d):
+        pair, base = np.array(d["pair"], dtype=float), np.array(d["recalibrated"], dtype=float)
+        n = pair.shape[-1]
+        distance = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+        noise = _seed_noise(pair[rewind].shape[:1], 0)[:, None, None]
+        base[rewind] = 0.7 + noise[:, :, 0]
+        pair[rewind] = 0.7 + near - slope * (distance - 1) + noise
+        d["pair"], d["recalibrated"] = pair, base
+    return edit
+
+
+def _paths(with_rewind, without):
+    """Fig. 2's error along alpha: "bowl" (lowest inside) or "hump" (highest at the middle)."""
+    shapes = {"bowl": 0.3 - 0.05 * np.sin(np.linspace(0, np.pi, 11)), "hump": 0.3 + 0.05 * np.sin(np.linspace(0, np.pi, 11))}
+
+    def edit(d):
+        path = np.array(d["path"], dtype=float)
+        path[0, :, 1], path[1, :, 1] = shapes[with_rewind], shapes[without]
+        d["path"] = path
+    return edit
+
+
+def _disagreement(rising):
+    def edit(d):
+        dis = np.array(d["disagreement"], dtype=float)
+        n = dis.shape[-1]
+        distance = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+        dis[0] = 0.01 * distance if rising else 0.2 - 0.005 * distance
+        d["disagreement"] = dis
+    return edit
+
+
+CODE = ("code_threshold", "pool_code", "code_augment", "code_ties", "code_all")
+CASES += [
+    *[case for model in ("resnet18", "vgg16") for case in [
+        ("lottery_pools", f"{model}: Lottery Pools (interpolation) beats", _lp_set("interpolation", "ticket", 0.02),
+         _lp_set("interpolation", "ticket", -0.01)),
+        ("lottery_pools", f"{model}: averaging the tickets back", _lp_set("interpolation", "ticket", 0.02),
+         _lp_set("interpolation", "ticket", -0.01)),
+        ("lottery_pools", f"{model}: the gain holds at the sparsest", _lp_set("interpolation", "ticket", 0.02),
+         _lp_set("interpolation", "ticket", -0.01)),
+        ("lottery_pools", f"{model}: Lottery Pools improves accuracy under", _lp_set("interpolation", "ticket", 0.02, "corrupted"),
+         _lp_set("interpolation", "ticket", -0.01, "corrupted"))]],
+    ("lottery_pools", "Lottery Pools (interpolation) is better than", _lp_set("interpolation", "average", 0.02),
+     _lp_set("interpolation", "average", -0.01)),
+    ("lottery_pools", "rewinding matters",
+     _both(_lp_set("interpolation", "ticket", 0.03, rewind=0), _lp_set("interpolation", "ticket", 0.0, rewind=1)),
+     _both(_lp_set("interpolation", "ticket", 0.0, rewind=0), _lp_set("interpolation", "ticket", 0.03, rewind=1))),
+    ("lottery_pools", "Lottery Pools beats both SWA and EMA",
+     _both(_lp_set("swa", "interpolation", -0.02), _lp_set("ema", "interpolation", -0.02)),
+     _both(_lp_set("swa", "interpolation", 0.02), _lp_set("ema", "interpolation", 0.02))),
+    ("lottery_pools", "the gain comes from merging tickets",
+     _both(_lp_set("bn_only", "ticket", 0.0), _lp_set("interpolation", "ticket", 0.02)),
+     _both(_lp_set("interpolation", "ticket", 0.02), _lp_set("bn_only", "interpolation", 0.0))),
+    ("lottery_pools_analysis", "with rewinding, averaging two adjacent", _pairs(0, 0.02, 0.01), _pairs(0, -0.02, 0.0)),
+    ("lottery_pools_analysis", "without rewinding, averaging adjacent", _pairs(1, -0.1, 0.0), _pairs(1, 0.02, 0.0)),
+    ("lottery_pools_analysis", "the best accuracy on the path", _paths("bowl", "hump"), _paths("hump", "bowl")),
+    ("lottery_pools_analysis", "more candidate tickets",
+     _both(_variant_set("pool_25%", "pool_all", -0.02), _variant_set("pool_50%", "pool_all", -0.01)),
+     _variant_set("pool_25%", "pool_all", 0.01)),
+    ("lottery_pools_analysis", "more interpolation coefficients",
+     _both(_variant_set("coef_1", "pool_all", -0.02), _variant_set("coef_3", "pool_all", -0.01),
+           _variant_set("coef_7", "pool_all", -0.005)),
+     _variant_set("coef_1", "pool_all", 0.01)),
+    ("lottery_pools_analysis", "pruning after the search", _variant_set("prune_after", "pool_all", -0.05),
+     _variant_set("prune_after", "pool_all", 0.01)),
+    ("lottery_pools_analysis", "Lottery Pools over the two nearest", _variant_set("pool_2", "ensemble_3", 0.001),
+     _variant_set("pool_2", "ensemble_3", -0.05)),
+    ("lottery_pools_analysis", "tickets disagree little", _disagreement(True), _disagreement(False)),
+    ("lottery_pools_analysis", "the authors' script gives what",
+     _both(*[_variant_set(v, "pool_all", -0.001) for v in CODE]),
+     _both(*[_variant_set(v, "pool_all", -0.001) for v in CODE], _variant_set("code_threshold", "pool_all", -0.05))),
+    ("lottery_pools_analysis", "App. Table 4's weight decay", lambda d: d.update(swapped=np.where(np.arange(len(d["table"])) == 0, np.nan, 0.1)),
+     lambda d: d.update(swapped=np.asarray(d["table"]))),
+]
+
+
 @pytest.mark.parametrize("name, claim, make_true, make_false", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
 def test_each_claim_turns_with_the_evidence(name, claim, make_true, make_false):
     true, false = _data(name), _data(name)
@@ -271,3 +379,4 @@ def test_every_claim_has_a_case():
         for c in module.checks(_data(name), module.CONFIGS["cpu"]):
             assert any(n == name and _kind(name, c.claim).startswith(k) for n, k in covered), \
                 f"{name}: no turning case for {c.claim!r}"
+

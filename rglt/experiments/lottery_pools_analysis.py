@@ -62,7 +62,7 @@ class Config:
 
 CONFIGS = {
     "smoke": Config(pools=dataclasses.replace(lottery_pools.CONFIGS["smoke"], models=(ModelSpec("resnet18", width=4),),
-                                              rounds=5), targets=(0, 5)),
+                                              ), targets=(0, 3)),
     "cpu": Config(),
     "gpu": Config(pools=dataclasses.replace(lottery_pools.CONFIGS["gpu"], models=(ModelSpec("resnet18"),)),
                   targets=tuple(range(20)), augment_shift=4),

@@ -1,0 +1,36 @@
+"""The Lottery Pools experiments' gpu configs carry the paper's settings (003 Tables 2 and 4) and fail,
+naming the data path, before any training when CIFAR is not there."""
+import math
+
+import pytest
+
+from rglt.experiments import lottery_pools, lottery_pools_analysis
+
+
+@pytest.mark.parametrize("module", [lottery_pools, lottery_pools_analysis])
+def test_gpu_configs_fail_clearly_without_the_data(module, monkeypatch, tmp_path):
+    monkeypatch.setenv("RGLT_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("RGLT_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="RGLT_DATA"):
+        module.run(module.CONFIGS["gpu"])
+    assert not (tmp_path / "cache").exists()  # nothing trained
+
+
+def test_gpu_configs_carry_the_papers_settings():
+    config = lottery_pools.CONFIGS["gpu"]
+    assert config.task.name == "cifar100" and [m.name for m in config.models] == ["resnet18", "vgg16"]
+    t = config.train
+    assert (t.epochs, t.batch_size, t.lr, t.momentum, t.weight_decay) == (182, 128, 0.1, 0.9, 1e-4)
+    assert t.schedule == "step" and [round(m * 182) for m in t.milestones] == [91, 136]
+    # rewind to epoch 9: 45,000 training images in batches of 128 are 352 steps an epoch
+    assert config.rounds == 19 and config.rewind_step == 9 * math.ceil(45000 / 128)
+    assert lottery_pools_analysis.CONFIGS["gpu"].pools.train == t
+
+
+def test_bad_configs_are_refused_naming_the_field():
+    with pytest.raises(ValueError, match="targets"):
+        lottery_pools.Config(targets=(25,))
+    with pytest.raises(ValueError, match="ema_decay"):
+        lottery_pools.Config(ema_decay=1.0)
+    with pytest.raises(ValueError, match="targets"):
+        lottery_pools_analysis.Config(targets=(3,))
