@@ -1,19 +1,8 @@
-"""The IMP-flow experiments' gpu configs name the paper's data sets and fail, naming the data path,
-before any training when the data are not there."""
+"""The IMP-flow experiments' gpu configs name the paper's data sets (tests/test_gpu_configs.py: they
+fail, naming the data path, before any training when the data are not there)."""
 import math
 
-import pytest
-
 from rglt.experiments import imp_flow_depth, imp_flow_tasks
-
-
-@pytest.mark.parametrize("module", [imp_flow_tasks, imp_flow_depth])
-def test_gpu_configs_fail_clearly_without_the_data(module, monkeypatch, tmp_path):
-    monkeypatch.setenv("RGLT_DATA", str(tmp_path / "no-data"))
-    monkeypatch.setenv("RGLT_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(FileNotFoundError, match="RGLT_DATA"):
-        module.run(module.CONFIGS["gpu"])
-    assert not (tmp_path / "cache").exists()  # nothing trained
 
 
 def test_gpu_configs_carry_the_papers_settings():
