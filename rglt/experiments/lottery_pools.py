@@ -246,7 +246,7 @@ def checks(result, config: Config) -> list[Claim]:
     recal, total = parts[0][0], float(np.mean(gain(result, "interpolation")[:, 0]))
     out.append(Claim(
         claim="the gain comes from merging tickets, not from recalibrating BatchNorm",
-        source="beyond the paper: its SWA / EMA baselines land within a few tenths of Lottery Pools",
+        source="003 App. Tables 6-7 (beyond the paper: its SWA / EMA land within a few tenths of Lottery Pools)",
         source_value="no number: the paper does not separate the steps",
         ours="; ".join(f"{a} over {b}: {m:+.2f} ± {e:.2f}" for (a, b), (m, e) in zip(steps, parts))
              + " (points, mean over models and densities, ± seed SE)",

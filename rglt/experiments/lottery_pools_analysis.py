@@ -330,7 +330,7 @@ def checks(result, config: Config) -> list[Claim]:
     biggest = max(parts, key=lambda v: abs(parts[v][0]))
     out.append(Claim(
         claim="the authors' script gives what the paper's algorithm gives (each of its departures measured)",
-        source="luuyin/Lottery-pools CIFAR/Lottery_pools.py against 003 Algorithm 2",
+        source="003 Algorithm 2 against the authors' CIFAR/Lottery_pools.py (luuyin/Lottery-pools)",
         source_value="no number: the paper describes Algorithm 2 only",
         ours="; ".join(f"{v}: {m:+.2f} ± {e:.2f}" for v, (m, e) in parts.items())
              + f" points against the paper's search; ties kept {int(tie_extra.max())} extra weights at most",
