@@ -78,6 +78,10 @@ class ResidualMLP(nn.Module):
             x = (x + block(x)) / math.sqrt(2.0)
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.scale * self.pre_scale(x)
+    def post_scale(self, raw: torch.Tensor) -> torch.Tensor:
+        """The final scale (and tanh) on the residual blocks' output ``raw``."""
+        x = self.scale * raw
         return torch.tanh(x) if self.final_tanh else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.post_scale(self.pre_scale(x))
