@@ -12,8 +12,6 @@ and ``celeba-original`` ((8, 6, 4, 2), 4, 512). The zero-initialised output scal
 random values so that the couplings are not the identity. Variants:
 
 - ``eager``: ``RGFlow(backend="reference")``, the eager PyTorch code;
-- ``paired``: ``RGFlow(backend="paired")``, the eager code with each subnet layer's S and T MLPs run as
-  one batched MLP (one baddbmm per Linear for both);
 - ``compile``: ``torch.compile`` of the eager loss function (default mode); on the CPU inductor needs a
   C++ compiler, and a compile failure is recorded as the case's error;
 - ``triton``: ``RGFlow(backend="triton")``, gather / coupling epilogues / epilogue + scatter in the
@@ -52,7 +50,7 @@ CONFIGS = {
     "celeba-original": dict(layers_per_level=(8, 6, 4, 2), residual_blocks=4, hidden=512),
 }
 QUICK = dict(layers_per_level=1, residual_blocks=1, hidden=16)  # --quick: every config shrunk to this
-VARIANTS = ("eager", "paired", "compile", "triton")
+VARIANTS = ("eager", "compile", "triton")
 SCOPES = ("layer", "model")
 
 
@@ -64,7 +62,7 @@ def _build(case):
 
     torch.manual_seed(0)
     config = QUICK if case["quick"] else CONFIGS[case["config"]]
-    backend = {"triton": "triton", "paired": "paired"}.get(case["variant"], "reference")
+    backend = "triton" if case["variant"] == "triton" else "reference"
     flow = RGFlow(CHANNELS, SIZE, KERNEL, **config, backend=backend)
     with torch.no_grad():  # zero scales make every coupling the identity: not a representative step
         for m in flow.modules():
@@ -169,7 +167,7 @@ def main(argv=None) -> None:
     warmup = args.warmup or (1 if args.quick else 2)
     if batch < 1 or repeats < 1 or warmup < 1 or args.threads < 0:
         parser.error("--batch, --repeats and --warmup must be >= 1, --threads >= 0")
-    variants = args.variants or (list(VARIANTS) if device == "cuda" else ["eager", "paired", "compile"])
+    variants = args.variants or (list(VARIANTS) if device == "cuda" else ["eager", "compile"])
     kind, device_name = device_kind(device)
 
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -30,41 +30,25 @@ def run(flow, backend, x):
             out["gradients"])
 
 
-def assert_same_flow(got, ref, x):
-    """Two backends' outputs agree (forward, inverse, log-dets, loss, input and parameter gradients)."""
-    for name, a, b in zip(("z", "logdet", "inverse", "inverse logdet", "loss", "dx"), got[:6], ref[:6]):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
-    torch.testing.assert_close(got[2], x, rtol=1e-5, atol=1e-5)  # the inverse undoes the forward
-    torch.testing.assert_close(got[3], -got[1], rtol=1e-5, atol=1e-5)
-    assert got[6].keys() == ref[6].keys()
-    for name in ref[6]:
-        torch.testing.assert_close(got[6][name], ref[6][name], rtol=1e-4, atol=1e-5, msg=lambda m: f"d{name}: {m}")
-
-
 @needs_triton
 @pytest.mark.parametrize("config", CONFIGS, ids=["k4-size8", "k2-size4"])
 def test_triton_backend_equals_reference(config):
     flow = random_flow(**config)
     shape = (3, config["channels"], config["size"], config["size"])
     x = torch.randn(shape, generator=torch.Generator().manual_seed(1)).to(DEVICE)
-    assert_same_flow(run(flow, "triton", x), run(flow, "reference", x), x)
+    ref = run(flow, "reference", x)
+    tri = run(flow, "triton", x)
+    for name, got, want in zip(("z", "logdet", "inverse", "inverse logdet", "loss", "dx"), tri[:6], ref[:6]):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
+    torch.testing.assert_close(tri[2], x, rtol=1e-5, atol=1e-5)  # the inverse undoes the forward
+    torch.testing.assert_close(tri[3], -tri[1], rtol=1e-5, atol=1e-5)
+    assert tri[6].keys() == ref[6].keys()
+    for name in ref[6]:
+        torch.testing.assert_close(tri[6][name], ref[6][name], rtol=1e-4, atol=1e-5,
+                                   msg=lambda m: f"d{name}: {m}")
 
 
-@pytest.mark.parametrize("checkpointing", [False, True])
-@pytest.mark.parametrize("config", CONFIGS, ids=["k4-size8", "k2-size4"])
-def test_paired_backend_equals_reference(config, checkpointing):
-    """S and T as one batched MLP: the same flow, its parameters (and their names) the two MLPs' own."""
-    flow = random_flow(**config)
-    flow.checkpointing = checkpointing
-    shape = (3, config["channels"], config["size"], config["size"])
-    x = torch.randn(shape, generator=torch.Generator().manual_seed(1)).to(DEVICE)
-    assert_same_flow(run(flow, "paired", x), run(flow, "reference", x), x)
-    flow.backend = "paired"
-    assert all(s.paired for layer in flow.layers for s in layer.subnets)
-    flow.backend = "reference"
-    assert not any(s.paired for layer in flow.layers for s in layer.subnets)
-
-
+@needs_triton
 def test_triton_backend_with_checkpointing_and_sampling():
     flow = random_flow(**CONFIGS[1])
     x = torch.randn(2, 2, 4, 4, generator=torch.Generator().manual_seed(2)).to(DEVICE)
@@ -118,7 +102,7 @@ def test_backend_argument():
     flow.backend = "triton"
     assert all(layer.backend == "triton" for layer in flow.layers)
     for bad in ("cuda", "Triton", "", None, 1):
-        with pytest.raises(ValueError, match="backend must be one of reference, triton, auto, paired"):
+        with pytest.raises(ValueError, match="backend must be one of reference, triton, auto"):
             RGFlow(**config, backend=bad)
     with pytest.raises(ValueError, match="backend must be one of"):
         flow.backend = "eager"

@@ -12,32 +12,10 @@ with S = tanh(a * MLP_S) and T = b * MLP_T; log|det| = sum of s over the updated
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from rglt.flow.layers import ResidualMLP
-
-
-def paired_pre_scale(s_net: ResidualMLP, t_net: ResidualMLP, x: torch.Tensor) -> torch.Tensor:
-    """``torch.stack([s_net.pre_scale(x), t_net.pre_scale(x)])`` computed as one batched GEMM per
-    Linear and one elementwise op per Swish for both networks: half the operator calls of running the
-    two MLPs one after the other, the same arithmetic. The parameters stay the two MLPs' own (stacked
-    on the fly), so state dicts and gradients are unchanged."""
-    h0 = x.unsqueeze(0).expand(2, *x.shape)
-    out = h0
-    for block_s, block_t in zip(s_net.blocks, t_net.blocks):
-        h = out
-        for k in range(0, len(block_s), 2):
-            beta = torch.stack([block_s[k].beta, block_t[k].beta]).unsqueeze(1)
-            h = h * torch.sigmoid(beta * h)
-            lin_s, lin_t = block_s[k + 1], block_t[k + 1]
-            weight = torch.stack([lin_s.weight(), lin_t.weight()])            # [2, out, in]
-            bias = torch.stack([lin_s.bias, lin_t.bias]).unsqueeze(1)
-            h = torch.baddbmm(bias, h, weight.transpose(1, 2))
-        out = (out + h) / math.sqrt(2.0)
-    return out
 
 
 def checkerboard_mask(channels: int, kernel: int) -> torch.Tensor:
@@ -56,13 +34,9 @@ class SubnetLayer(nn.Module):
         self.s_net = ResidualMLP(width, hidden, blocks, final_tanh=True)
         self.t_net = ResidualMLP(width, hidden, blocks, final_tanh=False)
         self.register_buffer("mask", checkerboard_mask(channels, kernel), persistent=False)
-        self.paired = False   # S and T as one batched MLP (paired_pre_scale); set through RGFlow.backend
 
     def _st(self, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cond = keep * x
-        if self.paired:
-            s_raw, t_raw = paired_pre_scale(self.s_net, self.t_net, cond)
-            return (1 - keep) * self.s_net.post_scale(s_raw), (1 - keep) * self.t_net.post_scale(t_raw)
         return (1 - keep) * self.s_net(cond), (1 - keep) * self.t_net(cond)
 
     def _couple(self, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

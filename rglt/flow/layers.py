@@ -78,10 +78,6 @@ class ResidualMLP(nn.Module):
             x = (x + block(x)) / math.sqrt(2.0)
         return x
 
-    def post_scale(self, raw: torch.Tensor) -> torch.Tensor:
-        """The final scale (and tanh) on the residual blocks' output ``raw``."""
-        x = self.scale * raw
-        return torch.tanh(x) if self.final_tanh else x
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.post_scale(self.pre_scale(x))
+        x = self.scale * self.pre_scale(x)
+        return torch.tanh(x) if self.final_tanh else x

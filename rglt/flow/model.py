@@ -14,7 +14,7 @@ from rglt.flow.geometry import check_geometry, gather_patches, layer_index, leve
 from rglt.flow.priors import check_prior, check_temperature, prior_log_prob, prior_sample
 from rglt.validate import check_bool, check_choice, check_int, is_int, require
 
-BACKENDS = ("reference", "triton", "auto", "paired")
+BACKENDS = ("reference", "triton", "auto")
 
 
 def check_layers_per_level(layers_per_level, levels: int) -> tuple[int, ...]:
@@ -110,9 +110,7 @@ class RGFlow(nn.Module):
     ``backend`` (settable later, like ``checkpointing``): "reference" (default) runs the eager PyTorch
     code; "triton" runs each RG layer with the fused kernels of ``rglt.kernels.rg_coupling`` (gather,
     coupling epilogues, epilogue + scatter; the S / T MLPs stay in torch), which needs CUDA tensors, or
-    TRITON_INTERPRET=1 on the CPU; "auto" is "triton" for CUDA float32 inputs and "reference" otherwise;
-    "paired" is the eager code with each subnet layer's S and T networks run as one batched MLP
-    (:func:`rglt.flow.coupling.paired_pre_scale`), fewer operator calls for the CPU.
+    TRITON_INTERPRET=1 on the CPU; "auto" is "triton" for CUDA float32 inputs and "reference" otherwise.
     The kernels' autograd functions have a backward only (no forward-mode AD, no torch.func), so
     :mod:`rglt.flow.analysis` runs the reference path.
     """
@@ -147,8 +145,6 @@ class RGFlow(nn.Module):
         self._backend = value
         for layer in self.layers:
             layer.backend = value
-            for subnet in layer.subnets:
-                subnet.paired = value == "paired"
 
     @property
     def checkpointing(self) -> bool:
