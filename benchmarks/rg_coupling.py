@@ -18,6 +18,12 @@ random values so that the couplings are not the identity. Variants:
   kernels of ``rglt.kernels.rg_coupling``, the MLP GEMMs in torch (CUDA only; on the CPU only under
   TRITON_INTERPRET=1, whose timings mean nothing).
 
+Roofline (issue 14): each case also reports the step's GEMM FLOPs counted from the configuration
+(``gemm_shapes``: forward and the backward's two GEMMs of every Linear), the achieved GFLOP/s, and
+the fraction of the step that the same GEMMs take as plain ``torch.mm`` calls of the same shapes, in
+fp32 and bf16, timed in the same process after the steps (``gemm_seconds``): what is left is the
+overhead around the GEMMs.
+
 Each case runs in a fresh subprocess: ``--warmup`` untimed steps (the first, which includes any
 compilation, is reported as ``first_step_s``), then ``--repeats`` timed steps; the median seconds per step
 and batch / median images per second are reported. Peak memory on CUDA: ``torch.cuda.max_memory_allocated()``
@@ -80,6 +86,50 @@ def _build(case):
     return module, loss_fn
 
 
+def gemm_shapes(module, batch: int) -> dict[tuple[int, int, int], int]:
+    """Every matrix multiply of one training step of ``module`` (an RGFlow or one RGLayer) on ``batch``
+    images, as {(m, k, n): count}: per RG layer, subnet layer, coupling (2), MLP (S and T), residual
+    block and Linear, the forward (rows, in) x (in, out) and the backward's two, grad input
+    (rows, out) x (out, in) and grad weight (out, rows) x (rows, in); rows = batch x the layer's patches."""
+    from rglt.flow.model import RGLayer
+
+    layers = [module] if isinstance(module, RGLayer) else list(module.layers)
+    shapes: dict[tuple[int, int, int], int] = {}
+    for layer in layers:
+        rows = batch * layer.index.shape[0]
+        for subnet in layer.subnets:
+            for net in (subnet.s_net, subnet.t_net):
+                for block in net.blocks:
+                    for linear in block[1::2]:
+                        out, inp = linear.v.shape
+                        for shape in ((rows, inp, out), (rows, out, inp), (out, rows, inp)):
+                            shapes[shape] = shapes.get(shape, 0) + 2    # two couplings per subnet layer
+    return shapes
+
+
+def gemm_seconds(shapes: dict, dtype, device: str, repeats: int = 3) -> float:
+    """Seconds the step's matrix multiplies take as plain ``torch.mm`` calls of the same shapes and
+    dtype (each distinct shape timed, median of ``repeats``, times its count): the step's GEMM-only time."""
+    import torch
+
+    total = 0.0
+    for (m, k, n), count in shapes.items():
+        a = torch.randn(m, k, device=device).to(dtype)
+        b = torch.randn(k, n, device=device).to(dtype)
+        torch.mm(a, b)
+        times = []
+        for _ in range(repeats):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            torch.mm(a, b)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        total += statistics.median(times) * count
+    return total
+
+
 def _worker(case) -> dict:
     """Run one case in this process and return its measurements."""
     import torch
@@ -123,7 +173,13 @@ def _worker(case) -> dict:
         sync()
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    return dict(case, times_s=times, median_s=median, images_per_s=case["batch"] / median,
+    shapes = gemm_shapes(module, case["batch"])
+    flop = sum(2 * m * k * n * count for (m, k, n), count in shapes.items())
+    gemm = {name: gemm_seconds(shapes, dtype, case["device"]) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    roofline = dict(gflop_per_step=flop / 1e9, gflop_s=flop / median / 1e9,
+                    **{f"gemm_peak_gflop_s_{n}": flop / t / 1e9 for n, t in gemm.items()},
+                    **{f"fraction_of_{n}_peak": t / median for n, t in gemm.items()})
+    return dict(case, **roofline, times_s=times, median_s=median, images_per_s=case["batch"] / median,
                 first_step_s=first, loss=float(loss), parameters=sum(p.numel() for p in module.parameters()),
                 peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
                 threads=torch.get_num_threads())
@@ -173,7 +229,7 @@ def main(argv=None) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     results = []
     print(f"{'config':16} {'scope':6} {'variant':8} {'median s':>9} {'images/s':>10} {'peak MB':>8} "
-          f"{'first s':>8}")
+          f"{'first s':>8} {'GFLOP/s':>8} {'of fp32 GEMM':>12} {'of bf16 GEMM':>12}")
     for config in args.configs:
         for scope in args.scopes:
             for variant in variants:
@@ -197,7 +253,8 @@ def main(argv=None) -> None:
                     print(f"{row} error: {r['error'].splitlines()[0][:100]}", flush=True)
                     continue
                 peak = f"{r['peak_memory_mb']:8.0f}" if r["peak_memory_mb"] is not None else f"{'-':>8}"
-                print(f"{row} {r['median_s']:9.4f} {r['images_per_s']:10.1f} {peak} {r['first_step_s']:8.2f}",
+                print(f"{row} {r['median_s']:9.4f} {r['images_per_s']:10.1f} {peak} {r['first_step_s']:8.2f} "
+                      f"{r['gflop_s']:8.1f} {r['fraction_of_fp32_peak']:12.0%} {r['fraction_of_bf16_peak']:12.0%}",
                       flush=True)
 
     data = dict(
