@@ -238,8 +238,8 @@ def variant_gain(result, variant: str, over: str = "pool_all") -> np.ndarray:
 
 def _stats(points) -> tuple[float, float]:
     """Mean over seeds and targets, and its seed standard error (of the per-seed means)."""
-    per_seed = np.asarray(points, dtype=float).reshape(len(points), -1).mean(1)
-    return float(per_seed.mean()), float(per_seed.std(ddof=1) / math.sqrt(len(per_seed)))
+    mean, se = lottery_pools.seed_stats(np.asarray(points, dtype=float).reshape(len(points), -1).mean(1))
+    return float(mean), float(se)
 
 
 def adjacency_profile(matrix) -> np.ndarray:
