@@ -55,3 +55,36 @@ def show(fig=None) -> None:
     """Show a figure and close it, so no stray repr ends up in the notebook output."""
     plt.show()
     plt.close(fig if fig is not None else "all")
+
+
+def seed_errorbar(ax, x, values, **style) -> None:
+    """Mean over seeds (axis 0 of ``values``) with the seed-to-seed std as error bars."""
+    values = np.asarray(values, dtype=float)
+    ax.errorbar(x, values.mean(0), yerr=values.std(0, ddof=1), capsize=2, **{"ms": 4, **style})
+
+
+def density_axis(ax, ticks=(100, 50, 20, 10, 5, 2), title: str | None = None) -> None:
+    """A log x axis of weights remaining (%), dense on the left, as the pruning papers draw it."""
+    ax.set(xscale="log", xlabel="weights remaining (%)")
+    if title:
+        ax.set_title(title)
+    ax.invert_xaxis()
+    ax.set_xticks(list(ticks), [f"{t:g}" for t in ticks])
+
+
+def methods_by_density(values, density, methods, which, style, panel_titles, *, ylabel: str, title: str) -> None:
+    """One panel per model: each method in ``which`` against density, mean ± std over seeds.
+
+    ``values``: (panels, seeds, methods, levels); ``methods`` names axis 2; ``style[method]`` is
+    (label, colour, marker)."""
+    values, methods = np.asarray(values, dtype=float), list(methods)
+    fig, axes = plt.subplots(1, len(panel_titles), figsize=(6.5 * len(panel_titles), 4.6), squeeze=False)
+    for ax, panel, panel_title in zip(axes[0], values, panel_titles):
+        for method in which:
+            label, colour, marker = style[method]
+            seed_errorbar(ax, density, panel[:, methods.index(method)], label=label, color=colour, marker=marker)
+        density_axis(ax, title=panel_title)
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, -1].legend(fontsize=8)
+    fig.suptitle(title)
+    show(fig)

@@ -160,6 +160,33 @@ def gain(result, method: str, over: str = "ticket", *, on: str = "accuracy") -> 
     return 100 * (acc[:, :, :, methods.index(method)] - acc[:, :, :, methods.index(over)])
 
 
+# how the chapter draws and tables each method: (label, colour, marker), in the paper's table order
+METHOD_STYLE = {"interpolation": ("Lottery Pools (interpolation)", "#dc2626", "D"),
+                "average": ("Lottery Pools (average)", "#2563eb", "s"), "swa": ("SWA", "#059669", "^"),
+                "ema": ("EMA (0.95 on the average)", "#7c3aed", "v"),
+                "ema_code": ("EMA (0.95 on the new ticket, the code)", "#c026d3", "<"),
+                "ticket": ("original tickets", "#111827", "o"), "bn_only": ("tickets, BN recalibrated", "#6b7280", "x")}
+
+
+def table_html(result, model: int, levels) -> str:
+    """App. Tables 6-7's layout for one model with rewinding: a row per method, a column per density,
+    accuracy (%) as mean ± std over seeds, the best mean of each column in bold."""
+    acc = 100 * np.asarray(result["accuracy"], dtype=float)[model, 0]     # (seeds, methods, levels)
+    methods, density = list(result["methods"]), 100 * np.asarray(result["density"], dtype=float)
+    best = {t: max(acc[:, methods.index(m), t].mean() for m in METHOD_STYLE) for t in levels}
+    head = "".join(f"<th>{density[t]:.2f}</th>" for t in levels)
+    body = ""
+    for method, (label, _, _) in METHOD_STYLE.items():
+        cells = ""
+        for t in levels:
+            v = acc[:, methods.index(method), t]
+            text = f"{v.mean():.2f}±{v.std(ddof=1):.2f}"
+            cells += f"<td>{f'<b>{text}</b>' if np.isclose(v.mean(), best[t]) else text}</td>"
+        body += f"<tr><td>{label}</td>{cells}</tr>"
+    return (f"<table style='font-size:11px'><tr><th>{result['models'][model]}: weights remaining (%)</th>"
+            f"{head}</tr>{body}</table>")
+
+
 def seed_stats(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error over seeds (axis 0) of a (seeds, ...) array of gains."""
     points = np.asarray(points, dtype=float)
