@@ -1,4 +1,4 @@
-"""Time RG-Flow training steps: the eager model, torch.compile of it, and the fused Triton couplings.
+"""Time RG-Flow training steps: the eager model, torch.compile of it, the CPU fast path, the Triton couplings.
 
 Step: forward of a log_prob loss, loss = -mean(prior_log_prob(z) + log|det|) (``RGFlow.log_prob``'s formula,
 Laplace prior at temperature 1), and its backward. No optimizer: the parameters' gradients are set to
@@ -14,6 +14,9 @@ random values so that the couplings are not the identity. Variants:
 - ``eager``: ``RGFlow(backend="reference")``, the eager PyTorch code;
 - ``compile``: ``torch.compile`` of the eager loss function (default mode); on the CPU inductor needs a
   C++ compiler, and a compile failure is recorded as the case's error;
+- ``fast``: ``RGFlow(backend="fast")``, :mod:`rglt.flow.fast` (one torch.compile'd function for every
+  subnet layer, the masked halves of the first and last Linear skipped), fp32;
+- ``fast-bf16``: ``RGFlow(backend="fast-bf16")``, the same with the MLP GEMMs in bfloat16;
 - ``triton``: ``RGFlow(backend="triton")``, gather / coupling epilogues / epilogue + scatter in the
   kernels of ``rglt.kernels.rg_coupling``, the MLP GEMMs in torch (CUDA only; on the CPU only under
   TRITON_INTERPRET=1, whose timings mean nothing).
@@ -24,10 +27,12 @@ the fraction of the step that the same GEMMs take as plain ``torch.mm`` calls of
 fp32 and bf16, timed in the same process after the steps (``gemm_seconds``): what is left is the
 overhead around the GEMMs.
 
-Each case runs in a fresh subprocess: ``--warmup`` untimed steps (the first, which includes any
-compilation, is reported as ``first_step_s``), then ``--repeats`` timed steps; the median seconds per step
-and batch / median images per second are reported. Peak memory on CUDA: ``torch.cuda.max_memory_allocated()``
-over the timed steps (model, batch and gradients included).
+Each (config, scope) runs in a fresh subprocess, all its variants on the same weights: each variant's
+``--warmup`` untimed steps (the first, which includes any compilation, is reported as ``first_step_s``),
+then ``--repeats`` rounds of one timed step per variant, interleaved so that machine noise hits every
+variant alike; the median seconds per step and batch / median images per second are reported. Peak
+memory on CUDA: ``torch.cuda.max_memory_allocated()`` over each variant's timed steps (model, batch and
+gradients included).
 
 Usage: python benchmarks/rg_coupling.py [--device cpu|cuda] [--batch N] [--threads N] [--repeats 5]
        [--warmup 2] [--configs ...] [--variants ...] [--scopes layer model] [--quick] [--output PATH]
@@ -56,20 +61,20 @@ CONFIGS = {
     "celeba-original": dict(layers_per_level=(8, 6, 4, 2), residual_blocks=4, hidden=512),
 }
 QUICK = dict(layers_per_level=1, residual_blocks=1, hidden=16)  # --quick: every config shrunk to this
-VARIANTS = ("eager", "compile", "triton")
+VARIANTS = ("eager", "compile", "fast", "fast-bf16", "triton")
+BACKEND = {"eager": "reference", "compile": "reference", "fast": "fast", "fast-bf16": "fast-bf16", "triton": "triton"}
 SCOPES = ("layer", "model")
 
 
 def _build(case):
-    """The flow, the module timed (a layer or the flow), and the loss function of a batch."""
+    """The flow, the module timed (a layer or the flow), and a loss function of a batch per variant."""
     import torch
 
     from rglt.flow import RGFlow, ResidualMLP, prior_log_prob
 
     torch.manual_seed(0)
     config = QUICK if case["quick"] else CONFIGS[case["config"]]
-    backend = "triton" if case["variant"] == "triton" else "reference"
-    flow = RGFlow(CHANNELS, SIZE, KERNEL, **config, backend=backend)
+    flow = RGFlow(CHANNELS, SIZE, KERNEL, **config)
     with torch.no_grad():  # zero scales make every coupling the identity: not a representative step
         for m in flow.modules():
             if isinstance(m, ResidualMLP):
@@ -77,20 +82,26 @@ def _build(case):
     flow.to(case["device"]).train()
     module = flow.layers[0] if case["scope"] == "layer" else flow  # layers[0]: level 0, offset 0
 
-    def loss_fn(x):
+    def loss(x):
         z, ldj = module(x)
         return -(prior_log_prob(z, flow.prior, 1.0, flow.parametrisation) + ldj).mean()
 
-    if case["variant"] == "compile":
-        loss_fn = torch.compile(loss_fn)
+    compiled = torch.compile(loss)
+
+    def loss_fn(variant):
+        flow.backend = BACKEND[variant]
+        return compiled if variant == "compile" else loss
+
     return module, loss_fn
 
 
-def gemm_shapes(module, batch: int) -> dict[tuple[int, int, int], int]:
+def gemm_shapes(module, batch: int, skip_masked_half: bool = False) -> dict[tuple[int, int, int], int]:
     """Every matrix multiply of one training step of ``module`` (an RGFlow or one RGLayer) on ``batch``
     images, as {(m, k, n): count}: per RG layer, subnet layer, coupling (2), MLP (S and T), residual
     block and Linear, the forward (rows, in) x (in, out) and the backward's two, grad input
-    (rows, out) x (out, in) and grad weight (out, rows) x (rows, in); rows = batch x the layer's patches."""
+    (rows, out) x (out, in) and grad weight (out, rows) x (rows, in); rows = batch x the layer's patches.
+    ``skip_masked_half``: as ``rglt.flow.fast`` runs them, the first Linear of each MLP on the kept half
+    of its inputs and the last one producing the updated half of its outputs only."""
     from rglt.flow.model import RGLayer
 
     layers = [module] if isinstance(module, RGLayer) else list(module.layers)
@@ -99,11 +110,14 @@ def gemm_shapes(module, batch: int) -> dict[tuple[int, int, int], int]:
         rows = batch * layer.index.shape[0]
         for subnet in layer.subnets:
             for net in (subnet.s_net, subnet.t_net):
-                for block in net.blocks:
-                    for linear in block[1::2]:
-                        out, inp = linear.v.shape
-                        for shape in ((rows, inp, out), (rows, out, inp), (out, rows, inp)):
-                            shapes[shape] = shapes.get(shape, 0) + 2    # two couplings per subnet layer
+                linears = [linear for block in net.blocks for linear in block[1::2]]
+                for i, linear in enumerate(linears):
+                    out, inp = linear.v.shape
+                    if skip_masked_half:
+                        inp = inp // 2 if i == 0 else inp
+                        out = out // 2 if i == len(linears) - 1 else out
+                    for shape in ((rows, inp, out), (rows, out, inp), (out, rows, inp)):
+                        shapes[shape] = shapes.get(shape, 0) + 2    # two couplings per subnet layer
     return shapes
 
 
@@ -130,8 +144,9 @@ def gemm_seconds(shapes: dict, dtype, device: str, repeats: int = 3) -> float:
     return total
 
 
-def _worker(case) -> dict:
-    """Run one case in this process and return its measurements."""
+def _worker(case) -> list[dict]:
+    """Run one (config, scope) in this process, its variants' timed steps interleaved so that machine
+    noise hits them alike; returns one row per variant."""
     import torch
     if case["threads"]:
         torch.set_num_threads(case["threads"])
@@ -144,45 +159,65 @@ def _worker(case) -> dict:
         if cuda:
             torch.cuda.synchronize()
 
-    def step():
+    def step(variant):
+        fn = loss_fn(variant)
         module.zero_grad(set_to_none=True)
-        loss = loss_fn(x)
+        loss = fn(x)
         loss.backward()
         return loss
 
-    sync()
-    start = time.perf_counter()
-    try:
-        loss = step()
-        sync()
-    except Exception as e:  # noqa: BLE001 - a compile failure is a result to record, not a crash
-        if case["variant"] != "compile":
-            raise
-        return dict(case, error=f"{type(e).__name__}: {e}"[:2000])
-    first = time.perf_counter() - start
-    for _ in range(case["warmup"] - 1):
-        step()
-    sync()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(case["repeats"]):
+    rows, live = {}, []
+    for variant in case["variants"]:
+        row = dict(case, variant=variant)
+        del row["variants"]
         sync()
         start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    shapes = gemm_shapes(module, case["batch"])
-    flop = sum(2 * m * k * n * count for (m, k, n), count in shapes.items())
-    gemm = {name: gemm_seconds(shapes, dtype, case["device"]) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
-    roofline = dict(gflop_per_step=flop / 1e9, gflop_s=flop / median / 1e9,
-                    **{f"gemm_peak_gflop_s_{n}": flop / t / 1e9 for n, t in gemm.items()},
-                    **{f"fraction_of_{n}_peak": t / median for n, t in gemm.items()})
-    return dict(case, **roofline, times_s=times, median_s=median, images_per_s=case["batch"] / median,
-                first_step_s=first, loss=float(loss), parameters=sum(p.numel() for p in module.parameters()),
-                peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
-                threads=torch.get_num_threads())
+        try:
+            loss = step(variant)
+            sync()
+        except Exception as e:  # noqa: BLE001 - a compile failure is a result to record, not a crash
+            if variant not in ("compile", "fast", "fast-bf16"):
+                raise
+            rows[variant] = dict(row, error=f"{type(e).__name__}: {e}"[:2000])
+            continue
+        rows[variant] = dict(row, first_step_s=time.perf_counter() - start, loss=float(loss), times_s=[])
+        for _ in range(case["warmup"] - 1):
+            step(variant)
+        live.append(variant)
+    sync()
+    peak_mb = dict.fromkeys(live, None)
+    for _ in range(case["repeats"]):
+        for variant in live:
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            sync()
+            start = time.perf_counter()
+            step(variant)
+            sync()
+            rows[variant]["times_s"].append(time.perf_counter() - start)
+            if cuda:
+                peak_mb[variant] = max(peak_mb[variant] or 0.0, torch.cuda.max_memory_allocated() / 2**20)
+    # The GEMM-only time of the model's step (and of the fast path's smaller one), in the same process.
+    peaks = {}
+    for skip in (False, True):
+        shapes = gemm_shapes(module, case["batch"], skip_masked_half=skip)
+        flop = sum(2 * m * k * n * count for (m, k, n), count in shapes.items())
+        peaks[skip] = flop, {name: gemm_seconds(shapes, dtype, case["device"])
+                             for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    model_flop = peaks[False][0]
+    for variant in live:
+        r = rows[variant]
+        median = statistics.median(r["times_s"])
+        flop, gemm = peaks[variant.startswith("fast")]
+        r.update(gflop_per_step=model_flop / 1e9, gflop_s=model_flop / median / 1e9,
+                 executed_gflop_per_step=flop / 1e9,
+                 **{f"gemm_peak_gflop_s_{n}": flop / t / 1e9 for n, t in gemm.items()},
+                 **{f"fraction_of_{n}_peak": t / median for n, t in gemm.items()},
+                 median_s=median, images_per_s=case["batch"] / median,
+                 parameters=sum(p.numel() for p in module.parameters()),
+                 peak_memory_mb=peak_mb[variant],
+                 threads=torch.get_num_threads())
+    return [rows[v] for v in case["variants"]]
 
 
 def _skip_reason(variant: str, device: str) -> str | None:
@@ -223,32 +258,38 @@ def main(argv=None) -> None:
     warmup = args.warmup or (1 if args.quick else 2)
     if batch < 1 or repeats < 1 or warmup < 1 or args.threads < 0:
         parser.error("--batch, --repeats and --warmup must be >= 1, --threads >= 0")
-    variants = args.variants or (list(VARIANTS) if device == "cuda" else ["eager", "compile"])
+    variants = args.variants or (["eager", "compile", "triton"] if device == "cuda"
+                                  else ["eager", "compile", "fast", "fast-bf16"])
     kind, device_name = device_kind(device)
 
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     results = []
-    print(f"{'config':16} {'scope':6} {'variant':8} {'median s':>9} {'images/s':>10} {'peak MB':>8} "
+    print(f"{'config':16} {'scope':6} {'variant':9} {'median s':>9} {'images/s':>10} {'peak MB':>8} "
           f"{'first s':>8} {'GFLOP/s':>8} {'of fp32 GEMM':>12} {'of bf16 GEMM':>12}")
     for config in args.configs:
         for scope in args.scopes:
+            case = dict(config=config, scope=scope, device=device, batch=batch, repeats=repeats, warmup=warmup,
+                        threads=args.threads, quick=args.quick)
+            run = []
             for variant in variants:
-                case = dict(config=config, scope=scope, variant=variant, device=device, batch=batch,
-                            repeats=repeats, warmup=warmup, threads=args.threads, quick=args.quick)
-                row = f"{config:16} {scope:6} {variant:8}"
                 reason = _skip_reason(variant, device)
                 if reason:
-                    print(f"{row} skipped: {reason}")
-                    results.append(dict(case, skipped=reason))
-                    continue
-                proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], env=env,
-                                      capture_output=True, text=True)
-                if proc.returncode != 0:
-                    print(f"{row} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
-                    results.append(dict(case, error=proc.stderr[-2000:]))
-                    continue
-                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    print(f"{config:16} {scope:6} {variant:9} skipped: {reason}")
+                    results.append(dict(case, variant=variant, skipped=reason))
+                else:
+                    run.append(variant)
+            if not run:
+                continue
+            # One process per (config, scope): its variants share the weights and interleave their steps.
+            proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(dict(case, variants=run))],
+                                  env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{config:16} {scope:6} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+                results += [dict(case, variant=v, error=proc.stderr[-2000:]) for v in run]
+                continue
+            for r in json.loads(proc.stdout.strip().splitlines()[-1]):
                 results.append(r)
+                row = f"{config:16} {scope:6} {r['variant']:9}"
                 if "error" in r:
                     print(f"{row} error: {r['error'].splitlines()[0][:100]}", flush=True)
                     continue
@@ -262,7 +303,11 @@ def main(argv=None) -> None:
         configs={name: (QUICK if args.quick else CONFIGS[name]) for name in args.configs},
         step=("forward + backward of -mean(prior_log_prob(z) + logdet), Laplace prior, temperature 1; "
               "no optimizer (gradients set to None before each step)"),
-        timing=f"median of {repeats} timed steps after {warmup} untimed; images/s = batch / median",
+        timing=(f"median of {repeats} timed steps after {warmup} untimed, the variants of a (config, scope) in one "
+                f"process with their steps interleaved; images/s = batch / median"),
+        flops=("gflop_s: the model's GEMM FLOPs (gflop_per_step) per second, whatever a variant executes "
+               "(executed_gflop_per_step: the fast path skips the masked halves); fraction_of_*_peak: plain "
+               "torch.mm time of the GEMMs the variant executes over its step time"),
         memory=("torch.cuda.max_memory_allocated() over the timed steps" if device == "cuda"
                 else "not recorded on the CPU"),
         provenance=dict(environment(code=("kernels", "benchmarks", "rglt/flow", ":!benchmarks/results")),

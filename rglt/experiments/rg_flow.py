@@ -69,6 +69,9 @@ class Config:
     mixed_temperatures: tuple = (0.2, 0.8, 0.8, 0.8)   # the original's plot_mix_temperature.py
     workers: int = unhashed(2)                  # execution only: the jobs and their results are the same
     threads_per_worker: int = unhashed(1)
+    # train_flow's backend: "auto" = the fast path on the CPU, the Triton kernels on CUDA; "reference" the
+    # eager code. fp32 either way: the same flow up to float rounding (benchmarks/results, chapter 6).
+    backend: str = unhashed("auto")
     seed: int = 0
     # the claims' tolerances (unhashed: they judge the result, they do not change it)
     check_receptive_fields: bool = unhashed(True)   # off at smoke: a few prior draws are too noisy
@@ -143,7 +146,8 @@ def _job(config: Config, job: tuple[str, str]) -> dict:
     history = train_flow(model, train_images, FlowTrainConfig(
         steps=config.steps, batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
         clip_norm=config.clip_norm, eval_every=config.eval_every, seed=config.seed),
-        held_out=test_images[:config.curve_size], desc=f"{dataset} {prior}", flip=dataset == "celeba")
+        held_out=test_images[:config.curve_size], desc=f"{dataset} {prior}", flip=dataset == "celeba",
+        backend=config.backend)
     out = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
     out["test_bpd"] = evaluate_bpd(model, test_images, seed=config.seed + 1)
 
@@ -201,8 +205,11 @@ def _frechet(config: Config, dataset: str, samples: dict) -> dict:
 
 
 def run(config: Config) -> dict:
+    from rglt.flow.model import BACKENDS
     from rglt.prune.runner import map_jobs
+    from rglt.validate import check_choice
 
+    check_choice(config.backend, "backend", BACKENDS)   # before any job starts
     jobs = [(d, p) for d in config.datasets for p in config.priors]
     # Spawned one-job-per-worker processes (rglt.prune.map_jobs), threads_per_worker torch threads each.
     trained = map_jobs(functools.partial(_job, config), jobs, workers=config.workers,

@@ -61,14 +61,13 @@ def _check_sites(sites) -> torch.Tensor:
 def _eval_mode(model: RGFlow):
     # Gradient checkpointing only applies in training mode; analyses never need it. The fused kernels
     # have a backward but no forward-mode derivative, so analyses run the reference path.
-    was_training, backend = model.training, model.backend
+    was_training = model.training
     model.eval()
-    model.backend = "reference"
     try:
-        yield model
+        with model.using("reference"):
+            yield model
     finally:
         model.train(was_training)
-        model.backend = backend
 
 
 # ---- receptive fields ----

@@ -5,16 +5,19 @@ coordinates have min(v2(i), v2(j)) = h (capped at H - 1), see :func:`level_of_si
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from rglt.flow.coupling import SubnetLayer
+from rglt.flow.fast import run_subnet
 from rglt.flow.geometry import check_geometry, gather_patches, layer_index, level_of_sites, scatter_patches
 from rglt.flow.priors import check_prior, check_temperature, prior_log_prob, prior_sample
 from rglt.validate import check_bool, check_choice, check_int, is_int, require
 
-BACKENDS = ("reference", "triton", "auto")
+BACKENDS = ("reference", "fast", "fast-bf16", "triton", "auto")
 
 
 def check_layers_per_level(layers_per_level, levels: int) -> tuple[int, ...]:
@@ -43,11 +46,25 @@ class RGLayer(nn.Module):
         self.checkpointing = False
         self.backend = "reference"  # set through RGFlow.backend, which checks it
 
-    def _run(self, subnet: SubnetLayer, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _subnet_fn(self, patches: torch.Tensor, inverse: bool):
+        """The function that applies one subnet layer to patches: the reference module's or the fast path's."""
+        backend = self._eager_backend(patches)
+        if backend == "reference":
+            return (lambda subnet, p: subnet.inverse(p)) if inverse else (lambda subnet, p: subnet(p))
+        bf16 = backend == "fast-bf16"
+        return lambda subnet, p: run_subnet(subnet, p, inverse, bf16)
+
+    def _run(self, fn, subnet: SubnetLayer, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Recompute each subnet layer's activations in the backward pass instead of storing them.
         if self.checkpointing and self.training and torch.is_grad_enabled():
-            return checkpoint(subnet, patches, use_reentrant=False)
-        return subnet(patches)
+            return checkpoint(fn, subnet, patches, use_reentrant=False)
+        return fn(subnet, patches)
+
+    def _eager_backend(self, x: torch.Tensor) -> str:
+        """"reference", "fast" or "fast-bf16": how a non-Triton run applies its subnet layers."""
+        if self.backend == "auto":   # the fast path where torch.compile targets the CPU
+            return "fast" if x.device.type == "cpu" and x.dtype == torch.float32 else "reference"
+        return self.backend
 
     def _kernel_backend(self, x: torch.Tensor) -> str | None:
         """The rglt.kernels.rg_coupling backend to run x with, or None for the eager code below."""
@@ -79,9 +96,10 @@ class RGLayer(nn.Module):
         if backend is not None:
             return self._fused(x, False, backend)
         patches = gather_patches(x, self.index)
+        fn = self._subnet_fn(patches, inverse=False)
         ldj = patches.new_zeros(patches.shape[0])
         for subnet in self.subnets:
-            patches, ld = self._run(subnet, patches)
+            patches, ld = self._run(fn, subnet, patches)
             ldj = ldj + ld
         return scatter_patches(x, patches, self.index), ldj.reshape(x.shape[0], -1).sum(dim=1)
 
@@ -91,9 +109,10 @@ class RGLayer(nn.Module):
         if backend is not None:
             return self._fused(z, True, backend)
         patches = gather_patches(z, self.index)
+        fn = self._subnet_fn(patches, inverse=True)
         ldj = patches.new_zeros(patches.shape[0])
         for subnet in reversed(self.subnets):
-            patches, ld = subnet.inverse(patches)
+            patches, ld = fn(subnet, patches)
             ldj = ldj + ld
         return scatter_patches(z, patches, self.index), ldj.reshape(z.shape[0], -1).sum(dim=1)
 
@@ -108,9 +127,12 @@ class RGFlow(nn.Module):
     At initialisation the flow is the identity (zero output scales a, b).
 
     ``backend`` (settable later, like ``checkpointing``): "reference" (default) runs the eager PyTorch
-    code; "triton" runs each RG layer with the fused kernels of ``rglt.kernels.rg_coupling`` (gather,
-    coupling epilogues, epilogue + scatter; the S / T MLPs stay in torch), which needs CUDA tensors, or
-    TRITON_INTERPRET=1 on the CPU; "auto" is "triton" for CUDA float32 inputs and "reference" otherwise.
+    code; "fast" the same map through :mod:`rglt.flow.fast` (torch.compile, the masked halves skipped),
+    "fast-bf16" that with the MLP GEMMs in bfloat16 (couplings and log-dets in fp32); "triton" runs each
+    RG layer with the fused kernels of ``rglt.kernels.rg_coupling`` (gather, coupling epilogues,
+    epilogue + scatter; the S / T MLPs stay in torch), which needs CUDA tensors, or TRITON_INTERPRET=1
+    on the CPU; "auto" is "triton" for CUDA float32 inputs, "fast" for CPU float32 ones and "reference"
+    otherwise.
     The kernels' autograd functions have a backward only (no forward-mode AD, no torch.func), so
     :mod:`rglt.flow.analysis` runs the reference path.
     """
@@ -145,6 +167,16 @@ class RGFlow(nn.Module):
         self._backend = value
         for layer in self.layers:
             layer.backend = value
+
+    @contextlib.contextmanager
+    def using(self, backend: str):
+        """``with flow.using("fast"): ...``: run the block with ``backend``, then restore the previous one."""
+        before = self.backend
+        self.backend = backend
+        try:
+            yield self
+        finally:
+            self.backend = before
 
     @property
     def checkpointing(self) -> bool:
@@ -261,9 +293,7 @@ def backend_outputs(flow: RGFlow, backend: str, x: torch.Tensor) -> dict:
     to ``x`` and (``"gradients"``) to every parameter by name. Leaves ``flow.backend`` as it was."""
     from rglt.flow.priors import prior_log_prob
 
-    before = flow.backend
-    flow.backend = backend
-    try:
+    with flow.using(backend):
         flow.zero_grad(set_to_none=True)
         x = x.detach().clone().requires_grad_()
         z, logdet = flow(x)
@@ -275,5 +305,3 @@ def backend_outputs(flow: RGFlow, backend: str, x: torch.Tensor) -> dict:
         return {"latents": z.detach(), "logdet": logdet.detach(), "inverse": inverse, "inverse_logdet": inverse_logdet,
                 "loss": loss.detach(), "input_grad": x.grad.clone(),
                 "gradients": {name: p.grad.clone() for name, p in flow.named_parameters()}}
-    finally:
-        flow.backend = before

@@ -14,11 +14,11 @@ import time
 import torch
 
 from rglt.flow.metrics import bits_per_dim, evaluate_bpd
-from rglt.flow.model import RGFlow
+from rglt.flow.model import BACKENDS, RGFlow
 from rglt.flow.preprocess import preprocess
 from rglt.progress import progress
 from rglt.train import TrainingDiverged
-from rglt.validate import check_bool, check_int, check_real, check_seed, is_real, require
+from rglt.validate import check_bool, check_choice, check_int, check_real, check_seed, is_real, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,13 +51,17 @@ def _check_images(images, name: str, model: RGFlow) -> None:
 
 def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
                held_out: torch.Tensor | None = None, eval_batch_size: int = 250,
-               desc: str = "RG-Flow training", flip: bool = False) -> dict[str, list]:
+               desc: str = "RG-Flow training", flip: bool = False, backend: str = "auto") -> dict[str, list]:
     """Train ``model`` in place on uint8 ``images``; returns the history as lists.
 
     History: ``step``, ``train_bpd`` (mean over the steps since the last record), ``held_out_bpd``
     (on ``held_out``, the same dequantisation noise every time; NaN without it) and ``train_seconds``
     (optimisation time only, evaluation excluded), recorded at step 0 and every ``eval_every`` steps.
     ``flip``: mirror each training image left-right with probability 1/2 (the original CelebA augmentation).
+    ``backend``: the :class:`RGFlow` backend for the training steps and held-out evaluations, restored
+    afterwards; "auto" (default) is the fast path of :mod:`rglt.flow.fast` for float32 on the CPU (the
+    same map; its first steps include torch.compile's one-time compilation) and the Triton kernels for
+    float32 on CUDA; "reference" the eager code; "fast-bf16" the fast path with bfloat16 MLP GEMMs.
 
     The loss is checked before the backward pass and the gradient norm before the optimiser step, so a
     non-finite update is never applied: on either, :class:`TrainingDiverged` is raised with the history
@@ -69,14 +73,24 @@ def train_flow(model: RGFlow, images: torch.Tensor, config: FlowTrainConfig, *,
     if not isinstance(config, FlowTrainConfig):
         raise TypeError(f"config must be a FlowTrainConfig; got {type(config).__name__}")
     check_bool(flip, "flip")
+    check_choice(backend, "backend", BACKENDS)
     _check_images(images, "images", model)
     if held_out is not None:
         _check_images(held_out, "held_out", model)
     if config.batch_size > len(images):   # a smaller batch than asked for would change the recipe silently
         raise ValueError(f"batch_size ({config.batch_size}) is larger than the number of images ({len(images)})")
+    with model.using(backend):
+        return _train(model, images, config, held_out, eval_batch_size, desc, flip)
+
+
+def _train(model: RGFlow, images, config: FlowTrainConfig, held_out, eval_batch_size: int, desc: str,
+           flip: bool) -> dict[str, list]:
     param = next(model.parameters())
     gen = torch.Generator().manual_seed(config.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # The fused AdamW: the same update in one pass over the weights (half the time of the per-tensor loop
+    # at the original MSDS model's 80 M parameters on the CPU).
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                            fused=param.device.type in ("cpu", "cuda"))
     history = {"step": [], "train_bpd": [], "held_out_bpd": [], "train_seconds": []}
     order = torch.randperm(len(images), generator=gen)
     cursor, spent, running = 0, 0.0, []
