@@ -28,7 +28,8 @@ fp32 and bf16, timed in the same process after the steps (``gemm_seconds``): wha
 overhead around the GEMMs.
 
 Each (config, scope) runs in a fresh subprocess, all its variants on the same weights: each variant's
-``--warmup`` untimed steps (the first, which includes any compilation, is reported as ``first_step_s``),
+``--warmup`` untimed steps (the first, which includes any compilation, cold: each process gets an empty
+inductor cache, is reported as ``first_step_s``),
 then ``--repeats`` rounds of one timed step per variant, interleaved so that machine noise hits every
 variant alike; the median seconds per step and batch / median images per second are reported. Peak
 memory on CUDA: ``torch.cuda.max_memory_allocated()`` over each variant's timed steps (model, batch and
@@ -48,6 +49,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -281,8 +283,10 @@ def main(argv=None) -> None:
             if not run:
                 continue
             # One process per (config, scope): its variants share the weights and interleave their steps.
-            proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(dict(case, variants=run))],
-                                  env=env, capture_output=True, text=True)
+            # A fresh inductor cache: first_step_s is a cold compile, not a hit of an earlier run's.
+            with tempfile.TemporaryDirectory() as cache:
+                proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(dict(case, variants=run))],
+                                      env=dict(env, TORCHINDUCTOR_CACHE_DIR=cache), capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{config:16} {scope:6} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
                 results += [dict(case, variant=v, error=proc.stderr[-2000:]) for v in run]
