@@ -14,9 +14,9 @@ random values so that the couplings are not the identity. Variants:
 - ``eager``: ``RGFlow(backend="reference")``, the eager PyTorch code;
 - ``compile``: ``torch.compile`` of the eager loss function (default mode); on the CPU inductor needs a
   C++ compiler, and a compile failure is recorded as the case's error;
-- ``fast``: ``RGFlow(backend="fast")``, :mod:`rglt.flow.fast` (one torch.compile'd function for every
-  subnet layer, the masked halves of the first and last Linear skipped), fp32;
-- ``fast-bf16``: ``RGFlow(backend="fast-bf16")``, the same with the MLP GEMMs in bfloat16;
+- ``fast``: ``RGFlow(backend="fast")``, :mod:`rglt.flow.fast` (one torch.compile'd function applies
+  every subnet layer), fp32;
+- ``fast-bf16``: ``RGFlow(backend="fast-bf16")``, the same with the MLP GEMMs in bfloat16 (autocast);
 - ``triton``: ``RGFlow(backend="triton")``, gather / coupling epilogues / epilogue + scatter in the
   kernels of ``rglt.kernels.rg_coupling``, the MLP GEMMs in torch (CUDA only; on the CPU only under
   TRITON_INTERPRET=1, whose timings mean nothing).
@@ -97,13 +97,11 @@ def _build(case):
     return module, loss_fn
 
 
-def gemm_shapes(module, batch: int, skip_masked_half: bool = False) -> dict[tuple[int, int, int], int]:
+def gemm_shapes(module, batch: int) -> dict[tuple[int, int, int], int]:
     """Every matrix multiply of one training step of ``module`` (an RGFlow or one RGLayer) on ``batch``
     images, as {(m, k, n): count}: per RG layer, subnet layer, coupling (2), MLP (S and T), residual
     block and Linear, the forward (rows, in) x (in, out) and the backward's two, grad input
-    (rows, out) x (out, in) and grad weight (out, rows) x (rows, in); rows = batch x the layer's patches.
-    ``skip_masked_half``: as ``rglt.flow.fast`` runs them, the first Linear of each MLP on the kept half
-    of its inputs and the last one producing the updated half of its outputs only."""
+    (rows, out) x (out, in) and grad weight (out, rows) x (rows, in); rows = batch x the layer's patches."""
     from rglt.flow.model import RGLayer
 
     layers = [module] if isinstance(module, RGLayer) else list(module.layers)
@@ -112,14 +110,11 @@ def gemm_shapes(module, batch: int, skip_masked_half: bool = False) -> dict[tupl
         rows = batch * layer.index.shape[0]
         for subnet in layer.subnets:
             for net in (subnet.s_net, subnet.t_net):
-                linears = [linear for block in net.blocks for linear in block[1::2]]
-                for i, linear in enumerate(linears):
-                    out, inp = linear.v.shape
-                    if skip_masked_half:
-                        inp = inp // 2 if i == 0 else inp
-                        out = out // 2 if i == len(linears) - 1 else out
-                    for shape in ((rows, inp, out), (rows, out, inp), (out, rows, inp)):
-                        shapes[shape] = shapes.get(shape, 0) + 2    # two couplings per subnet layer
+                for block in net.blocks:
+                    for linear in block[1::2]:
+                        out, inp = linear.v.shape
+                        for shape in ((rows, inp, out), (rows, out, inp), (out, rows, inp)):
+                            shapes[shape] = shapes.get(shape, 0) + 2    # two couplings per subnet layer
     return shapes
 
 
@@ -199,26 +194,20 @@ def _worker(case) -> list[dict]:
             rows[variant]["times_s"].append(time.perf_counter() - start)
             if cuda:
                 peak_mb[variant] = max(peak_mb[variant] or 0.0, torch.cuda.max_memory_allocated() / 2**20)
-    # The GEMM-only time of the model's step (and of the fast path's smaller one), in the same process.
-    peaks = {}
-    for skip in (False, True):
-        shapes = gemm_shapes(module, case["batch"], skip_masked_half=skip)
-        flop = sum(2 * m * k * n * count for (m, k, n), count in shapes.items())
-        peaks[skip] = flop, {name: gemm_seconds(shapes, dtype, case["device"])
-                             for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
-    model_flop = peaks[False][0]
+    # The GEMM-only time of the step, in the same process.
+    shapes = gemm_shapes(module, case["batch"])
+    flop = sum(2 * m * k * n * count for (m, k, n), count in shapes.items())
+    gemm = {name: gemm_seconds(shapes, dtype, case["device"])
+            for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     for variant in live:
         r = rows[variant]
         median = statistics.median(r["times_s"])
-        flop, gemm = peaks[variant.startswith("fast")]
-        r.update(gflop_per_step=model_flop / 1e9, gflop_s=model_flop / median / 1e9,
-                 executed_gflop_per_step=flop / 1e9,
+        r.update(gflop_per_step=flop / 1e9, gflop_s=flop / median / 1e9,
                  **{f"gemm_peak_gflop_s_{n}": flop / t / 1e9 for n, t in gemm.items()},
                  **{f"fraction_of_{n}_peak": t / median for n, t in gemm.items()},
                  median_s=median, images_per_s=case["batch"] / median,
                  parameters=sum(p.numel() for p in module.parameters()),
-                 peak_memory_mb=peak_mb[variant],
-                 threads=torch.get_num_threads())
+                 peak_memory_mb=peak_mb[variant], threads=torch.get_num_threads())
     return [rows[v] for v in case["variants"]]
 
 
@@ -309,9 +298,8 @@ def main(argv=None) -> None:
               "no optimizer (gradients set to None before each step)"),
         timing=(f"median of {repeats} timed steps after {warmup} untimed, the variants of a (config, scope) in one "
                 f"process with their steps interleaved; images/s = batch / median"),
-        flops=("gflop_s: the model's GEMM FLOPs (gflop_per_step) per second, whatever a variant executes "
-               "(executed_gflop_per_step: the fast path skips the masked halves); fraction_of_*_peak: plain "
-               "torch.mm time of the GEMMs the variant executes over its step time"),
+        flops=("gflop_s: the step's GEMM FLOPs (gflop_per_step) per second; fraction_of_*_peak: the plain "
+               "torch.mm time of the same GEMMs over the step time"),
         memory=("torch.cuda.max_memory_allocated() over the timed steps" if device == "cuda"
                 else "not recorded on the CPU"),
         provenance=dict(environment(code=("kernels", "benchmarks", "rglt/flow", ":!benchmarks/results")),

@@ -1,5 +1,5 @@
-"""RGFlow(backend="fast" / "fast-bf16"): the CPU fast path of rglt.flow.fast (masked halves skipped,
-torch.compile) computes the reference path's flow; the log-det is the brute-force Jacobian's."""
+"""RGFlow(backend="fast" / "fast-bf16"): the CPU fast path of rglt.flow.fast (torch.compile, optionally
+bf16 GEMMs) computes the reference path's flow; its log-det is the brute-force Jacobian's."""
 import pytest
 import torch
 
@@ -7,8 +7,7 @@ from rglt.flow import RGFlow, backend_outputs
 from rglt.flow.training import FlowTrainConfig, train_flow
 from _flows import randomize
 
-# One residual block (first and last Linear the same one: both cuts at once), two blocks, kernel 2
-# (C * m * m = 8: 4 kept columns) and several subnet layers per level.
+# One, two (with kernel 2: C * m * m = 8) and three residual blocks; several subnet layers per level.
 CONFIGS = [dict(channels=3, size=8, kernel=4, layers_per_level=(2, 1), residual_blocks=1, hidden=16),
            dict(channels=2, size=8, kernel=2, layers_per_level=(1, 2, 1), residual_blocks=2, hidden=8),
            dict(channels=1, size=4, kernel=4, layers_per_level=1, residual_blocks=3, hidden=8)]

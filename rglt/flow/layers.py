@@ -49,7 +49,9 @@ class WNLinear(nn.Module):
         return self.v * (self.g / self.v.norm(dim=1))[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(x, self.weight(), self.bias)
+        # Under autocast (rglt.flow.fast's bf16 option) only the product runs in lower precision: the
+        # result comes back in x's dtype. Without autocast the cast is a no-op.
+        return nn.functional.linear(x, self.weight(), self.bias).to(x.dtype)
 
 
 class ResidualMLP(nn.Module):

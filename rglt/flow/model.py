@@ -127,8 +127,8 @@ class RGFlow(nn.Module):
     At initialisation the flow is the identity (zero output scales a, b).
 
     ``backend`` (settable later, like ``checkpointing``): "reference" (default) runs the eager PyTorch
-    code; "fast" the same map through :mod:`rglt.flow.fast` (torch.compile, the masked halves skipped),
-    "fast-bf16" that with the MLP GEMMs in bfloat16 (couplings and log-dets in fp32); "triton" runs each
+    code; "fast" the same code under torch.compile (:mod:`rglt.flow.fast`), "fast-bf16" that with the
+    MLP GEMMs in bfloat16 (everything else, couplings and log-dets included, in fp32); "triton" runs each
     RG layer with the fused kernels of ``rglt.kernels.rg_coupling`` (gather, coupling epilogues,
     epilogue + scatter; the S / T MLPs stay in torch), which needs CUDA tensors, or TRITON_INTERPRET=1
     on the CPU; "auto" is "triton" for CUDA float32 inputs, "fast" for CPU float32 ones and "reference"
