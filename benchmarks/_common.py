@@ -22,3 +22,12 @@ def write_json(path: Path, data: dict) -> None:
     """``data`` as indented JSON, written atomically (rglt.io.atomic_write: the one helper for that)."""
     from rglt.io import atomic_write
     atomic_write(path, json.dumps(data, indent=2) + "\n")
+
+
+def save(out: Path | None, data: dict) -> None:
+    """Write ``data`` to ``out``, or say that a ``--quick`` run (``out`` None) keeps nothing."""
+    if out is None:
+        print("--quick: nothing written (pass --output to keep the results)")
+        return
+    write_json(out, data)
+    print(f"wrote {out}")

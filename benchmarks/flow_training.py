@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 from rglt.store import environment  # the provenance every result records
-from _common import ROOT, device_kind, write_json  # benchmarks/ is on sys.path when run as a script
+from _common import ROOT, device_kind, save  # benchmarks/ is on sys.path when run as a script
 
 RUNS = {"reference": "reference", "fast": "fast", "fast-bf16": "fast-bf16", "reference+1ulp": "reference"}
 TOLERANCE = {"fast": 0.01, "fast-bf16": 0.02}   # issue 14: held-out bpd against the reference
@@ -112,11 +112,7 @@ def main(argv=None) -> None:
                                 device=device_name, device_kind=kind, torch_threads=torch.get_num_threads()),
                 results=results)
     out = args.output or (None if args.quick else ROOT / "benchmarks" / "results" / f"flow_training-{kind}.json")
-    if out is None:
-        print("--quick: nothing written (pass --output to keep the results)")
-        return
-    write_json(out, data)
-    print(f"wrote {out}")
+    save(out, data)
 
 
 if __name__ == "__main__":

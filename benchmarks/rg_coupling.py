@@ -54,7 +54,7 @@ import time
 from pathlib import Path
 
 from rglt.store import environment  # the provenance every result records
-from _common import ROOT, device_kind, write_json  # benchmarks/ is on sys.path when run as a script
+from _common import ROOT, device_kind, save  # benchmarks/ is on sys.path when run as a script
 
 SIZE, KERNEL, CHANNELS = 32, 4, 3
 CONFIGS = {
@@ -309,11 +309,7 @@ def main(argv=None) -> None:
         results=results,
     )
     out = args.output or (None if args.quick else ROOT / "benchmarks" / "results" / f"rg_coupling-{kind}.json")
-    if out is None:
-        print("--quick: nothing written (pass --output to keep the results)")
-        return
-    write_json(out, data)
-    print(f"wrote {out}")
+    save(out, data)
 
 
 if __name__ == "__main__":
