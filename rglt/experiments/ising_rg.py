@@ -1,33 +1,40 @@
 """Chapter 1: the renormalization group on the 2D Ising model.
 
-Three measurements (seed 000 Sec. 3, Fig. 1 left column, Eq. 2; seed 001 Sec. 1.1, Fig. 1):
+Four measurements (seed 000 Sec. 3, Fig. 1 left column, Eq. 2; seed 001 Sec. 1.1, Fig. 1):
 
-1. |m|(T) by Monte Carlo across the transition, against Onsager's exact curve;
-2. the exponent beta of m ~ (T_c - T)^beta (Eq. 2), fitted on larger lattices just below T_c;
+1. |m|(T) by Monte Carlo across the transition, against Onsager's exact curve, with the integrated
+   autocorrelation time of |m| at every temperature and standard errors from it;
+2. the exponent beta of m ~ (T_c - T)^beta (Eq. 2), fitted on larger lattices just below T_c, and
+   Onsager's exact curve fitted alike on the same window with the same weights;
 3. the RG flow: block magnetisation and nearest-neighbour correlation after each majority-rule
-   blocking (b = 2), below, at and above T_c, plus the configurations themselves for the figure.
+   blocking (b = 2), below, at and above T_c, plus the configurations themselves for the figure;
+4. (beyond the sources) at T_c, the factor by which each blocking step multiplies the block
+   magnetisation, against 2^(beta/nu) = 2^(1/8), on several lattice sizes.
 """
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+from scipy.stats import chi2 as chi2_distribution
 
 from rglt.progress import progress
 from rglt.report import Claim, judged
-from rglt.rg import (T_CRITICAL, block_spin, fit_power_law, magnetization, nn_correlation,
-                     onsager_magnetization, trajectory)
+from rglt.rg import (T_CRITICAL, block_spin, fit_power_law, magnetization, mean_and_error, nn_correlation,
+                     onsager_magnetization, ratio_and_error, trajectory)
 from rglt.store import unhashed
 
 NAME = "ising_rg"
-VERSION = 2
+VERSION = 3
+
+RATIO_EXACT = 2.0 ** 0.125  # 2^(beta / nu), beta = 1/8, nu = 1: block |m| per step at the fixed point
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = 0
     algorithm: str = "swendsen-wang"
-    chains: int = 8                      # independent chains per temperature (error bars)
+    chains: int = 8                      # independent chains per temperature
     burn_in: int = 200                   # sweeps discarded per chain
     sweeps: int = 1000                   # measured sweeps per chain
     # |m|(T) across the transition
@@ -42,27 +49,40 @@ class Config:
     flow_snapshots: int = 20             # configurations kept per chain, every flow_every sweeps
     flow_every: int = 10
     block: int = 2
+    # 2^(1/8) at T_c: lattices blocked at every measured sweep down to 2 x 2
+    critical_sizes: tuple[int, ...] = (64, 128, 256)
     # tolerances of the claims (unhashed: they judge the result, they do not change it)
     onsager_margin: float = unhashed(0.25)       # |T - T_c| beyond which |m| is compared with Onsager
     onsager_tol_below: float = unhashed(0.005)
     onsager_tol_above: float = unhashed(0.05)    # finite-size |m| above T_c is ~ sqrt(chi T / L^2)
-    beta_tol: float = unhashed(0.03)             # plain power law (Eq. 2)
-    beta_corrected_tol: float = unhashed(0.005)  # with the leading correction to scaling
+    sigmas: float = unhashed(3.0)                # statistical tolerances, in standard errors
+    beta_max_err: float = unhashed(0.003)        # a beta fit less precise than this tests nothing
     ordered_min: float = unhashed(0.95)          # below T_c: final m and corr above this
     disordered_max: float = unhashed(0.1)        # above T_c: final |corr| below this + 3 std. errors
     critical_drift: float = unhashed(0.15)       # at T_c: corr within this of step 1's
+    ratio_skip_steps: int = unhashed(1)          # 2^(1/8): steps from the nearest-neighbour model left out
+    ratio_min_size: int = unhashed(8)            # 2^(1/8): smallest blocked lattice counted
+    ratio_tol: float = unhashed(0.002)           # 2^(1/8): |mean ratio - 2^(1/8)| and every ratio's
     ties_tol: float = unhashed(0.01)             # blocked independent spins: m within this of 6/16 and 0
+
+    def __post_init__(self):
+        for size in self.critical_sizes:
+            if not (isinstance(size, int) and size >= 4 and size & (size - 1) == 0):
+                raise ValueError(f"critical_sizes must be powers of 2 >= 4; got {self.critical_sizes}")
+        if self.block != 2:
+            raise ValueError(f"block must be 2 (the 2^(1/8) check and the flow assume it); got {self.block}")
+
 
 CONFIGS = {
     "smoke": Config(chains=4, burn_in=50, sweeps=400, curve_size=32,
                     curve_temperatures=(1.6, 2.0, 2.2, 2.3, 2.5, 3.0, 3.4), fit_size=64,
                     fit_reduced_t=(0.02, 0.03, 0.045, 0.065, 0.09, 0.12), flow_size=64, flow_snapshots=10,
-                    onsager_tol_below=0.02, onsager_tol_above=0.2, beta_tol=0.05,
-                    beta_corrected_tol=0.05),
+                    critical_sizes=(16, 32, 64),
+                    onsager_tol_below=0.02, onsager_tol_above=0.2, beta_max_err=0.05, ratio_tol=0.02),
     "cpu": Config(),
     "gpu": Config(chains=16, sweeps=4000, curve_size=256, fit_size=512,
                   fit_reduced_t=tuple(np.round(np.geomspace(0.008, 0.1, 10), 5).tolist()),
-                  flow_size=512),
+                  flow_size=512, critical_sizes=(64, 128, 256, 512)),
 }
 
 
@@ -70,16 +90,19 @@ def _seed(config: Config, *key: int) -> int:
     return int(np.random.SeedSequence([config.seed, *key]).generate_state(1)[0])
 
 
-def _abs_magnetization(config: Config, size: int, temperature: float, seed: int) -> tuple[float, float]:
-    """Mean |m| over the measured sweeps of each chain; mean and standard error across chains."""
-    per_chain = np.zeros(config.chains)
+def _abs_magnetization(config: Config, size: int, temperature: float, seed: int) -> dict[str, float]:
+    """|m| at every measured sweep of every chain: its mean, the standard error from the integrated
+    autocorrelation time (:func:`rglt.rg.mean_and_error`), tau itself, and the spread of the chains'
+    means as an independent check of the error."""
+    series = np.zeros((config.chains, config.sweeps))
     sweeps = trajectory(size, temperature, sweeps=config.burn_in + config.sweeps, seed=seed,
                         chains=config.chains, algorithm=config.algorithm)
     for i, spins in enumerate(sweeps):
         if i >= config.burn_in:
-            per_chain += np.abs(magnetization(spins))
-    per_chain /= config.sweeps
-    return per_chain.mean(), per_chain.std(ddof=1) / np.sqrt(config.chains)
+            series[:, i - config.burn_in] = np.abs(magnetization(spins))
+    out = mean_and_error(series)
+    out["chain_error"] = float(series.mean(axis=1).std(ddof=1) / np.sqrt(config.chains))
+    return out
 
 
 def _flow_samples(config: Config, temperature: float, seed: int) -> np.ndarray:
@@ -102,31 +125,94 @@ def _blocked(spins: np.ndarray, config: Config, steps: int, seed: int) -> list[n
     return out
 
 
+def _critical_blocking(config: Config, size: int, seed: int) -> dict[str, np.ndarray]:
+    """At T_c: block |m| at every level (size, size/2, ..., 2) and every measured sweep; per level its
+    mean and error, and per step the ratio of the means <|m_{k+1}|> / <|m_k|> with its error
+    (:func:`rglt.rg.ratio_and_error`: the two levels come from the same configurations, so their
+    errors are strongly correlated and must not be added in quadrature)."""
+    steps = int(round(np.log2(size))) - 1
+    series = np.zeros((steps + 1, config.chains, config.sweeps))
+    tie_seeds = np.random.default_rng(seed + 1).integers(0, 2**62, (config.sweeps, steps))
+    sweeps = trajectory(size, T_CRITICAL, sweeps=config.burn_in + config.sweeps, seed=seed,
+                        chains=config.chains, algorithm=config.algorithm)
+    for i, spins in enumerate(sweeps):
+        if i < config.burn_in:
+            continue
+        j = i - config.burn_in
+        levels = [spins]
+        for k in range(steps):
+            levels.append(block_spin(levels[-1], 2, ties="random", seed=int(tie_seeds[j, k])))
+        for k, level in enumerate(levels):
+            series[k, :, j] = np.abs(magnetization(level))
+    level_stats = [mean_and_error(s) for s in series]
+    ratios = [ratio_and_error(series[k + 1], series[k]) for k in range(steps)]
+    return {"m": np.array([s["mean"] for s in level_stats]), "m_err": np.array([s["error"] for s in level_stats]),
+            "tau": np.array([s["tau"] for s in level_stats]),
+            "ratio": np.array([r["ratio"] for r in ratios]), "ratio_err": np.array([r["error"] for r in ratios])}
+
+
+def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
+    out = np.full((len(rows), width), np.nan)
+    for i, row in enumerate(rows):
+        out[i, :row.size] = row
+    return out
+
+
 def run(config: Config) -> dict:
     tc = T_CRITICAL
     temps = np.array(config.curve_temperatures)
     fit_temps = tc * (1.0 - np.array(config.fit_reduced_t))
     jobs = [("curve", i, config.curve_size, t) for i, t in enumerate(temps)]
     jobs += [("fit", i, config.fit_size, t) for i, t in enumerate(fit_temps)]
-    m = {"curve": np.zeros((2, temps.size)), "fit": np.zeros((2, fit_temps.size))}
+    keys = ("mean", "error", "chain_error", "naive_error", "tau", "tau_err", "window", "reliable")
+    m = {kind: {k: np.zeros(n, dtype=bool if k == "reliable" else float) for k in keys}
+         for kind, n in (("curve", temps.size), ("fit", fit_temps.size))}
     for kind, i, size, t in progress(jobs, desc="Ising |m|(T)", unit="T"):
-        m[kind][:, i] = _abs_magnetization(config, size, float(t), _seed(config, kind == "fit", i))
+        stats = _abs_magnetization(config, size, float(t), _seed(config, kind == "fit", i))
+        for k in keys:
+            m[kind][k][i] = stats[k]
 
     t = np.array(config.fit_reduced_t)
-    beta = fit_power_law(t, m["fit"][0], m["fit"][1])
-    corrected = fit_power_law(t, m["fit"][0], m["fit"][1], correction=True)
-    beta_exact = fit_power_law(t, onsager_magnetization(fit_temps))
+    fit_m, fit_err = m["fit"]["mean"], m["fit"]["error"]
+    exact = onsager_magnetization(fit_temps)
+    beta = fit_power_law(t, fit_m, fit_err)
+    corrected = fit_power_law(t, fit_m, fit_err, correction=True)
+    # Onsager's exact curve through the same fits with the same weights (the same relative errors:
+    # in log-log space the weights are err / m), so that the window's own bias is the same on both.
+    same_err = exact * fit_err / fit_m
+    beta_exact = fit_power_law(t, exact, same_err)
+    corrected_exact = fit_power_law(t, exact, same_err, correction=True)
+    beta_exact_unweighted = fit_power_law(t, exact)
+    # The difference of the two plain slopes is the slope of a fit to the ratio MC / exact (the fit is
+    # linear in log y): its error is the statistical one, not inflated by the curvature both share.
+    difference = fit_power_law(t, fit_m / exact, fit_err / exact)
+    # Are the error bars honest? chi^2 of the Monte Carlo against Onsager where the infinite-lattice
+    # curve applies: the fit points, and the |m|(T) points below T_c - onsager_margin.
+    below = temps < tc - config.onsager_margin
+    honest = {}
+    for name, mc, ref, mask in (("fit", m["fit"], exact, np.ones(fit_temps.size, bool)),
+                                ("curve", m["curve"], onsager_magnetization(temps), below)):
+        for err in ("error", "chain_error"):
+            chi2 = float(np.sum(((mc["mean"] - ref)[mask] / mc[err][mask]) ** 2))
+            suffix = "_chains" if err == "chain_error" else ""
+            honest[f"{name}_onsager_chi2{suffix}"] = chi2
+            honest[f"{name}_onsager_p{suffix}"] = float(chi2_distribution.sf(chi2, int(mask.sum())))
+        honest[f"{name}_onsager_dof"] = int(mask.sum())
 
     steps = int(round(np.log(config.flow_size / 4) / np.log(config.block)))  # stop at 4 x 4 blocks
     flow = {k: np.zeros((len(config.flow_temperatures), steps + 1)) for k in ("m", "m_err", "c", "c_err")}
     examples = []
-    for j, t in enumerate(progress(config.flow_temperatures, desc="RG flow", unit="T")):
-        samples = _flow_samples(config, t, _seed(config, 2, j))
+    for j, temp in enumerate(progress(config.flow_temperatures, desc="RG flow", unit="T")):
+        samples = _flow_samples(config, temp, _seed(config, 2, j))
         examples.append(samples[0])
         for k, level in enumerate(_blocked(samples, config, steps, _seed(config, 3, j))):
             abs_m, corr = np.abs(magnetization(level)), nn_correlation(level)
             flow["m"][j, k], flow["m_err"][j, k] = abs_m.mean(), abs_m.std(ddof=1) / np.sqrt(abs_m.size)
             flow["c"][j, k], flow["c_err"][j, k] = corr.mean(), corr.std(ddof=1) / np.sqrt(corr.size)
+
+    critical = [_critical_blocking(config, size, _seed(config, 6, j))
+                for j, size in enumerate(progress(config.critical_sizes, desc="2^(1/8) at T_c", unit="L"))]
+    width = max(c["m"].size for c in critical)
 
     # The tie rule matters: infinite-temperature (independent) spins under one blocking step.
     rng = np.random.default_rng(_seed(config, 4))
@@ -135,18 +221,45 @@ def run(config: Config) -> dict:
     ties_random = float(magnetization(block_spin(noise, 2, "random", seed=_seed(config, 5))).mean())
 
     return {
-        "curve_T": temps, "curve_m": m["curve"][0], "curve_m_err": m["curve"][1],
-        "fit_T": fit_temps, "fit_t": np.array(config.fit_reduced_t),
-        "fit_m": m["fit"][0], "fit_m_err": m["fit"][1],
+        "curve_T": temps, "curve_m": m["curve"]["mean"], "curve_m_err": m["curve"]["error"],
+        "curve_m_err_chains": m["curve"]["chain_error"], "curve_m_err_naive": m["curve"]["naive_error"],
+        "curve_tau": m["curve"]["tau"], "curve_tau_err": m["curve"]["tau_err"], "curve_window": m["curve"]["window"],
+        "curve_tau_reliable": m["curve"]["reliable"],
+        "fit_T": fit_temps, "fit_t": t, "fit_m": fit_m, "fit_m_err": fit_err,
+        "fit_m_err_chains": m["fit"]["chain_error"], "fit_m_err_naive": m["fit"]["naive_error"],
+        "fit_tau": m["fit"]["tau"], "fit_tau_err": m["fit"]["tau_err"], "fit_window": m["fit"]["window"],
+        "fit_tau_reliable": m["fit"]["reliable"],
         "beta": beta["exponent"], "beta_err": beta["exponent_err"], "beta_amplitude": beta["amplitude"],
-        "beta_reduced_chi2": beta["reduced_chi2"], "beta_onsager_window": beta_exact["exponent"],
+        "beta_reduced_chi2": beta["reduced_chi2"],
+        "beta_onsager_window": beta_exact["exponent"], "beta_onsager_window_unweighted": beta_exact_unweighted["exponent"],
+        "beta_minus_onsager": difference["exponent"], "beta_minus_onsager_err": difference["exponent_err"],
+        "beta_minus_onsager_reduced_chi2": difference["reduced_chi2"],
         "beta_corrected": corrected["exponent"], "beta_corrected_err": corrected["exponent_err"],
         "beta_corrected_amplitude": corrected["amplitude"], "beta_corrected_a": corrected["correction"],
         "beta_corrected_reduced_chi2": corrected["reduced_chi2"],
+        "beta_corrected_onsager_window": corrected_exact["exponent"],
         "flow_T": np.array(config.flow_temperatures), "flow_sizes": config.flow_size // config.block ** np.arange(steps + 1),
         "flow_m": flow["m"], "flow_m_err": flow["m_err"], "flow_corr": flow["c"], "flow_corr_err": flow["c_err"],
+        "critical_sizes": np.array(config.critical_sizes),
+        "critical_m": _padded([c["m"] for c in critical], width),
+        "critical_m_err": _padded([c["m_err"] for c in critical], width),
+        "critical_tau": _padded([c["tau"] for c in critical], width),
+        "critical_ratio": _padded([c["ratio"] for c in critical], width - 1),
+        "critical_ratio_err": _padded([c["ratio_err"] for c in critical], width - 1),
         "examples": np.stack(examples), "ties_up_m": ties_up, "ties_random_m": ties_random,
+        **honest,
     }
+
+
+def ratio_selection(sizes, ratios, config: Config) -> np.ndarray:
+    """Which per-step ratios (sizes x steps, NaN-padded) the 2^(1/8) claim counts: steps after the
+    first ``ratio_skip_steps`` (those start from the nearest-neighbour model, not yet at the fixed
+    point) whose blocked lattice is still >= ``ratio_min_size`` (smaller ones are finite-size
+    dominated)."""
+    sizes, ratios = np.asarray(sizes), np.asarray(ratios, float)
+    step = np.arange(1, ratios.shape[1] + 1)                      # step k maps L / 2^(k-1) -> L / 2^k
+    blocked = sizes[:, None] // 2 ** step[None]
+    return np.isfinite(ratios) & (step[None] > config.ratio_skip_steps) & (blocked >= config.ratio_min_size)
 
 
 EQ2 = "000 Sec. 1, Eq. 2 (and App. A)"
@@ -165,7 +278,6 @@ def checks(result, config: Config) -> list[Claim]:
     dev_above = float(np.max(mc[above]))
     m, c, c_err = (np.asarray(result[k]) for k in ("flow_m", "flow_corr", "flow_corr_err"))
     lo, crit, hi = 0, 1, 2
-    window = f"(Onsager's own curve fitted on the same window gives {result['beta_onsager_window']:.4f})"
     out = []
 
     t_show = T[below][-1]
@@ -184,17 +296,7 @@ def checks(result, config: Config) -> list[Claim]:
         ours=f"max |m| = {dev_above:.4f} over {int(above.sum())} temperatures, L = {config.curve_size}",
         tolerance=f"<= {config.onsager_tol_above} (finite-size |m| ~ sqrt(chi T) / L)",
         **judged(dev_above <= config.onsager_tol_above, f"max |m| = {dev_above:.4f} > {config.onsager_tol_above}")))
-    for name, key, tol in (("plain power law", "beta", config.beta_tol),
-                           ("with the leading correction (1 + a t)", "beta_corrected", config.beta_corrected_tol)):
-        dev = abs(float(result[key]) - 0.125)
-        out.append(Claim(
-            claim=f"the exponent beta of m ~ (T_c - T)^beta is 1/8 ({name})",
-            source=EQ2, source_value=EQ2_QUOTE,
-            ours=f"beta = {result[key]:.4f} +- {result[key + '_err']:.4f} (L = {config.fit_size}, "
-                 f"{len(np.asarray(result['fit_t']))} temperatures)",
-            tolerance=f"|beta - 0.125| <= {tol}",
-            **judged(dev <= tol, f"|beta - 0.125| = {dev:.4f} > {tol} {window}")))
-
+    out.extend(_beta_claims(result, config))
     ordered = bool(m[lo, -1] > m[lo, 0] and c[lo, -1] > c[lo, 0] and min(m[lo, -1], c[lo, -1]) > config.ordered_min)
     out.append(Claim(
         claim="below T_c blocking flows to the ordered fixed point (m, corr -> 1)",
@@ -219,6 +321,7 @@ def checks(result, config: Config) -> list[Claim]:
         ours=f"corr in [{c[crit, 1:].min():.3f}, {c[crit, 1:].max():.3f}] after step 1",
         tolerance=f"every step's corr within {config.critical_drift} of step 1's, and in (0.1, 0.95)",
         **judged(critical, f"corr drifts by {drift:.3f} from step 1's, range [{c[crit].min():.3f}, {c[crit].max():.3f}]")))
+    out.append(_ratio_claim(result, config))
     up, rnd = float(result["ties_up_m"]), float(result["ties_random_m"])
     ties = abs(up - 0.375) <= config.ties_tol and abs(rnd) <= config.ties_tol
     out.append(Claim(
@@ -229,3 +332,75 @@ def checks(result, config: Config) -> list[Claim]:
         tolerance=f"within {config.ties_tol} of 0.375 and of 0",
         **judged(ties, f"|m_up - 0.375| = {abs(up - 0.375):.4f}, |m_random| = {abs(rnd):.4f}, tolerance {config.ties_tol}")))
     return out
+
+
+def _beta_claims(result, config: Config) -> list[Claim]:
+    """Eq. 2's exponent, twice. The plain power law over a window that a finite lattice allows is an
+    effective exponent, not 1/8: its claim is that the Monte Carlo gives the one of Onsager's exact
+    curve fitted alike (same window, same weights). The fit with the leading correction to scaling
+    carries the claim beta = 1/8."""
+    n, sig, cap = len(np.asarray(result["fit_t"])), config.sigmas, config.beta_max_err
+    window = f"t in [{np.min(result['fit_t']):.3f}, {np.max(result['fit_t']):.3f}], L = {config.fit_size}, {n} temperatures"
+    diff, diff_err = float(result["beta_minus_onsager"]), float(result["beta_minus_onsager_err"])
+    plain = float(result["beta"])
+    precise = diff_err <= cap
+    held = abs(diff) <= sig * diff_err and precise
+    claims = [Claim(
+        claim="the plain power law m ~ (T_c - T)^beta over the fit window gives an effective exponent, "
+              "Onsager's over the same window (not 1/8)",
+        source=f"{EQ2}; exact m(T): Onsager (1944)",
+        source_value=f"{EQ2_QUOTE}; Onsager's exact m(T) fitted alike (same window and weights): "
+                     f"beta_eff = {float(result['beta_onsager_window']):.4f}",
+        ours=f"beta_eff = {plain:.4f} +- {float(result['beta_err']):.4f} (the plain law's reduced chi2 "
+             f"{float(result['beta_reduced_chi2']):.1f}; |beta_eff - 1/8| = {abs(plain - 0.125):.4f}); MC - Onsager = "
+             f"{diff:+.4f} +- {diff_err:.4f} ({window})",
+        tolerance=f"|MC - Onsager| <= {sig:g} standard errors of the difference, which must be <= {cap}",
+        **judged(held, f"MC - Onsager = {diff:+.4f} +- {diff_err:.4f}: "
+                       + (f"{abs(diff) / diff_err:.1f} standard errors" if precise else f"error above {cap}"),
+                 partly=abs(diff) <= sig * diff_err))]
+    beta, err = float(result["beta_corrected"]), float(result["beta_corrected_err"])
+    bias = abs(float(result["beta_corrected_onsager_window"]) - 0.125)
+    tol = sig * err + bias
+    dev, precise = abs(beta - 0.125), err <= cap
+    claims.append(Claim(
+        claim="the exponent beta of m ~ (T_c - T)^beta is 1/8 (fit with the leading correction (1 + a t))",
+        source=EQ2, source_value=EQ2_QUOTE,
+        ours=f"beta = {beta:.4f} +- {err:.4f}, a = {float(result['beta_corrected_a']):.3f}, reduced chi2 "
+             f"{float(result['beta_corrected_reduced_chi2']):.1f} ({window})",
+        tolerance=f"|beta - 0.125| <= {sig:g} standard errors + the fit's own bias on Onsager's curve ({bias:.5f}) "
+                  f"= {tol:.4f}; the error must be <= {cap}",
+        **judged(dev <= tol and precise,
+                 f"|beta - 0.125| = {dev:.4f} " + (f"> {tol:.4f}" if precise else f"but the error {err:.4f} > {cap}: too imprecise to test"),
+                 partly=dev <= tol)))
+    return claims
+
+
+def _ratio_claim(result, config: Config) -> Claim:
+    """At T_c the block magnetisation grows by 2^(beta/nu) per blocking step (beyond the sources)."""
+    sizes = np.asarray(result["critical_sizes"])
+    ratios, errs = np.asarray(result["critical_ratio"], float), np.asarray(result["critical_ratio_err"], float)
+    counted = ratio_selection(sizes, ratios, config)
+    tol, exact = config.ratio_tol, RATIO_EXACT
+    first = ", ".join(f"{r:.4f}" for r in ratios[:, 0])
+    which = (f"steps > {config.ratio_skip_steps} to L' >= {config.ratio_min_size}, "
+             f"L = {', '.join(str(int(v)) for v in sizes)}")
+    common = dict(
+        claim="at T_c each blocking step multiplies <|m|> by 2^(beta/nu) = 2^(1/8) (the critical fixed point)",
+        source="000 Sec. 3 (block spins at T_c, beyond the paper); beta = 1/8, nu = 1 exactly (Onsager)",
+        source_value=f"no number in 000; exact 2^(1/8) = {exact:.4f} per step at the fixed point",
+        tolerance=f"the mean of the counted steps within {tol} of {exact:.4f}, and each within {tol} + "
+                  f"{config.sigmas:g} of its standard errors")
+    if not counted.any():
+        return Claim(ours=f"no step counted ({which})", **common,
+                     **judged(False, "no blocking step satisfies the selection: lattices too small"))
+    r, e = ratios[counted], errs[counted]
+    mean = float(r.mean())
+    worst = int(np.argmax(np.abs(r - exact) - (tol + config.sigmas * e)))
+    held = abs(mean - exact) <= tol and bool(np.all(np.abs(r - exact) <= tol + config.sigmas * e))
+    return Claim(
+        ours=f"mean {mean:.4f} over {r.size} steps ({which}); range [{r.min():.4f}, {r.max():.4f}], std "
+             f"{r.std(ddof=1) if r.size > 1 else 0.0:.4f}, errors {e.min():.4f}-{e.max():.4f}; first step "
+             f"(not counted) {first}",
+        **common,
+        **judged(held, f"mean {mean:.4f} ({mean - exact:+.4f}); step ratio {r[worst]:.4f} +- {e[worst]:.4f} "
+                       f"is {r[worst] - exact:+.4f} from {exact:.4f}"))
