@@ -6,6 +6,7 @@ import torch
 from torch.autograd.functional import jacobian
 
 from rglt.flow import RGFlow
+from rglt.flow.preprocess import inverse_logit_transform
 from rglt.flow.analysis import (generation_across_scales, latent_sensitivity, mix_along_scale, mix_latents,
                                 mixed_temperature_latents, receptive_field_extent, receptive_fields,
                                 sample_mixed_temperature)
@@ -27,13 +28,14 @@ def latents(flow, n, seed, temperature=1.0):
     return flow.sample_latents(n, temperature, generator=torch.Generator().manual_seed(seed))
 
 
-def brute_force_site_maps(flow, z):
+def brute_force_site_maps(flow, z, space="logit"):
     """[L, L, L, L] maps: entry (i, j) is E_z sum_c' |dG_c' / dz_{c, i, j}| averaged over c, from full
-    reverse-mode Jacobians of the flattened inverse."""
+    reverse-mode Jacobians of the flattened inverse (in pixel space: followed by the sigmoid back to [0, 1])."""
     c, size = flow.channels, flow.size
+    out = (lambda y: y) if space == "logit" else inverse_logit_transform
     total = 0
     for zs in z:
-        jac = jacobian(lambda v: flow.inverse(v.reshape(1, c, size, size)).reshape(-1), zs.reshape(-1))
+        jac = jacobian(lambda v: out(flow.inverse(v.reshape(1, c, size, size))).reshape(-1), zs.reshape(-1))
         jac = jac.reshape(c, size, size, c, size, size).abs().sum(dim=0)      # [L, L (out), c, L, L (in)]
         total = total + jac.mean(dim=2).permute(2, 3, 0, 1)                  # [i, j, out row, out col]
     return (total / len(z)).numpy()
@@ -51,7 +53,7 @@ def rf_random(flow):
 
 def test_identity_flow_receptive_fields_are_deltas():
     flow = tiny_flow(random=False)
-    rf = receptive_fields(flow, samples=2, seed=0)
+    rf = receptive_fields(flow, samples=2, seed=0, space="logit")
     delta = np.zeros((8, 8))
     delta[4, 4] = 1.0
     assert rf.shape == (2, 8, 8)
@@ -59,20 +61,35 @@ def test_identity_flow_receptive_fields_are_deltas():
         np.testing.assert_array_equal(rf[h], delta)
     np.testing.assert_array_equal(receptive_field_extent(rf), [1.0, 1.0])
     np.testing.assert_array_equal(receptive_field_extent(rf, method="rms"), [0.0, 0.0])
+    # In pixel space the delta's height is the mean slope of the sigmoid back to [0, 1], at most 0.25 / 0.9.
+    pixel = receptive_fields(flow, samples=2, seed=0)
+    np.testing.assert_array_equal(pixel != 0, rf != 0)
+    assert (pixel[:, 4, 4] > 0).all() and (pixel[:, 4, 4] <= 0.25 / 0.9).all()
 
 
-def test_receptive_fields_match_brute_force_jacobian(flow, rf_random):
+@pytest.mark.parametrize("space", ["pixel", "logit"])
+def test_receptive_fields_match_brute_force_jacobian(flow, rf_random, space):
     z = latents(flow, 3, seed=5)
-    maps = brute_force_site_maps(flow, z)
+    maps = brute_force_site_maps(flow, z, space)
     # One site, uncentred, against its Jacobian column.
-    one = latent_sensitivity(flow, z, [[3, 6]], batch_size=4)
+    one = latent_sensitivity(flow, z, [[3, 6]], batch_size=4, space=space)
     np.testing.assert_allclose(one[0].numpy(), maps[3, 6], rtol=1e-10, atol=1e-12)
     # Whole levels: mean over the level's sites of maps rolled so that the site sits at (4, 4).
+    rf = rf_random if space == "pixel" else receptive_fields(flow, samples=3, seed=5, space=space)
     levels = flow.level_of_sites().numpy()
     for h in range(2):
         sites = np.argwhere(levels == h)
         expected = np.mean([np.roll(maps[i, j], (4 - i, 4 - j), axis=(0, 1)) for i, j in sites], axis=0)
-        np.testing.assert_allclose(rf_random[h], expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(rf[h], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_pixel_space_down_weights_saturated_pixels(flow):
+    # Where G's logits are large the sigmoid is flat: the pixel-space map is the logit-space map times
+    # the sigmoid's slope there, so the two differ by far more than rounding for a random flow.
+    z = latents(flow, 3, seed=5)
+    logit, pixel = (latent_sensitivity(flow, z, [[3, 6]], space=s)[0] for s in ("logit", "pixel"))
+    assert (pixel <= logit * 0.25 / 0.9 + 1e-12).all()
+    assert not torch.allclose(pixel, logit * 0.25 / 0.9)
 
 
 def test_random_flow_receptive_field_grows_with_level(rf_random):
@@ -160,6 +177,10 @@ def test_bad_inputs(flow):
         receptive_fields(flow, samples=2, seed=0, max_sites=0)
     with pytest.raises(ValueError, match="sites"):
         latent_sensitivity(flow, z, [[0, 8]])
+    with pytest.raises(ValueError, match="space.*pixel.*logit"):
+        latent_sensitivity(flow, z, [[0, 1]], space="image")
+    with pytest.raises(ValueError, match="space"):
+        receptive_fields(flow, samples=2, seed=0, space="logits")
     with pytest.raises(ValueError, match="method"):
         receptive_field_extent(np.ones((8, 8)), method="fwhm")
     with pytest.raises(ValueError, match="fraction"):

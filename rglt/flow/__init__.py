@@ -11,7 +11,7 @@
 - :mod:`rglt.flow.analysis`: receptive fields, generation across scales, mixing, mixed temperatures;
 - :mod:`rglt.flow.frechet`: Frechet distance in a pluggable feature space (Inception or the MSDS CNN).
 """
-from rglt.flow.analysis import (generation_across_scales, latent_sensitivity, mix_along_scale, mix_latents,
+from rglt.flow.analysis import (colour_share, generation_across_scales, latent_sensitivity, mix_along_scale, mix_latents,
                                 mixed_temperature_latents, receptive_field_extent, receptive_fields,
                                 sample_mixed_temperature)
 from rglt.flow.count import parameter_count
@@ -29,7 +29,7 @@ from rglt.flow.training import TrainingDiverged
 
 __all__ = ["backend_outputs", "PARAMETRISATIONS", "PRIORS", "RGFlow", "RGLayer", "ResidualMLP", "SubnetLayer", "Swish", "WNLinear",
            "bits_per_dim", "check_geometry", "extract_features", "feature_statistics", "frechet_distance",
-           "frechet_distance_between", "generation_across_scales", "inception_features", "latent_sensitivity",
+           "frechet_distance_between", "colour_share", "generation_across_scales", "inception_features", "latent_sensitivity",
            "mix_along_scale", "mix_latents", "mixed_temperature_latents", "msds_feature_net", "receptive_field_extent",
            "receptive_fields", "sample_mixed_temperature", "train_msds_feature_net", "checkerboard_mask", "dequantize", "evaluate_bpd", "gather_patches",
            "inverse_logit_transform", "layer_index", "level_of_sites", "logit_transform", "parameter_count",

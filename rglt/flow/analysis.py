@@ -13,7 +13,11 @@ finite difference at z = 0):
 
     RF_{c,l}(p) = E_z sum_{c'} |dG(z)_{c',p} / dz_{c,l}|
 
-with G = ``model.inverse`` and the expectation over prior samples. :func:`latent_sensitivity` gives the
+with G the generator and the expectation over prior samples. G's output is the image: by default
+(``space="pixel"``) G = ``inverse_logit_transform(model.inverse(z))``, the pixel values in [0, 1] that a
+sample shows; ``space="logit"`` differentiates ``model.inverse`` alone, in the flow's logit space, where
+the sigmoid's slope no longer down-weights saturated pixels (the dark background of MSDS: ~5x).
+:func:`latent_sensitivity` gives the
 per-site map (averaged over the C latent channels of the site); :func:`receptive_fields` averages it
 over all sites of a level after moving each site to the centre of the (periodic) image.
 """
@@ -27,11 +31,13 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from rglt.flow.model import RGFlow
+from rglt.flow.preprocess import inverse_logit_transform
 from rglt.flow.priors import check_temperature, prior_scale
 from rglt.validate import check_choice, check_int, check_real, check_seed
 
 GENERATION_MODES = ("intermediate", "truncated")
 EXTENT_METHODS = ("square", "rms")
+SENSITIVITY_SPACES = ("pixel", "logit")   # what G outputs: pixel values in [0, 1], or the flow's logits
 
 
 def _check_model(model) -> RGFlow:
@@ -72,10 +78,12 @@ def _eval_mode(model: RGFlow):
 
 # ---- receptive fields ----
 
-def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int = 256) -> torch.Tensor:
+def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int = 256,
+                       space: str = "pixel") -> torch.Tensor:
     """Mean over the samples z [S, C, L, L] of sum_{c'} |dG(z)_{c'} / dz_{c, site}|, averaged over c.
 
     ``sites``: LongTensor [n, 2] of (row, col). Returns [n, L, L] maps in image coordinates (not centred).
+    ``space``: "pixel" (G ends in the sigmoid back to pixel values, as the images shown) or "logit".
     Each Jacobian column is one forward-mode product (``torch.autograd.forward_ad``) along a basis
     vector; the S samples of a column share one batch, ``batch_size`` bounds the rows sent through the
     flow at once.
@@ -83,6 +91,7 @@ def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int
     _check_model(model)
     z = _check_latents(model, z, "z")
     batch_size = check_int(batch_size, "batch_size", 1)
+    check_choice(space, "space", SENSITIVITY_SPACES)
     sites = _check_sites(sites)
     size, channels, samples = model.size, model.channels, z.shape[0]
     if sites.dim() != 2 or sites.shape[1] != 2 or len(sites) == 0 or sites.min() < 0 or sites.max() >= size:
@@ -102,7 +111,8 @@ def latent_sensitivity(model: RGFlow, z: torch.Tensor, sites, *, batch_size: int
             # Forward-mode AD without a backward graph: torch.func.jvp also records one for the
             # parameters, which took gigabytes at a few hundred rows.
             with torch.no_grad(), fwAD.dual_level():
-                col = fwAD.unpack_dual(model.inverse(fwAD.make_dual(zrep, tan))).tangent
+                image = model.inverse(fwAD.make_dual(zrep, tan))
+                col = fwAD.unpack_dual(inverse_logit_transform(image) if space == "pixel" else image).tangent
             out[start:start + k] = col.detach().abs().sum(dim=1).reshape(k, samples, size, size).mean(dim=1)
     return out.reshape(len(sites), channels, size, size).mean(dim=1)
 
@@ -119,14 +129,14 @@ def centre_on_sites(maps: torch.Tensor, sites) -> torch.Tensor:
 
 
 def receptive_fields(model: RGFlow, *, samples: int, temperature: float = 1.0, seed: int,
-                     max_sites: int | None = None, batch_size: int = 256) -> np.ndarray:
+                     max_sites: int | None = None, batch_size: int = 256, space: str = "pixel") -> np.ndarray:
     """The average receptive field of each RG level: float64 array [H, L, L], centred on (L // 2, L // 2).
 
     RF_h = mean over the sites l of level h (all of them, or ``max_sites`` drawn without replacement with
     ``seed``) of :func:`latent_sensitivity` at l, rolled so l sits at the centre (periodic boundary). The
     expectation over z uses ``samples`` prior draws at ``temperature`` (the model's prior and
-    parametrisation) from ``torch.Generator().manual_seed(seed)``. Cost: C * (sites used) Jacobian-vector
-    products of ``samples`` rows each.
+    parametrisation) from ``torch.Generator().manual_seed(seed)``. ``space``: as in
+    :func:`latent_sensitivity`. Cost: C * (sites used) Jacobian-vector products of ``samples`` rows each.
     """
     _check_model(model)
     samples = check_int(samples, "samples", 1)
@@ -135,6 +145,7 @@ def receptive_fields(model: RGFlow, *, samples: int, temperature: float = 1.0, s
     if max_sites is not None:
         max_sites = check_int(max_sites, "max_sites", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
+    check_choice(space, "space", SENSITIVITY_SPACES)
     gen = torch.Generator().manual_seed(seed)
     z = model.sample_latents(samples, temperature, generator=gen)
     levels = model.level_of_sites().cpu()
@@ -143,7 +154,7 @@ def receptive_fields(model: RGFlow, *, samples: int, temperature: float = 1.0, s
         sites = torch.nonzero(levels == h)
         if max_sites is not None and len(sites) > max_sites:
             sites = sites[torch.randperm(len(sites), generator=gen)[:max_sites].sort().values]
-        maps = latent_sensitivity(model, z, sites, batch_size=batch_size).cpu()
+        maps = latent_sensitivity(model, z, sites, batch_size=batch_size, space=space).cpu()
         out[h] = centre_on_sites(maps, sites).mean(dim=0).double().numpy()
     return out
 
@@ -240,6 +251,30 @@ def mix_along_scale(model: RGFlow, z_a: torch.Tensor, z_b: torch.Tensor, level: 
     z = mix_latents(model, z_a, z_b, level)
     with _eval_mode(model):
         return model.inverse(z)
+
+
+def colour_share(mixing, *, foreground: int = 64) -> np.ndarray:
+    """How much of image A's colour a mix along scale carries: [H + 1, n] from uint8 ``mixing``
+    [H + 1, n, 3, L, L], where column h is ``mix_along_scale(model, z_a, z_b, h)`` (column 0 is A, the
+    last is B).
+
+    An image's colour is the mean RGB of its foreground pixels (any channel above ``foreground``: the
+    data sets' background is black); the share of column h is the projection of its colour onto the
+    line from B's colour to A's: 0 is B's colour, 1 is A's. For MSDS1, whose ellipses share one colour
+    per image, a hierarchical flow carries that colour in its coarse latents.
+    """
+    m = np.asarray(mixing, dtype=np.float64)
+    if m.ndim != 5 or m.shape[0] < 2 or m.shape[2] != 3:
+        raise ValueError(f"mixing must have shape [H + 1 >= 2, n, 3, L, L]; got {list(m.shape)}")
+    fg = m.max(axis=2, keepdims=True) > foreground
+    if not fg.any(axis=(2, 3, 4)).all():
+        raise ValueError(f"every image of mixing needs a pixel above foreground={foreground}")
+    colour = (m * fg).sum(axis=(3, 4)) / fg.sum(axis=(3, 4))          # [H + 1, n, 3]
+    a, b = colour[0], colour[-1]
+    span = ((a - b) ** 2).sum(axis=-1)
+    if (span == 0).any():
+        raise ValueError("images A and B of some column pair have the same colour: no share is defined")
+    return ((colour - b) * (a - b)).sum(axis=-1) / span
 
 
 def mixed_temperature_latents(model: RGFlow, n: int, temperatures_per_level: Sequence[float],
