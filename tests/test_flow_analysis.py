@@ -7,7 +7,7 @@ from torch.autograd.functional import jacobian
 
 from rglt.flow import RGFlow
 from rglt.flow.preprocess import inverse_logit_transform
-from rglt.flow.analysis import (generation_across_scales, latent_sensitivity, mix_along_scale, mix_latents,
+from rglt.flow.analysis import (colour_share, generation_across_scales, latent_sensitivity, mix_along_scale, mix_latents,
                                 mixed_temperature_latents, receptive_field_extent, receptive_fields,
                                 sample_mixed_temperature)
 from _flows import randomize
@@ -207,3 +207,20 @@ def test_bad_inputs(flow):
         sample_mixed_temperature(flow, 2, (0.5, -1.0), seed=0)
     with pytest.raises(ValueError, match="n must"):
         sample_mixed_temperature(flow, 0, (0.5, 0.5), seed=0)
+
+
+def test_colour_share_on_hand_made_mixes():
+    # A is red, B blue; the middle columns are hand-mixed colours: 3/4, 1/2 and 0 of A's.
+    size = 6
+    def image(rgb):
+        img = np.zeros((3, size, size), dtype=np.uint8)
+        img[:, 1:4, 2:5] = np.array(rgb, dtype=np.uint8)[:, None, None]   # a blob on black
+        return img
+    red, blue = np.array([200, 0, 0]), np.array([0, 0, 200])
+    cols = [red, 0.75 * red + 0.25 * blue, 0.5 * red + 0.5 * blue, blue, blue]
+    mixing = np.stack([image(c)[None] for c in cols])                          # [H + 1 = 5, n = 1, 3, 6, 6]
+    np.testing.assert_allclose(colour_share(mixing)[:, 0], [1.0, 0.75, 0.5, 0.0, 0.0])
+    with pytest.raises(ValueError, match="same colour"):
+        colour_share(np.stack([image(red)[None]] * 3))
+    with pytest.raises(ValueError, match="mixing"):
+        colour_share(np.zeros((3, 3, 6, 6)))
