@@ -6,6 +6,8 @@ fixed number of training steps per backend). The goals are the book's own (issue
 """
 from __future__ import annotations
 
+import numpy as np
+
 from rglt.report import Claim, judged, pick
 
 GOAL = "no number in a source: the book's own goal (issue 14, RG-Flow training at the CPU's GEMM speed)"
@@ -86,6 +88,10 @@ def speed_claims(cpu: dict, msds: dict, training: dict) -> list[Claim]:
     ref = runs["reference"]
     # The eager path against itself with its initial weights moved one ulp: rounding noise alone.
     floor = runs["reference+1ulp"]["held_out_bpd"] - ref["held_out_bpd"]
+
+    def widest(run):        # the largest |difference| to the reference along the held-out curve
+        return np.max(np.abs(np.subtract(run["history"]["held_out_bpd"], ref["history"]["held_out_bpd"])))
+
     for name, tol in BPD_TOLERANCE.items():
         run = runs[name]
         diff = run["held_out_bpd"] - ref["held_out_bpd"]
@@ -94,9 +100,11 @@ def speed_claims(cpu: dict, msds: dict, training: dict) -> list[Claim]:
             source=GOAL, source_value=f"within {tol} bpd", tolerance=f"|difference| <= {tol}",
             ours=(f"{run['held_out_bpd']:.4f} vs {ref['held_out_bpd']:.4f} ({diff:+.4f}); eager with its initial "
                   f"weights moved one ulp: {floor:+.4f}"),
-            **judged(abs(diff) <= tol, f"differs by {diff:+.4f} bpd, while the eager path itself moves {floor:+.4f} "
-                                       f"when its initial weights change by one ulp: two runs that are not bit-identical "
-                                       f"drift apart by rounding alone at this many steps")))
+            **judged(abs(diff) <= tol, f"differs by {diff:+.4f} bpd (at most {widest(run):.4f} along the curve), while "
+                                       f"the eager path moves {floor:+.4f} (at most {widest(runs['reference+1ulp']):.4f}) "
+                                       f"when its initial weights change by one ulp: runs that are not bit-identical "
+                                       f"drift apart, and one run per path cannot tell a systematic shift from the "
+                                       f"larger drift of rounding differently at every step")))
     return claims
 
 
@@ -120,7 +128,7 @@ def roofline_figure(records: dict):
         ax.set_xticks(x, [r["variant"] for r in rows])
         ax.set(ylabel="GEMM GFLOP/s achieved in a training step",
                title=f"{title}, batch {rows[0]['batch']}, {record['provenance']['threads']} threads")
-        ax.set_ylim(0, 1.12 * max(max(r["gemm_peak_gflop_s_bf16"] for r in rows), max(r["gflop_s"] for r in rows)))
-        ax.legend(fontsize=8, loc="upper left")
+        ax.set_ylim(0, 1.3 * max(max(r["gemm_peak_gflop_s_bf16"] for r in rows), max(r["gflop_s"] for r in rows)))
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
     fig.tight_layout()
     return fig
