@@ -17,4 +17,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     | sed '/is ignored: it is neither a file nor a directory/d'
   echo "$want" > "$stamp"
 fi
+# Headless Chromium for scripts/check_html.py (the built book opened offline), from the system's packages.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "[setup] installing chromium (apt)"
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+fi
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, strict nbval at the default profile, a live smoke run of every
-# chapter, and the book build. Sets up .venv itself.
+# chapter, the book build, and the built pages opened offline in headless Chromium. Sets up .venv itself.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 unset RGLT_RERUN
 start=$SECONDS
 
-echo "== 1/4 unit tests"
+echo "== 1/5 unit tests"
 python -m pytest -n 2 -q tests
 
-echo "== 2/4 chapters at the default profile, outputs compared strictly (nbval)"
+echo "== 2/5 chapters at the default profile, outputs compared strictly (nbval)"
 RGLT_PROFILE=cpu python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
   --nbval book/ --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-echo "== 3/4 chapters live at the smoke profile (nbval-lax: every cell, claims tables included, must run)"
+echo "== 3/5 chapters live at the smoke profile (nbval-lax: every cell, claims tables included, must run)"
 smoke_cache=$(mktemp -d)
 RGLT_PROFILE=smoke RGLT_SMOKE_CACHE="$smoke_cache" python -m pytest -q -p no:cacheprovider -n 2 \
   --dist loadfile --nbval-lax book/
 rm -rf "$smoke_cache"
 
-echo "== 4/4 book build"
+echo "== 4/5 book build"
 RGLT_PROFILE=cpu jupyter-book build --all -W --keep-going .
+
+echo "== 5/5 every built page in headless Chromium, network cut off: math typeset, every figure loads"
+python scripts/check_html.py
 echo "== all passed in $((SECONDS - start)) s (after set-up)"
