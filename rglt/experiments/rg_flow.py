@@ -139,7 +139,7 @@ def _sample_uint8(model, n: int, temperature: float, seed: int, batch: int = 500
     return torch.cat(out)
 
 
-def _steps(config: Config, dataset: str) -> int:
+def training_steps(config: Config, dataset: str) -> int:
     """Training steps for ``dataset``: ``config.steps``, or the report's epochs of its training set."""
     if not config.report_epochs:
         return config.steps
@@ -166,7 +166,7 @@ def _job(config: Config, job: tuple[str, str, int]) -> dict:
     model = RGFlow(3, 32, 4, _layers_per_level(config, dataset), config.residual_blocks, config.hidden,
                    prior).to(_device())
     history = train_flow(model, train_images, FlowTrainConfig(
-        steps=_steps(config, dataset), batch_size=config.batch_size, lr=config.lr,
+        steps=training_steps(config, dataset), batch_size=config.batch_size, lr=config.lr,
         weight_decay=config.weight_decay, clip_norm=config.clip_norm, eval_every=config.eval_every, seed=seed),
         held_out=test_images[:config.curve_size], desc=f"{dataset} {prior} seed {seed}",
         flip=dataset == "celeba", backend=config.backend)
@@ -267,13 +267,13 @@ def run(config: Config) -> dict:
 TABLE1 = "001 Sec. 4.1, Table 1"
 
 
-def _budget(config: Config, dataset: str) -> str:
+def budget_in_words(config: Config, dataset: str) -> str:
     """Our model and training budget next to the report's, in words (the reason a Table 1 row differs)."""
     from rglt.flow import parameter_count
     ours = parameter_count(3, 32, 4, _layers_per_level(config, dataset), config.residual_blocks, config.hidden)["total"]
     original = parameter_count(3, 32, 4, ORIGINAL_LAYERS_PER_LEVEL[dataset], 4, 512)["total"]
     n = (config.celeba_train_size or CELEBA_TRAIN_IMAGES) if dataset == "celeba" else config.train_size
-    epochs = _steps(config, dataset) * config.batch_size / n
+    epochs = training_steps(config, dataset) * config.batch_size / n
     size = f"{original / ours:.0f}x fewer parameters than the original" if original > ours else "the original model"
     return (f"{size} ({ours:,} vs {original:,}) trained {epochs:.2f} epochs against the report's "
             f"{REPORT_EPOCHS[dataset]}")
@@ -301,7 +301,7 @@ def checks(result, config: Config) -> list[Claim]:
             source_value=f"BPD ({'Laplacian' if p == 'laplace' else 'Gaussian'}) {ref:.4f}",
             ours=f"{_spread(bpd)} (held out, {config.test_size:,} test images)",
             tolerance=f"mean within {config.bpd_tol} bpd",
-            **judged(abs(bpd.mean() - ref) <= config.bpd_tol, f"{bpd.mean() - ref:+.3f} bpd: {_budget(config, d)}")))
+            **judged(abs(bpd.mean() - ref) <= config.bpd_tol, f"{bpd.mean() - ref:+.3f} bpd: {budget_in_words(config, d)}")))
     # Table 1 and Sec. 5: "The two prior distributions preform approximately the same".
     if {"laplace", "gaussian"} <= set(config.priors):
         for d in config.datasets:
@@ -318,7 +318,7 @@ def checks(result, config: Config) -> list[Claim]:
                 tolerance=f"|mean| <= {tol} bpd (the report's largest gap, CelebA, is 0.019)",
                 **judged(abs(mean) <= tol,
                          f"the {ahead} prior is ahead by {abs(mean):.3f} bpd (standard error {se:.3f}; {agree} of {n} "
-                         f"seeds agree) at {_budget(config, d)}" + ("" if abs(mean) - 2 * se > tol else
+                         f"seeds agree) at {budget_in_words(config, d)}" + ("" if abs(mean) - 2 * se > tol else
                                                                    ": within two standard errors of the tolerance"),
                          partly=abs(mean) - 2 * se <= tol)))
     # Table 1: FID, comparable only in Inception features (CelebA at the gpu profile, weights on disk).
@@ -328,7 +328,7 @@ def checks(result, config: Config) -> list[Claim]:
         if not np.isfinite(fd):
             ours, reason = "not measured", "Inception-v3 weights are not in torch's hub cache (nothing is downloaded)"
         elif inception:
-            ours, reason = f"FID {fd:.3f} (Inception-v3)", f"{fd - ref:+.3f}: {_budget(config, d)}"
+            ours, reason = f"FID {fd:.3f} (Inception-v3)", f"{fd - ref:+.3f}: {budget_in_words(config, d)}"
         else:
             ours = f"{fd:.3f} in label-trained features (real images: {float(result[f'{d}_fd_real']):.3f})"
             reason = ("not comparable: without Inception-v3 weights offline the Frechet distance is measured in "
@@ -377,5 +377,5 @@ def checks(result, config: Config) -> list[Claim]:
             tolerance=f"median share >= {config.colour_share_min}",
             **judged(med[half] >= config.colour_share_min,
                      f"the colour comes from the finer latents: only {med[half]:.2f} of it follows levels >= {half}; "
-                     f"{_budget(config, 'msds1')}")))
+                     f"{budget_in_words(config, 'msds1')}")))
     return out
