@@ -79,5 +79,7 @@ def test_rows_and_figure():
     rec = record(step("eager", 40.0, 0.2, 0.05), step("fast", 100.0, 0.5, 0.1))
     rows = speed_rows(rec)
     assert [r[4] for r in rows] == ["1.00x", "2.50x"]
+    # compile: 30 s first step less a 0.64 s warm step, repaid at 1.6 - 0.64 s per step: 30.6 -> 31 steps
+    assert [r[-1] for r in rows] == ["-", "31"]
     fig = roofline_figure({"c": rec})
     assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 2
