@@ -1,0 +1,218 @@
+"""Chapter 5, claim 5 of seed 002: pruning changes the loss landscape's curvature, and with it the
+learning rate a ticket trains at.
+
+The essay: "for a quadratic loss ... the 'valleys' of the landscape have different steepness, which is
+captured by the eigenvalues of the Hessian. This directly implies that the optimal learning rate for
+training a sparse ticket may be different from that of the dense network." Measured on the IMP tickets
+of chapter 5's MLP on MNIST-1D (the runs of ``tickets_compression``, shared through the ticket cache),
+at a few levels of 3 replicates:
+
+- the top eigenvalue of the training loss's Hessian restricted to the surviving weights
+  (``rglt.tickets.top_eigenvalue``, Lanczos on Hessian-vector products) at the weights the ticket starts
+  from and at the weights it ends with; 2 / lambda_max is the rate where gradient descent on the
+  quadratic approximation diverges;
+- a sweep of learning rates (plain SGD, constant rate, no momentum) from the ticket's starting weights
+  under its mask: the largest rate that still lowers the training loss and the rate with the best test
+  accuracy, against the dense network's, beside the ratio the eigenvalues predict;
+- the quadratic argument itself on a small exact example (``rglt.tickets.learning_rate.masked_quadratic``).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rglt.data.tasks import Task
+from rglt.prune.runs import ModelSpec
+from rglt.report import Claim, judged
+from rglt.store import unhashed
+from rglt.train import TrainConfig
+
+NAME = "tickets_geometry"
+VERSION = 1
+SOURCE = "002 'A Deeper Dive: The Physics and Geometry of Learning'"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    # The ticket runs: the same fields and defaults as tickets_compression's, so both read the same cache.
+    model: ModelSpec = ModelSpec("mlp", width=256)
+    task: Task = Task()
+    train: TrainConfig = TrainConfig(epochs=30, batch_size=128, lr=0.1, weight_decay=5e-4)
+    rounds: int = 16
+    rewind_step: int = 0
+    replicates: int = 3
+    levels: tuple = (0, 4, 8, 12, 16)          # densities 1, 0.41, 0.17, 0.069, 0.028
+    hessian_examples: int = 1000               # the fixed training batch of the Hessian
+    lrs: tuple = tuple(2.0 ** (k / 2) for k in range(-12, 9))   # 1/64 .. 16, a factor sqrt(2) apart
+    sweep_epochs: int = 10
+    sweep_batch_size: int = 128
+    quadratic_size: int = 40                   # the exact example: a 40 x 40 quadratic, half its coordinates kept
+    workers: int = unhashed(2)
+    agreement_factor: float = unhashed(2.0)    # measured edge ratio within this factor of the predicted one
+
+
+CONFIGS = {
+    "smoke": Config(model=ModelSpec("mlp", width=32), task=Task(train_size=256),
+                    train=TrainConfig(epochs=2, batch_size=64, lr=0.1, weight_decay=5e-4), rounds=3, replicates=2,
+                    levels=(0, 3), hessian_examples=128, lrs=(0.25, 1.0, 4.0), sweep_epochs=2, workers=1),
+    "cpu": Config(),
+    "gpu": Config(model=ModelSpec("resnet20"), task=Task("cifar10"),
+                  train=TrainConfig(epochs=160, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="step"),
+                  rounds=20, levels=(0, 5, 10, 15, 20), sweep_epochs=20, workers=1),
+}
+
+
+def _measure(config: Config, run) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from rglt.data.tasks import load_task
+    from rglt.prune import tickets
+    from rglt.tickets import top_eigenvalue
+    from rglt.tickets.learning_rate import lr_sweep
+
+    store, data = tickets(run), load_task(run.task)
+    start = store.rewind()
+    x, y = (t[:config.hessian_examples] for t in data.train)
+    out = {k: [] for k in ("density", "accuracy", "lambda_start", "lambda_end", "initial_loss", "train_loss",
+                           "test_accuracy", "diverged")}
+    for level in config.levels:
+        ticket = store.load(level)
+        masks = ticket.masks
+
+        def make(state=start):
+            model = run.model.build(data, seed=run.replicate)
+            model.load_state_dict(state)
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    if name in masks:
+                        p.mul_(masks[name])
+            return model
+
+        lambdas = []
+        for state in (start, ticket.weights):
+            model = make(state)
+            model.eval()
+            names = [n for n, _ in model.named_parameters()]
+            params = [p for _, p in model.named_parameters()]
+            keep = [masks.get(n, torch.ones_like(p, dtype=torch.bool)) for n, p in zip(names, params)]
+            lambdas.append(top_eigenvalue(lambda: F.cross_entropy(model(x), y), params, keep))
+        with torch.no_grad():
+            initial = float(F.cross_entropy(make()(data.train[0]), data.train[1]))
+        sweep = lr_sweep(make, masks, data.train, data.test, config.lrs, epochs=config.sweep_epochs,
+                         batch_size=config.sweep_batch_size, seed=run.replicate, desc=f"level {level}")
+        out["density"].append(ticket.density)
+        out["accuracy"].append(ticket.metrics["accuracy"])
+        out["lambda_start"].append(lambdas[0])
+        out["lambda_end"].append(lambdas[1])
+        out["initial_loss"].append(initial)
+        for k in ("train_loss", "test_accuracy", "diverged"):
+            out[k].append(sweep[k])
+    return out
+
+
+def quadratic_example(size: int, seed: int = 0) -> dict:
+    """A quadratic 1/2 w^T A w (eigenvalues 0.1 .. 10, random eigenvectors) and a mask keeping half the
+    coordinates: both critical rates, and the descent at 0.9x and 1.1x each."""
+    from rglt.tickets.learning_rate import masked_lambda_max, masked_quadratic
+
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((size, size)))
+    a = q @ np.diag(np.geomspace(0.1, 10.0, size)) @ q.T
+    a = 0.5 * (a + a.T)
+    keep = np.zeros(size, dtype=bool)
+    keep[rng.permutation(size)[:size // 2]] = True
+    w0 = rng.standard_normal(size)
+    everything = np.ones(size, dtype=bool)
+    lam = {"dense": masked_lambda_max(a, everything), "ticket": masked_lambda_max(a, keep)}
+    lrs = np.array([0.9 * 2 / lam["dense"], 1.1 * 2 / lam["dense"], 0.9 * 2 / lam["ticket"], 1.1 * 2 / lam["ticket"]])
+    curves = np.array([[masked_quadratic(a, mask, lr, w0, 200) for lr in lrs] for mask in (everything, keep)])
+    return {"quadratic_lambda": np.array([lam["dense"], lam["ticket"]]), "quadratic_lrs": lrs,
+            "quadratic_losses": curves}
+
+
+def run(config: Config) -> dict:
+    from rglt.experiments.tickets_compression import ticket_runs
+    from rglt.prune import run_all
+    from rglt.validate import check_int
+
+    check_int(config.replicates, "replicates", 1)
+    if not config.levels or config.levels[0] != 0 or any(not 0 <= lv <= config.rounds for lv in config.levels):
+        raise ValueError(f"levels must start with 0 (the dense network) and lie in [0, rounds={config.rounds}]; "
+                         f"got {config.levels}")
+    if len(config.lrs) < 2 or list(config.lrs) != sorted(config.lrs) or min(config.lrs) <= 0:
+        raise ValueError(f"lrs must be >= 2 ascending learning rates > 0; got {config.lrs}")
+    runs = ticket_runs(config)               # the same fields as tickets_compression.Config
+    run_all(runs, workers=config.workers)
+    measured = [_measure(config, r) for r in runs]
+    out = {k: np.array([m[k] for m in measured], dtype=np.float64) for k in measured[0]}
+    out["lrs"] = np.array(config.lrs)
+    out.update(quadratic_example(config.quadratic_size))
+    return out
+
+
+def edges(result) -> np.ndarray:
+    """[replicates, levels]: the largest rate of the sweep below which every run lowered the training loss."""
+    from rglt.tickets.learning_rate import largest_stable_lr
+    loss, initial = np.asarray(result["train_loss"]), np.asarray(result["initial_loss"])
+    return np.array([[largest_stable_lr(dict(lr=result["lrs"], train_loss=loss[r, j]), initial[r, j])
+                      for j in range(loss.shape[1])] for r in range(loss.shape[0])])
+
+
+def best_lrs(result) -> np.ndarray:
+    """[replicates, levels]: the rate with the best test accuracy in the sweep."""
+    acc = np.nan_to_num(np.asarray(result["test_accuracy"]), nan=-1.0)
+    return np.asarray(result["lrs"])[acc.argmax(-1)]
+
+
+def _spread(values) -> str:
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.3g} +- {v.std(ddof=1) if len(v) > 1 else 0:.2g}"
+
+
+def checks(result, config: Config) -> list[Claim]:
+    density = np.asarray(result["density"])[0]
+    lam = np.asarray(result["lambda_start"])                  # [replicates, levels]
+    ratio = lam[:, -1] / lam[:, 0]
+    sd = ratio.std(ddof=1) if len(ratio) > 1 else float("inf")
+    out = [Claim(
+        claim="pruning changes the curvature: a ticket's top Hessian eigenvalue differs from the dense network's",
+        source=f"{SOURCE} (Hessian)", source_value="no number: \"a different Hessian and thus a different geometry\"",
+        ours=(f"lambda_max at the start of training: dense {_spread(lam[:, 0])}, density {density[-1]:.3f} "
+              f"{_spread(lam[:, -1])}; ratio {ratio.mean():.3f} +- {sd:.2g} (sd, {len(ratio)} seeds); at the end of "
+              f"training dense {_spread(np.asarray(result['lambda_end'])[:, 0])}, sparsest "
+              f"{_spread(np.asarray(result['lambda_end'])[:, -1])}"),
+        tolerance="|ratio - 1| > 2 sd and > 10%",
+        **judged(abs(ratio.mean() - 1) > max(2 * sd, 0.1),
+                 f"the sparsest ticket's lambda_max is {ratio.mean():.3f} +- {sd:.2g} times the dense one's: "
+                 "within the seeds' spread or 10%"))]
+    # The learning rate: predicted ratio of critical rates (ticket / dense) = lambda_dense / lambda_ticket.
+    predicted = lam[:, :1] / lam                                # [replicates, levels]
+    edge = edges(result)
+    measured = edge / edge[:, :1]
+    best = best_lrs(result)
+    f = config.agreement_factor
+    log_err = np.abs(np.log(measured[:, -1]) - np.log(predicted[:, -1]))
+    direction = np.sign(np.log(measured[:, 1:])) == np.sign(np.log(predicted[:, 1:]))
+    # An edge at the grid's top rate only says the edge lies above the grid: no ratio can be read from it.
+    censored = bool(np.any(edge[:, [0, -1]] >= config.lrs[-1]) or np.any(np.isnan(edge[:, [0, -1]])))
+    held = not censored and bool(np.all(log_err <= np.log(f)))
+    out.append(Claim(
+        claim="the ticket's learning rate differs from the dense network's as its curvature predicts (2 / lambda_max)",
+        source=f"{SOURCE} (learning rate)",
+        source_value="no number: \"the optimal learning rate for training a sparse ticket may be different\"",
+        ours=(f"largest stable rate, ticket / dense, per level (densities "
+              + ", ".join(f"{d:.3f}" for d in density[1:]) + "): measured "
+              + ", ".join(_spread(measured[:, j]) for j in range(1, measured.shape[1])) + "; predicted "
+              + ", ".join(_spread(predicted[:, j]) for j in range(1, predicted.shape[1]))
+              + f"; best-accuracy rate dense {_spread(best[:, 0])}, sparsest {_spread(best[:, -1])}"),
+        tolerance=(f"at the sparsest level the measured ratio within {f:g}x of the predicted one in every seed "
+                   f"(the sweep's grid is {config.lrs[1] / config.lrs[0]:g}x); the direction alone at every level is partly"),
+        **judged(held, (f"the sweep's top rate {config.lrs[-1]:g} (or its bottom) was the edge for the dense network "
+                        "or the sparsest ticket: the ratio is not resolved by this grid" if censored else
+                        f"measured {_spread(measured[:, -1])} against predicted {_spread(predicted[:, -1])} at density "
+                        f"{density[-1]:.3f}") + f"; the direction agrees in {int(direction.sum())} of {direction.size} "
+                                                 f"(seed, level) pairs",
+                 partly=not censored and bool(direction.all()))))
+    return out
