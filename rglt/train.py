@@ -22,16 +22,19 @@ import math
 import os
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from rglt.progress import progress
+from rglt.store import hashed_unless_default
 from rglt.validate import check_choice, check_int, check_real, check_seed, is_real, require
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "step", "onecycle", "cosine")
+MIXES = ("none", "mixup", "cutmix")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,9 @@ class TrainConfig:
     gamma: float = 0.1
     pct_start: float = 0.3             # "onecycle": fraction of steps spent warming up
     seed: int = 0
+    # Mixup / CutMix (see mix_batch); added after tickets were stored, so the default leaves every key as it was.
+    mix: str = hashed_unless_default("none")
+    mix_alpha: float = hashed_unless_default(1.0)   # lambda ~ Beta(alpha, alpha)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
@@ -61,6 +67,8 @@ class TrainConfig:
         check_real(self.gamma, "gamma", 0, low_open=True)
         check_real(self.pct_start, "pct_start", 0, 1, low_open=True, high_open=True)
         check_seed(self.seed)
+        check_choice(self.mix, "mix", MIXES)
+        check_real(self.mix_alpha, "mix_alpha", 0, low_open=True)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -106,6 +114,34 @@ def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
     else:
         frac, start, end = (step - warm_end) / (total_steps - 1 - warm_end), config.lr, final
     return end + (start - end) / 2.0 * (math.cos(math.pi * frac) + 1)
+
+
+def mix_batch(x: torch.Tensor, y: torch.Tensor, config: TrainConfig, step: int):
+    """Mixup or CutMix of a batch at global ``step``: (mixed inputs, the partner labels, lambda), drawn
+    from (config.seed, step) alone, so a resumed run mixes as an uninterrupted one. The loss is
+    lambda CE(y) + (1 - lambda) CE(partner labels).
+
+    - mixup (Zhang et al. 2018): lambda ~ Beta(alpha, alpha), x' = lambda x + (1 - lambda) x[perm];
+    - cutmix (Yun et al. 2019): a window of a share 1 - lambda of each input replaced by the partner's,
+      in 1D (N, C, L) a contiguous segment, in 2D (N, C, H, W) a box; lambda is then the share kept exactly.
+    """
+    rng = np.random.default_rng([config.seed, step, 1])   # its own stream: the batch order is untouched
+    lam = float(rng.beta(config.mix_alpha, config.mix_alpha))
+    perm = torch.from_numpy(rng.permutation(x.shape[0])).to(x.device)
+    partner = x[perm]
+    if config.mix == "mixup":
+        return lam * x + (1 - lam) * partner, y[perm], lam
+    if x.dim() not in (3, 4):
+        raise ValueError(f"cutmix needs inputs of shape (N, C, L) or (N, C, H, W); got {tuple(x.shape)}")
+    sides = x.shape[2:]
+    # The window's sides: a share (1 - lambda) of the length, or of the area in 2D (sqrt per side).
+    cut = [int(round(n * (1 - lam) ** (1 / len(sides)))) for n in sides]
+    starts = [int(rng.integers(0, n - c + 1)) for n, c in zip(sides, cut)]
+    window = (slice(None), slice(None)) + tuple(slice(a, a + c) for a, c in zip(starts, cut))
+    mixed = x.clone()
+    mixed[window] = partner[window]
+    kept = 1 - math.prod(cut) / math.prod(sides)
+    return mixed, y[perm], kept
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
@@ -209,7 +245,14 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
             optimizer.zero_grad(set_to_none=True)
             # Sum over this rank's share / global batch, times world because DDP averages over
             # ranks: the gradient is that of the mean loss over the global batch, shares equal or not.
-            loss = F.cross_entropy(net(x), y, reduction="sum") * (world / global_size)
+            if config.mix == "none":
+                loss = F.cross_entropy(net(x), y, reduction="sum")
+            else:
+                x, y_other, lam = mix_batch(x, y, config, step)
+                logits = net(x)
+                loss = lam * F.cross_entropy(logits, y, reduction="sum") + (1 - lam) * F.cross_entropy(
+                    logits, y_other, reduction="sum")
+            loss = loss * (world / global_size)
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingDiverged(f"training diverged: the loss became {value} at step {step} (learning rate "

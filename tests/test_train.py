@@ -112,3 +112,75 @@ def test_ddp_on_two_cpu_ranks_equals_one_process():
     for name, v in single.state_dict().items():
         assert torch.equal(ranks[0][name], ranks[1][name]), name
         torch.testing.assert_close(ranks[0][name], v, rtol=1e-5, atol=1e-6)
+
+
+# ---- Mixup and CutMix ----------------------------------------------------------------------------
+
+def _distinct_batch(n=6, length=20):
+    # every value distinct, labels = row index: the partner of each row can be read off its label
+    return torch.arange(n * length, dtype=torch.float64).reshape(n, 1, length), torch.arange(n)
+
+
+def test_mixup_mixes_each_input_with_the_partner_its_label_names():
+    from rglt.train import mix_batch
+    x, y = _distinct_batch()
+    mixed, partner, lam = mix_batch(x, y, TrainConfig(mix="mixup", mix_alpha=0.4, seed=3), step=11)
+    assert 0 < lam < 1 and sorted(partner.tolist()) == list(range(6))
+    assert torch.allclose(mixed, lam * x + (1 - lam) * x[partner])
+
+
+@pytest.mark.parametrize("shape", [(6, 1, 20), (6, 2, 8, 8)])
+def test_cutmix_pastes_one_window_and_lambda_is_the_share_kept(shape):
+    from rglt.train import mix_batch
+    x = torch.arange(torch.Size(shape).numel(), dtype=torch.float64).reshape(shape)
+    y = torch.arange(shape[0])
+    for step in range(20):
+        mixed, partner, lam = mix_batch(x, y, TrainConfig(mix="cutmix", seed=1), step=step)
+        moved = partner != y                      # a row drawn as its own partner is left as it was
+        assert torch.equal(mixed[~moved], x[~moved])
+        mixed, x_moved, partner = mixed[moved], x[moved], x[partner[moved]]
+        kept = (mixed == x_moved)
+        assert kept.double().mean().item() == pytest.approx(lam)          # every input keeps the same share
+        pasted = ~kept
+        assert torch.equal(mixed[pasted], partner[pasted])
+        # one window, the same in every input and channel: its cells form a box
+        cells = pasted[0, 0].nonzero()
+        if len(cells):
+            lo, hi = cells.min(0).values, cells.max(0).values
+            assert len(cells) == int(torch.prod(hi - lo + 1)) and torch.equal(pasted, pasted[:1, :1].expand_as(pasted))
+
+
+def test_mixing_is_a_function_of_seed_and_step_and_the_loss_is_the_mixed_cross_entropy():
+    from rglt.train import mix_batch
+    x, y = _distinct_batch()
+    config = TrainConfig(mix="mixup", seed=5, epochs=1, batch_size=6, lr=0.5, momentum=0.0, weight_decay=0.0,
+                         schedule="constant")
+    a, b = mix_batch(x, y, config, 2), mix_batch(x, y, config, 2)
+    assert torch.equal(a[0], b[0]) and a[2] == b[2] and mix_batch(x, y, config, 3)[2] != a[2]
+    # One SGD step of train() against the gradient of lam CE(y) + (1 - lam) CE(partner) worked by hand.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(20, 6)).double()
+    manual = nn.Sequential(nn.Flatten(), nn.Linear(20, 6)).double()
+    manual.load_state_dict(model.state_dict())
+    order = torch.randperm(6, generator=torch.Generator().manual_seed(5 * 1_000_003))   # epoch_order(6, 5, 0)
+    xb, yb = x[order], y[order]
+    mixed, partner, lam = mix_batch(xb, yb, config, 0)
+    logits = manual(mixed)
+    loss = (lam * nn.functional.cross_entropy(logits, yb) + (1 - lam) * nn.functional.cross_entropy(logits, partner))
+    loss.backward()
+    with torch.no_grad():
+        for p in manual.parameters():
+            p -= 0.5 * p.grad
+    train(model, (x, y), config)
+    for p, q in zip(model.parameters(), manual.parameters()):
+        assert torch.allclose(p, q, atol=1e-12)
+
+
+def test_mix_settings_are_checked_and_the_default_changes_no_key():
+    with pytest.raises(ValueError, match="mix must be one of"):
+        TrainConfig(mix="manifold")
+    with pytest.raises(ValueError, match="mix_alpha"):
+        TrainConfig(mix="mixup", mix_alpha=0.0)
+    from rglt.store import config_hash
+    assert config_hash(TrainConfig()) == config_hash(TrainConfig(mix="none", mix_alpha=1.0))
+    assert config_hash(TrainConfig()) != config_hash(TrainConfig(mix="mixup"))
