@@ -1,0 +1,117 @@
+"""Chapter 5, claim 7 of seed 002: Mixup and CutMix change which tickets win.
+
+The essay: Mixup and CutMix "also warp the learning landscape. When we apply them, we find that the set
+of winning tickets changes." A different batch order alone already changes a ticket, so the question
+measured is whether mixing changes it *more*. IMP (rewinding to an early step) of a 1D ResNet-20 on
+MNIST-1D, 3 replicates, each trained four ways from the same initial weights: plainly, plainly with
+another batch order (the baseline), with Mixup and with CutMix (1D: a contiguous segment of the signal
+pasted from another). At every level:
+
+- the Jaccard index of the masks between plain and each other way (``rglt.tickets.jaccard``), beside
+  the expectation for random masks of the same density and the overlap of two plain runs from
+  different initial weights;
+- the test accuracy of each way's tickets.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rglt.data.tasks import Task
+from rglt.prune.imp import IMPConfig
+from rglt.prune.runs import ModelSpec, TicketRun
+from rglt.report import Claim, judged
+from rglt.store import unhashed
+from rglt.train import TrainConfig
+
+NAME = "tickets_mixing"
+VERSION = 1
+SOURCE = "002 'A Deeper Dive' (Mixup and CutMix)"
+WAYS = ("plain", "reordered", "mixup", "cutmix")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    model: ModelSpec = ModelSpec("resnet20", width=16)
+    task: Task = Task("mnist1d", noise=1)
+    train: TrainConfig = TrainConfig(epochs=20, batch_size=128, lr=0.1, weight_decay=1e-4)
+    mix_alpha: float = 1.0                       # Beta(1, 1) for both, as CutMix's paper
+    rounds: int = 12                             # density 0.8^12 = 6.9% at the last level
+    rewind_step: int = 20
+    replicates: int = 3
+    workers: int = unhashed(2)
+    sigmas: float = unhashed(2.0)                # the overlap drop must exceed this many sd over seeds
+
+
+CONFIGS = {
+    "smoke": Config(model=ModelSpec("resnet8", width=8), task=Task("mnist1d", train_size=256),
+                    train=TrainConfig(epochs=2, batch_size=64, lr=0.1, weight_decay=1e-4), rounds=2, rewind_step=2,
+                    replicates=2, workers=1),
+    "cpu": Config(),
+    "gpu": Config(model=ModelSpec("resnet20"), task=Task("cifar10"),
+                  train=TrainConfig(epochs=160, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="step"),
+                  rounds=16, rewind_step=400, workers=1),
+}
+
+
+def ticket_runs(config: Config) -> dict[str, list[TicketRun]]:
+    """Per way, the replicates' runs: replicate r initialises with seed r in every way and orders its
+    batches with seed r (``TicketRun.replicates``), except "reordered", which orders them with seed 1000 + r."""
+    imp = IMPConfig(rounds=config.rounds, fraction=0.2, rewind_step=config.rewind_step)
+    trains = {"plain": config.train,
+              "mixup": dataclasses.replace(config.train, mix="mixup", mix_alpha=config.mix_alpha),
+              "cutmix": dataclasses.replace(config.train, mix="cutmix", mix_alpha=config.mix_alpha)}
+    runs = {way: TicketRun(config.model, config.task, train, imp).replicates(config.replicates)
+            for way, train in trains.items()}
+    runs["reordered"] = [dataclasses.replace(r, train=dataclasses.replace(r.train, seed=1000 + r.replicate))
+                         for r in runs["plain"]]
+    return runs
+
+
+def run(config: Config) -> dict:
+    from rglt.prune import run_all, tickets
+    from rglt.tickets import jaccard
+    from rglt.validate import check_int
+
+    check_int(config.replicates, "replicates", 2)     # the different-initialisation overlap needs two
+    runs = ticket_runs(config)
+    run_all([r for way in WAYS for r in runs[way]], workers=config.workers)
+    stores = {way: [tickets(r) for r in runs[way]] for way in WAYS}
+    levels = stores["plain"][0].levels()
+    masks = {way: [[list(s.load(lv).masks.values()) for lv in levels] for s in stores[way]] for way in WAYS}
+    out = {"density": np.array([[s.load(lv).density for lv in levels] for s in stores["plain"]]),
+           "accuracy": np.array([[[s.metrics(lv)["accuracy"] for lv in levels] for s in stores[way]] for way in WAYS])}
+    # [ways other than plain, replicates, levels]: the overlap with the plain ticket of the same init
+    out["jaccard"] = np.array([[[jaccard(masks["plain"][r][j], masks[way][r][j]) for j in range(len(levels))]
+                                for r in range(config.replicates)] for way in WAYS[1:]])
+    # plain tickets of different initial weights (replicate r against r + 1)
+    out["jaccard_other_init"] = np.array([[jaccard(masks["plain"][r][j], masks["plain"][(r + 1) % config.replicates][j])
+                                           for j in range(len(levels))] for r in range(config.replicates)])
+    return out
+
+
+def checks(result, config: Config) -> list[Claim]:
+    from rglt.tickets import random_jaccard
+
+    jac = np.asarray(result["jaccard"])                  # [3, replicates, levels]: reordered, mixup, cutmix
+    density = np.asarray(result["density"])[0, -1]
+    last = jac[..., -1]
+    base = last[0]
+    out = []
+    for k, way in enumerate(("mixup", "cutmix"), start=1):
+        drop = base - last[k]                            # paired by replicate (the same initial weights)
+        sd = drop.std(ddof=1) if len(drop) > 1 else float("inf")
+        out.append(Claim(
+            claim=f"{way} changes the winning ticket more than another batch order does",
+            source=SOURCE, source_value="no number: \"the set of winning tickets changes\"",
+            ours=(f"at density {density:.3f}: Jaccard with the plain ticket {last[k].mean():.3f} ({way}) against "
+                  f"{base.mean():.3f} (another batch order), a drop of {drop.mean():.3f} +- {sd:.3f} (sd, {len(drop)} "
+                  f"seeds); other initial weights {np.asarray(result['jaccard_other_init'])[:, -1].mean():.3f}, random "
+                  f"masks {random_jaccard(density):.3f}"),
+            tolerance=f"drop > {config.sigmas:g} sd; > 0 is partly",
+            **judged(drop.mean() > config.sigmas * sd,
+                     f"{way}'s ticket overlaps the plain one {drop.mean():+.3f} +- {sd:.3f} less than a reshuffled "
+                     f"run's: " + ("within the seeds' spread" if drop.mean() > 0 else "mixing moves the ticket no "
+                                   "further than another batch order"), partly=drop.mean() > 0)))
+    return out
