@@ -207,3 +207,21 @@ def test_resnet50_bottleneck_has_torchvisions_parameter_count_with_a_cifar_stem(
     assert count(ours) == count(theirs)
     assert list(ours.groups("stage")) == ["stem", "stage1", "stage2", "stage3", "stage4", "fc"]
     assert [len(getattr(ours, f"stage{i}")) for i in range(1, 5)] == [3, 4, 6, 3]
+
+
+def test_gru_equals_torchs_gru_cell_and_exposes_its_weights_to_pruning():
+    model = build("gru", dim=1, in_channels=2, num_classes=5, width=8, seed=0).double()
+    ref = nn.GRU(2, 8, batch_first=True).double()
+    with torch.no_grad():          # torch's oracle with the same weights (gate order r, z, n in both)
+        ref.weight_ih_l0.copy_(model.stem.weight)
+        ref.bias_ih_l0.copy_(model.stem.bias)
+        ref.weight_hh_l0.copy_(model.recurrent.weight)
+        ref.bias_hh_l0.copy_(model.recurrent.bias)
+    x = torch.randn(3, 2, 11, dtype=torch.float64)
+    _, h = ref(x.transpose(1, 2))
+    assert torch.allclose(model(x), model.fc(h[0]), atol=1e-12)
+    names = [n for n, _ in prunable_parameters(model, include_fc=True)]
+    assert names == ["stem.weight", "recurrent.weight", "fc.weight"]
+    assert list(model.groups("stage")) == ["stem", "recurrent", "fc"]
+    with pytest.raises(ValueError, match="dim must be 1"):
+        build("gru", dim=2, in_channels=1, num_classes=10)
