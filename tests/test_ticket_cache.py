@@ -13,7 +13,7 @@ import torch
 from rglt.data import Task
 from rglt.prune import (IMPConfig, ModelSpec, TicketRun, TicketStore, cache_root, imp, is_complete, map_jobs,
                         read_runs, run_all, run_dir, store_of, tickets, use_cache)
-from rglt.prune.branches import Branch, MaskTransfer, Reinit, branch
+from rglt.prune.branches import Branch, MaskTransfer, RandomMask, Reinit, branch
 from rglt.prune.tickets import CorruptTicketError
 from rglt.train import TrainConfig
 
@@ -191,6 +191,18 @@ def test_reinit_and_mask_transfer_keep_the_mask(cache):
     density = tickets(RUN).load(2).density
     assert r["density"] == t["density"] == pytest.approx(density)
     assert 0 <= r["accuracy"] <= 1 and 0 <= t["accuracy"] <= 1
+
+
+def test_the_random_mask_control_keeps_each_layers_count(cache):
+    from rglt.prune.masks import random_like
+    masks = tickets(RUN).load(2).masks
+    for i, m in enumerate(masks.values()):
+        a, b = random_like(m, 7 + i), random_like(m, 7 + i)
+        assert torch.equal(a, b) and a.shape == m.shape and int(a.sum()) == int(m.sum())
+        if 0 < int(m.sum()) < m.numel():
+            assert not torch.equal(random_like(m, 8 + i), a)
+    out = branch(RUN, RandomMask(seed=3), 2)
+    assert out["density"] == pytest.approx(tickets(RUN).load(2).density) and 0 <= out["accuracy"] <= 1
 
 
 # ---- the runner -------------------------------------------------------------------------------

@@ -67,14 +67,6 @@ def ticket_runs(config: Config) -> list[TicketRun]:
         config.replicates)
 
 
-def _random_like(mask, seed: int):
-    """A uniformly random mask with the same shape and number of survivors."""
-    import torch
-    flat = torch.zeros(mask.numel(), dtype=torch.bool)
-    flat[torch.randperm(mask.numel(), generator=torch.Generator().manual_seed(seed))[:int(mask.sum())]] = True
-    return flat.reshape(mask.shape)
-
-
 def _accuracy(run: TicketRun, data, state: dict, names: list, weights: list) -> float:
     from rglt.train import evaluate
     model = run.model.build(data, seed=run.replicate)
@@ -87,6 +79,7 @@ def _measure(config: Config, run: TicketRun) -> dict:
 
     from rglt.data.tasks import load_task
     from rglt.prune import tickets
+    from rglt.prune.masks import random_like
     from rglt.tickets import MODELS, PRECISIONS, code_lengths, decode_ticket, dense_size, encode_ticket
 
     store, data = tickets(run), load_task(run.task)
@@ -103,7 +96,7 @@ def _measure(config: Config, run: TicketRun) -> dict:
         out["accuracy"].append(t.metrics["accuracy"])
         seed = config.random_seed + 1000 * run.replicate + level
         out["imp_bits"].append([[code_lengths(m)[k] for k in (*MODELS, "bound")] for m in masks])
-        out["random_bits"].append([[code_lengths(_random_like(m, seed + 97 * i))[k] for k in (*MODELS, "bound")]
+        out["random_bits"].append([[code_lengths(random_like(m, seed + 97 * i))[k] for k in (*MODELS, "bound")]
                                    for i, m in enumerate(masks)])
         sizes, accuracies = [], []
         for precision in PRECISIONS:

@@ -96,6 +96,22 @@ class Reinit(Branch):
 
 
 @dataclasses.dataclass(frozen=True)
+class RandomMask(Branch):
+    """The random-pruning control: each layer's mask replaced by a uniformly random one with the same
+    number of survivors (seeded by ``seed`` and the level), trained from the run's rewind point."""
+
+    NAME: ClassVar[str] = "random-mask"
+    VERSION: ClassVar[int] = 1
+    seed: int = 2000
+
+    def compute(self, run, store, level):
+        from rglt.prune.masks import random_like
+        masks = {name: random_like(m, self.seed + 1000 * level + i)
+                 for i, (name, m) in enumerate(store.load(level).masks.items())}
+        return _train_mask(run, masks, run.task, store.rewind(), run.replicate, run.imp.rewind_step)
+
+
+@dataclasses.dataclass(frozen=True)
 class MaskTransfer(Branch):
     """The level's mask, from the run's rewind point, trained on another ``task`` of the same input shape
     and class count (e.g. a noisier MNIST-1D): does the ticket carry over?"""
@@ -112,4 +128,4 @@ class MaskTransfer(Branch):
                            run.imp.rewind_step)
 
 
-__all__ = ["Branch", "MaskTransfer", "PRUNABLE", "Reinit", "branch"]
+__all__ = ["Branch", "MaskTransfer", "PRUNABLE", "RandomMask", "Reinit", "branch"]

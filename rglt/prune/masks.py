@@ -113,3 +113,13 @@ def structured_masks(weights, masks=None, fraction=0.2, *, scope="global"):
                 masks[i][chosen] = False  # masks[i] is a fresh tensor (from `!= 0` or ones_like)
                 start += n
     return masks
+
+
+def random_like(mask: torch.Tensor, seed: int) -> torch.Tensor:
+    """A uniformly random bool mask of ``mask``'s shape with exactly as many survivors (the random-pruning
+    control at the same per-layer count)."""
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a tensor; got {type(mask).__name__}")
+    flat = torch.zeros(mask.numel(), dtype=torch.bool)
+    flat[torch.randperm(mask.numel(), generator=torch.Generator().manual_seed(seed))[:int(mask.sum())]] = True
+    return flat.reshape(mask.shape)
