@@ -197,12 +197,15 @@ def _check_masks(model: nn.Module, masks: Mapping[str, torch.Tensor] | None) -> 
 def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: TrainConfig, *,
           masks: Mapping[str, torch.Tensor] | None = None, start_step: int = 0,
           on_step: Callable[[int, nn.Module], None] | None = None,
-          evaluate_on: tuple[torch.Tensor, torch.Tensor] | None = None, desc: str = "train") -> dict:
+          evaluate_on: tuple[torch.Tensor, torch.Tensor] | None = None, desc: str = "train",
+          criterion: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict:
     """Train ``model`` in place on in-memory ``data = (inputs, labels)`` from global ``start_step``.
 
     ``masks`` (parameter name -> bool tensor) are kept exactly: pruned weights stay zero.
     ``on_step(step, model)`` is called before each step and once at the end (step = total steps),
-    e.g. to keep the weights at a rewind point. Returns the per-epoch history (train loss, and the
+    e.g. to keep the weights at a rewind point. ``criterion(logits, labels, inputs)`` replaces the
+    cross-entropy: it returns the loss *summed* over the batch (e.g. distillation from a teacher that
+    reads ``inputs``); it cannot be combined with ``config.mix``. Returns the per-epoch history (train loss, and the
     accuracy on ``evaluate_on`` when given). A NaN or inf loss stops training at once with
     :class:`TrainingDiverged`, before that step's update.
     """
@@ -212,6 +215,9 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     if evaluate_on is not None:
         check_data(evaluate_on, "evaluate_on")
     masks = _check_masks(model, masks)
+    if criterion is not None and (not callable(criterion) or config.mix != "none"):
+        raise ValueError(f"criterion must be a callable (logits, labels, inputs) -> summed loss, and config.mix "
+                         f"'none'; got {criterion!r} with mix={config.mix!r}")
     n = inputs.shape[0]
     per_epoch = steps_per_epoch(n, config.batch_size)
     total = per_epoch * config.epochs
@@ -245,7 +251,9 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
             optimizer.zero_grad(set_to_none=True)
             # Sum over this rank's share / global batch, times world because DDP averages over
             # ranks: the gradient is that of the mean loss over the global batch, shares equal or not.
-            if config.mix == "none":
+            if criterion is not None:
+                loss = criterion(net(x), y, x)
+            elif config.mix == "none":
                 loss = F.cross_entropy(net(x), y, reduction="sum")
             else:
                 x, y_other, lam = mix_batch(x, y, config, step)
