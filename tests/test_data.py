@@ -324,3 +324,21 @@ def test_corrupted_tests_of_a_noisy_task_are_the_severities_above_its_own():
     assert x.shape == (1000, 1, 40) and torch.equal(y, mnist1d_splits().test.tensors[1])
     with pytest.raises(ValueError, match="task.name must be mnist1d or one of"):
         corrupted_tests(Task("digits"))
+
+
+def test_a_minority_subgroup_is_the_same_signals_reversed_in_time():
+    from rglt.data import Task, load_task, minority_groups
+    from rglt.store import config_hash
+    plain, task = Task("mnist1d", train_size=1000), Task("mnist1d", train_size=1000, minority=0.05)
+    a, b, groups = load_task(plain), load_task(task), minority_groups(task)
+    for split in ("train", "val", "test"):
+        (xa, ya), (xb, yb), g = getattr(a, split), getattr(b, split), groups[split]
+        assert torch.equal(ya, yb) and g.shape == ya.shape
+        assert torch.equal(xb[g], xa[g].flip(-1)) and torch.equal(xb[~g], xa[~g])
+    assert int(groups["train"].sum()) == 50 and int(groups["val"].sum()) == 25
+    assert torch.equal(groups["test"], torch.arange(len(groups["test"])) % 2 == 1)
+    assert config_hash(plain) == config_hash(Task("mnist1d", train_size=1000, minority=0.0))   # keys stand
+    with pytest.raises(ValueError, match="minority must be a share"):
+        Task("mnist1d", minority=0.5)
+    with pytest.raises(ValueError, match="minority applies to mnist1d only"):
+        Task("digits", minority=0.1)

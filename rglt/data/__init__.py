@@ -18,9 +18,9 @@ from rglt.data.mnist_1d import SEVERITY_TABLE as MNIST1D_SEVERITY_TABLE
 from rglt.data.mnist_1d import mnist1d_corrupted, mnist1d_splits, random_translation
 from rglt.data.msds import msds, msds1, msds2
 from rglt.data.splits import Splits, seeded_loader, split_indices
-from rglt.data.tasks import TASKS, Task, TaskData, corrupted_tests, load_task
+from rglt.data.tasks import TASKS, Task, TaskData, corrupted_tests, load_task, minority_groups
 from rglt.data.vision import data_root, vision_corrupted, vision_dataset, vision_splits
 
-__all__ = ["CORRUPTIONS", "MNIST1D_KINDS", "TASKS", "Task", "TaskData", "corrupted_tests", "load_task", "MNIST1D_SEVERITY_TABLE", "Splits", "celeba", "celeba_images", "corrupt", "data_root",
+__all__ = ["CORRUPTIONS", "MNIST1D_KINDS", "TASKS", "Task", "TaskData", "corrupted_tests", "load_task", "minority_groups", "MNIST1D_SEVERITY_TABLE", "Splits", "celeba", "celeba_images", "corrupt", "data_root",
            "digits_splits", "mnist1d_corrupted", "mnist1d_splits", "random_translation", "msds", "msds1", "msds2", "seeded_loader", "split_indices",
            "vision_corrupted", "vision_dataset", "vision_splits"]

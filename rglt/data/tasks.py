@@ -46,6 +46,10 @@ class Task:
     # mnist1d only: how many of the generator's 4,000 training signals form the validation split
     # (None: 500); e.g. 10% of the training data, as Lottery Pools' App. Table 3 carves it.
     val_size: int | None = hashed_unless_default(None)
+    # mnist1d only: an under-represented subgroup, every signal of it reversed in time (a documented
+    # shift): this share of the training and validation signals, and half of the test set
+    # (``minority_groups`` says which).
+    minority: float = hashed_unless_default(0.0)
 
     def __post_init__(self):
         if self.name not in TASKS:
@@ -64,6 +68,11 @@ class Task:
             if self.train_size is not None and self.train_size + self.val_size > 4000:
                 raise ValueError(f"train_size + val_size must be <= 4000 (MNIST-1D's training signals); got "
                                  f"{self.train_size} + {self.val_size}")
+        if isinstance(self.minority, bool) or not isinstance(self.minority, numbers.Real) \
+                or not 0 <= self.minority < 0.5:
+            raise ValueError(f"minority must be a share in [0, 0.5); got {self.minority!r}")
+        if self.minority and self.name != "mnist1d":
+            raise ValueError(f"minority applies to mnist1d only; got minority={self.minority} for {self.name!r}")
         for knob in ("noise", "shift"):
             value = getattr(self, knob)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= 5:
@@ -109,6 +118,9 @@ def load_task(task: Task) -> TaskData:
         extra = {} if task.val_size is None else {"val_size": task.val_size}
         splits = mnist1d_splits(split_seed=task.split_seed, train_size=n, noise=task.noise, shift=task.shift, **extra)
         parts, shape, classes = [s.tensors for s in splits], (1, 1, (40,)), 10
+        if task.minority:
+            groups = _minority(task, [len(y) for _, y in parts])
+            parts = [(torch.where(g[:, None, None], x.flip(-1), x), y) for (x, y), g in zip(parts, groups)]
     elif task.name == "digits":
         from rglt.data.digits import digits_splits
         parts, shape, classes = [s.tensors for s in digits_splits(seed=task.split_seed)], (2, 1, (8, 8)), 10
@@ -144,6 +156,27 @@ def load_task(task: Task) -> TaskData:
     dim, channels, size = shape
     return TaskData(train=tuple(train), val=tuple(val), test=tuple(test), dim=dim, in_channels=channels,
                     input_size=size, num_classes=classes)
+
+
+def _minority(task: Task, sizes: list[int]) -> list[torch.Tensor]:
+    """Members of the minority group per split (train, val, test): exactly round(share * n) training and
+    validation signals, drawn with the split seed, and every other test signal."""
+    out = []
+    for k, n in enumerate(sizes[:2]):
+        gen = torch.Generator().manual_seed(9001 + 10 * task.split_seed + k)
+        members = torch.zeros(n, dtype=torch.bool)
+        members[torch.randperm(n, generator=gen)[:round(task.minority * n)]] = True
+        out.append(members)
+    return out + [torch.arange(sizes[2]) % 2 == 1]
+
+
+def minority_groups(task: Task) -> dict[str, torch.Tensor]:
+    """For a task with a ``minority`` share: which signals of each split ("train", "val", "test") belong
+    to the minority group (bool tensors in the order of ``load_task(task)``)."""
+    if not isinstance(task, Task) or not task.minority:
+        raise ValueError(f"task must be an rglt.data.Task with minority > 0; got {task!r}")
+    data = load_task(task)
+    return dict(zip(("train", "val", "test"), _minority(task, [len(s[1]) for s in (data.train, data.val, data.test)])))
 
 
 def corrupted_tests(task: Task) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
