@@ -65,7 +65,7 @@ def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
     return results.read_unit(base / f"{stem}.json")[1]
 
 
-def _train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int, start_step: int) -> dict:
+def train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int, start_step: int) -> dict:
     """Train the run's model with ``masks`` on ``task`` from the state ``start`` (or a fresh init with
     ``seed``), as the trunk trains; returns test loss and accuracy and the density."""
     from rglt.prune.cache import TICKET_THREADS, _threads
@@ -92,7 +92,7 @@ class Reinit(Branch):
     seed: int = 1000
 
     def compute(self, run, store, level):
-        return _train_mask(run, store.load(level).masks, run.task, None, self.seed, 0)
+        return train_mask(run, store.load(level).masks, run.task, None, self.seed, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +108,7 @@ class RandomMask(Branch):
         from rglt.prune.masks import random_like
         masks = {name: random_like(m, self.seed + 1000 * level + i)
                  for i, (name, m) in enumerate(store.load(level).masks.items())}
-        return _train_mask(run, masks, run.task, store.rewind(), run.replicate, run.imp.rewind_step)
+        return train_mask(run, masks, run.task, store.rewind(), run.replicate, run.imp.rewind_step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +124,8 @@ class MaskTransfer(Branch):
         from rglt.data.tasks import Task
         if not isinstance(self.task, Task):
             raise TypeError(f"task must be an rglt.data.Task; got {type(self.task).__name__}")
-        return _train_mask(run, store.load(level).masks, self.task, store.rewind(), run.replicate,
+        return train_mask(run, store.load(level).masks, self.task, store.rewind(), run.replicate,
                            run.imp.rewind_step)
 
 
-__all__ = ["Branch", "MaskTransfer", "PRUNABLE", "RandomMask", "Reinit", "branch"]
+__all__ = ["Branch", "MaskTransfer", "PRUNABLE", "RandomMask", "Reinit", "branch", "train_mask"]
