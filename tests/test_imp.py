@@ -48,6 +48,23 @@ def test_levels_densities_nested_masks_and_exact_zeros(tmp_path):
         previous = ticket
 
 
+def test_channel_imp_prunes_whole_rows_as_structured_masks_would(tmp_path):
+    from rglt.prune.masks import structured_masks
+    from rglt.store import config_hash
+    config = IMPConfig(rounds=2, rewind_step=5, granularity="channels")
+    store = imp(_model, lambda m: ["0.weight"], _data(), TRAIN, config, tmp_path)
+    for level in (1, 2):
+        previous, ticket = store.load(level - 1), store.load(level)
+        mask = ticket.masks["0.weight"]
+        assert torch.all(mask.all(1) | ~mask.any(1)), "a row is either whole or gone"
+        expected = structured_masks([previous.weights["0.weight"]], [previous.masks["0.weight"]], 0.2)[0]
+        assert torch.equal(mask, expected)
+    assert int(store.load(2).masks["0.weight"].any(1).sum()) == 48 - round(0.2 * 48) - round(0.2 * 38)
+    assert config_hash(IMPConfig()) == config_hash(IMPConfig(granularity="weights"))   # stored keys stand
+    with pytest.raises(ValueError, match="granularity must be one of"):
+        IMPConfig(granularity="blocks")
+
+
 def test_rewind_point_is_the_dense_run_at_step_k(tmp_path):
     store = imp(_model, _weights, _data(), TRAIN, IMPConfig(rounds=1, rewind_step=7), tmp_path)
     kept = {}

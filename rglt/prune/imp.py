@@ -20,13 +20,14 @@ from torch import nn
 
 from rglt.kernels.masked_topk import BACKENDS, SCOPES
 from rglt.progress import progress
-from rglt.prune.masks import magnitude_masks
+from rglt.prune.masks import magnitude_masks, structured_masks
 from rglt.prune.tickets import TicketStore, fingerprint
-from rglt.store import unhashed
+from rglt.store import hashed_unless_default, unhashed
 from rglt.train import TrainConfig, check_data, evaluate, steps_per_epoch, train
 from rglt.validate import check_choice, check_real, is_int, require
 
 SCHEDULES = ("survivors", "original")
+GRANULARITIES = ("weights", "channels")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,9 @@ class IMPConfig:
     schedule: str = "survivors"    # "survivors" (vision, 20%) or "original" (BERT, 10% of the original)
     rewind_step: int = 0           # k: the step whose weights every round restarts from
     scope: str = "global"          # passed to magnitude_masks
+    # "weights" (unstructured) or "channels": whole output channels (filters, rows) by mean |w|
+    # (structured_masks); added after tickets were stored, so the default leaves every key as it was.
+    granularity: str = hashed_unless_default("weights")
     backend: str = unhashed("auto")   # every backend gives the same masks, bit for bit
 
     def __post_init__(self):
@@ -49,6 +53,7 @@ class IMPConfig:
         if self.schedule == "original" and self.rounds * self.fraction >= 1:
             raise ValueError(f"rounds * fraction must be < 1 for schedule='original'; got {self.rounds} * {self.fraction}")
         check_choice(self.scope, "scope", SCOPES)
+        check_choice(self.granularity, "granularity", GRANULARITIES)
         check_choice(self.backend, "backend", BACKENDS)
 
 
@@ -122,8 +127,9 @@ def imp(make_model: Callable[[], nn.Module], prunable: Callable[[nn.Module], lis
         if on_level:
             on_level(t)
         previous = store.load(t - 1)
-        new_masks = magnitude_masks([previous.weights[n] for n in names], [previous.masks[n] for n in names],
-                                    round_fraction(config, t), scope=config.scope, backend=config.backend)
+        survivors = ([previous.weights[n] for n in names], [previous.masks[n] for n in names], round_fraction(config, t))
+        new_masks = (magnitude_masks(*survivors, scope=config.scope, backend=config.backend)
+                     if config.granularity == "weights" else structured_masks(*survivors, scope=config.scope))
         masks = dict(zip(names, new_masks))
         model = make_model()
         model.load_state_dict(store.rewind())
