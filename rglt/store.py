@@ -69,6 +69,9 @@ class Result:
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
 
+    def __contains__(self, key: str) -> bool:   # without it, `in` would iterate __getitem__ with 0, 1, ...
+        return key in self.data
+
 
 def results_root() -> Path:
     """Where committed results live: ``RGLT_RESULTS`` or ``<repo>/results``."""

@@ -138,3 +138,9 @@ def test_rehash_follows_fields_moved_to_unhashed_and_refuses_other_science(tmp_p
         store.rehash(made, module, After(steps=4))
     with pytest.raises(ValueError, match="version"):
         store.rehash(made, types.SimpleNamespace(NAME="moved", VERSION=2), After())
+
+
+def test_a_result_answers_in_for_its_keys():
+    from rglt.store import Result
+    r = Result("e", "cpu", {"a": 1}, {})
+    assert "a" in r and "b" not in r and r["a"] == 1
