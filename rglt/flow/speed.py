@@ -136,5 +136,4 @@ def roofline_figure(records: dict):
                title=f"{title}, batch {rows[0]['batch']}, {record['provenance']['threads']} threads")
         ax.set_ylim(0, 1.3 * max(max(r["gemm_peak_gflop_s_bf16"] for r in rows), max(r["gflop_s"] for r in rows)))
         ax.legend(fontsize=8, loc="upper left", ncol=2)
-    fig.tight_layout()
-    return fig
+    return fig   # laid out by the book style's constrained layout
