@@ -89,7 +89,7 @@ def checks(result, config: Config) -> list[Claim]:
     higher = int(np.sum(mean > config.sigmas * se))
     n = len(mean)
     return [Claim(
-        claim=f"the sparsest ticket's attention is more focused (lower entropy) than the dense network's",
+        claim="the sparsest ticket's attention is more focused (lower entropy) than the dense network's",
         source=SOURCE, source_value="no number: nothing published measures it directly",
         ours=(f"mean entropy change at density {density:.3f} (nats, mean over layers and heads; uniform "
               f"{result['uniform']:.2f}): " + ", ".join(f"{t} {m:+.3f} +- {s:.3f}" for t, m, s in

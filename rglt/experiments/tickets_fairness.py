@@ -19,8 +19,7 @@ import dataclasses
 import numpy as np
 
 from rglt.data.tasks import Task
-from rglt.prune.imp import IMPConfig
-from rglt.prune.runs import ModelSpec, TicketRun
+from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
 from rglt.store import unhashed
 from rglt.train import TrainConfig
@@ -53,9 +52,7 @@ CONFIGS = {
 }
 
 
-def ticket_runs(config: Config) -> list[TicketRun]:
-    imp = IMPConfig(rounds=config.rounds, fraction=0.2, rewind_step=config.rewind_step)
-    return TicketRun(config.model, config.task, config.train, imp).replicates(config.replicates)
+ticket_runs = imp_replicates   # model, task, train, rounds, rewind_step, replicates
 
 
 def _correct(run: TicketRun) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 
 from rglt.data.tasks import Task
-from rglt.prune.runs import ModelSpec
+from rglt.prune.runs import ModelSpec, imp_replicates
 from rglt.report import Claim, judged
 from rglt.store import unhashed
 from rglt.train import TrainConfig
@@ -133,7 +133,6 @@ def quadratic_example(size: int, seed: int = 0) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.experiments.tickets_compression import ticket_runs
     from rglt.prune import run_all
     from rglt.validate import check_int
 
@@ -143,7 +142,7 @@ def run(config: Config) -> dict:
                          f"got {config.levels}")
     if len(config.lrs) < 2 or list(config.lrs) != sorted(config.lrs) or min(config.lrs) <= 0:
         raise ValueError(f"lrs must be >= 2 ascending learning rates > 0; got {config.lrs}")
-    runs = ticket_runs(config)               # the same fields as tickets_compression.Config
+    runs = imp_replicates(config)            # the same runs as tickets_compression's
     run_all(runs, workers=config.workers)
     measured = [_measure(config, r) for r in runs]
     out = {k: np.array([m[k] for m in measured], dtype=np.float64) for k in measured[0]}
@@ -202,7 +201,7 @@ def checks(result, config: Config) -> list[Claim]:
         claim="the ticket's learning rate differs from the dense network's as its curvature predicts (2 / lambda_max)",
         source=f"{SOURCE} (learning rate)",
         source_value="no number: \"the optimal learning rate for training a sparse ticket may be different\"",
-        ours=(f"largest stable rate, ticket / dense, per level (densities "
+        ours=("largest stable rate, ticket / dense, per level (densities "
               + ", ".join(f"{d:.3f}" for d in density[1:]) + "): measured "
               + ", ".join(_spread(measured[:, j]) for j in range(1, measured.shape[1])) + "; predicted "
               + ", ".join(_spread(predicted[:, j]) for j in range(1, predicted.shape[1]))

@@ -133,3 +133,12 @@ def read_runs(text: str) -> list[TicketRun]:
     if not docs:
         raise ValueError("runs must name at least one TicketRun; got none")
     return [TicketRun.from_json(json.dumps(d)) for d in docs]
+
+
+def imp_replicates(config) -> list[TicketRun]:
+    """The replicates of the IMP run (20% of the survivors per round) that a config describes with its
+    ``model``, ``task``, ``train``, ``rounds``, ``rewind_step`` and ``replicates`` fields (chapter 5's
+    experiments share this shape)."""
+    from rglt.prune.imp import IMPConfig
+    imp = IMPConfig(rounds=config.rounds, fraction=0.2, rewind_step=config.rewind_step)
+    return TicketRun(config.model, config.task, config.train, imp).replicates(config.replicates)
