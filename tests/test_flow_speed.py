@@ -16,10 +16,13 @@ def record(*rows):
     return dict(results=list(rows), provenance=dict(threads=2))
 
 
-def training(fast_diff, bf16_diff, floor=0.003):
-    runs = [("reference", 0.0), ("fast", fast_diff), ("fast-bf16", bf16_diff), ("reference+1ulp", floor)]
-    return dict(results=[dict(name=n, steps=400, held_out_bpd=4.0 + d, reference_held_out_bpd=4.0 + d,
-                              history=dict(step=[0, 400], held_out_bpd=[9.5, 4.0 + d])) for n, d in runs])
+def training(fast_diff, bf16_diff, scatter=0.003):
+    """Three runs per path at mean 4.0 + shift, spread -scatter, 0, +scatter (sd = scatter)."""
+    runs = [(path, shift + e) for path, shift in (("reference", 0.0), ("fast", fast_diff), ("fast-bf16", bf16_diff))
+            for e in (-scatter, 0.0, scatter)]
+    return dict(results=[dict(name=f"{b}+ulp{k % 3}", backend=b, steps=400, held_out_bpd=4.0 + d,
+                              reference_held_out_bpd=4.0 + d, history=dict(step=[0, 400], held_out_bpd=[9.5, 4.0 + d]))
+                         for k, (b, d) in enumerate(runs)])
 
 
 def verdicts(cpu_fast=100.0, cpu_bf16=120.0, msds_fraction=0.72, msds_bf16=8.0, fast_diff=0.004, bf16_diff=0.015):
@@ -64,15 +67,20 @@ def test_missing_results_are_named():
         speed_claims(cpu, cpu, training(0.0, 0.0))
     full = record(*(step(v, 50.0, 0.5, 0.1) for v in ("eager", "fast", "fast-bf16")))
     runs = training(0.0, 0.0)
-    runs["results"] = runs["results"][:3]
-    with pytest.raises(ValueError, match="reference\\+1ulp"):
+    fast = [r for r in runs["results"] if r["backend"] == "fast"]
+    runs["results"] = [r for r in runs["results"] if r["backend"] != "fast"] + fast[:1]   # one fast run left
+    with pytest.raises(ValueError, match="1 'fast' run\\(s\\); a spread needs >= 2"):
         speed_claims(full, full, runs)
 
 
-def test_a_failed_training_claim_states_the_rounding_floor():
+def test_a_shift_within_the_rounding_scatter_is_partly_and_a_resolved_one_is_not():
     cpu = record(step("eager", 40.0, 0.2, 0.05), step("fast", 100.0, 0.5, 0.1), step("fast-bf16", 120.0, 0.6, 0.2))
-    claims = speed_claims(cpu, cpu, training(0.05, 0.0, floor=0.04))
-    assert claims[3].verdict == "not" and "moves +0.0400 (at most 0.0400) when its initial weights change by one ulp" in claims[3].reason
+    # sd 0.04 over 3 runs per path: the standard error of a shift is 0.04 * sqrt(2 / 3) = 0.0327
+    claims = speed_claims(cpu, cpu, training(0.05, 0.0, scatter=0.04))
+    assert claims[3].verdict == "partly"
+    assert "shift +0.0500 +- 0.0327" in claims[3].reason and "scatter by sd 0.0400" in claims[3].reason
+    claims = speed_claims(cpu, cpu, training(0.07, 0.0, scatter=0.01))   # se 0.0082: 8.6 standard errors
+    assert claims[3].verdict == "not" and "8.6 standard errors from zero" in claims[3].reason
 
 
 def test_rows_and_figure():
