@@ -124,6 +124,29 @@ CASES = [
 ]
 
 
+
+def _budget(at_report, at_end, offsets=(0.0, 0.0, 0.0)):
+    """rg_flow_budget: every size's curve on one power law (alpha 1/2) through ``at_report`` bpd at the
+    report's 60 epochs and ``at_end`` at the end of the cpu-size run (size 1), shifted by ``offsets``."""
+    from rglt.experiments import rg_flow_budget as budget
+
+    batch, target = budget.CONFIGS["cpu"].batch_size, budget.REPORT_IMAGES
+
+    def edit(d):
+        end = (np.asarray(d["size1_step"], dtype=float)[-1] + 1) * batch
+        shape = lambda n: ((n / target) ** -0.5 - 1) / ((end / target) ** -0.5 - 1)   # 0 at target, 1 at end
+        for k, offset in enumerate(offsets):
+            n = (np.asarray(d[f"size{k}_step"], dtype=float) + 1) * batch
+            d[f"size{k}_held_out_bpd"] = at_report + (at_end - at_report) * shape(n) + offset
+    return edit
+
+
+CASES += [
+    ("rg_flow_budget", "MSDS1 laplace: extrapolated", _budget(1.8562, 3.9), _budget(3.0, 3.9)),
+    ("rg_flow_budget", "MSDS1 laplace: the training budget", _budget(2.0, 3.9),
+     _budget(3.8, 3.9, offsets=(0.5, 0.0, -0.5))),
+]
+
 def _edit(key, fn):
     """d[key] = fn(array of d[key], d): an edit built from a function of the stored array."""
     def edit(d):

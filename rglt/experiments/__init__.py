@@ -35,6 +35,7 @@ EXPERIMENTS = {
     "lottery_pools": "rglt.experiments.lottery_pools",
     "lottery_pools_analysis": "rglt.experiments.lottery_pools_analysis",
     "rg_flow": "rglt.experiments.rg_flow",
+    "rg_flow_budget": "rglt.experiments.rg_flow_budget",
 }
 
 

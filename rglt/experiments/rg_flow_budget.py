@@ -157,7 +157,7 @@ def checks(result, config: Config) -> list[Claim]:
     decades = np.log10(parameter_count(3, 32, 4, *ORIGINAL)["total"] / cpu["parameters"])
     size_gain = -slope * decades
     out.append(Claim(
-        claim=f"MSDS1 laplace: the {cpu['parameters']:,}-parameter flow, extrapolated to the report's 60 epochs, "
+        claim=f"MSDS1 laplace: extrapolated to the report's 60 epochs, the {cpu['parameters']:,}-parameter flow "
               f"reaches Table 1's bits/dim",
         source="001 Table 1; Sec. 2.5 (60 epochs)", source_value=f"{REPORT_BPD:.4f} bpd",
         ours=(f"{ex['value']:.3f} +- {ex['uncertainty']:.3f} bpd at {REPORT_IMAGES:,} images (measured "
