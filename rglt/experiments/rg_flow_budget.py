@@ -127,7 +127,7 @@ def curves(result, config: Config) -> list[dict]:
     return out
 
 
-def _at(row: dict, images: float) -> float:
+def bpd_at(row: dict, images: float) -> float:
     """The held-out bpd of a curve at ``images`` (linear in log images between evaluations)."""
     return float(np.interp(np.log(images), np.log(row["images"]), row["bpd"]))
 
@@ -141,7 +141,7 @@ def checks(result, config: Config) -> list[Claim]:
     # log10(parameters), carried over the decades from the book's cpu model to the original's.
     matched = min(r["images"][-1] for r in rows)
     params = np.array([r["parameters"] for r in rows], dtype=float)
-    at = np.array([_at(r, matched) for r in rows])
+    at = np.array([bpd_at(r, matched) for r in rows])
     slope = float(np.polyfit(np.log10(params), at, 1)[0])
     # The budget effect for the book's cpu model (or the size closest to it in parameters).
     book = parameter_count(3, 32, 4, *BOOK_CPU)["total"]
