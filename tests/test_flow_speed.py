@@ -1,5 +1,7 @@
 """rglt.flow.speed judges issue 14's goals from benchmark records: each claim turns when its number
 crosses the goal (hand-made records, the verdict worked out by hand)."""
+import math
+
 import pytest
 
 from rglt.flow.speed import roofline_figure, speed_claims, speed_rows
@@ -73,14 +75,26 @@ def test_missing_results_are_named():
         speed_claims(full, full, runs)
 
 
-def test_a_shift_within_the_rounding_scatter_is_partly_and_a_resolved_one_is_not():
+def _welch_p_three_a_side(t):
+    """Two-sided p of Student's t with 4 degrees of freedom, in closed form: Welch's test of two groups of 3
+    runs with equal spread has df = 4, and F(t) = 1/2 + 3/4 u (1 - u^2 / 3), u = t / sqrt(t^2 + 4)."""
+    u = abs(t) / math.sqrt(t * t + 4)
+    return 2 * (0.5 - 0.75 * u * (1 - u * u / 3))
+
+
+def test_a_shift_not_resolved_by_welchs_test_is_partly_and_a_resolved_one_is_not():
     cpu = record(step("eager", 40.0, 0.2, 0.05), step("fast", 100.0, 0.5, 0.1), step("fast-bf16", 120.0, 0.6, 0.2))
     # sd 0.04 over 3 runs per path: the standard error of a shift is 0.04 * sqrt(2 / 3) = 0.0327
-    claims = speed_claims(cpu, cpu, training(0.05, 0.0, scatter=0.04))
-    assert claims[3].verdict == "partly"
-    assert "shift +0.0500 +- 0.0327" in claims[3].reason and "scatter by sd 0.0400" in claims[3].reason
-    claims = speed_claims(cpu, cpu, training(0.07, 0.0, scatter=0.01))   # se 0.0082: 8.6 standard errors
-    assert claims[3].verdict == "not" and "8.6 standard errors from zero" in claims[3].reason
+    se = 0.04 * math.sqrt(2 / 3)
+    for shift in (0.05, 2.5 * se):              # 2.5 standard errors is still p > 0.05 with 3 runs a side
+        claims = speed_claims(cpu, cpu, training(shift, 0.0, scatter=0.04))
+        assert claims[3].verdict == "partly"
+        p = _welch_p_three_a_side(shift / se)
+        assert p > 0.05 and f"p = {p:.2g}" in claims[3].reason and "scatter by sd 0.0400" in claims[3].reason
+    assert "shift +0.0500 +- 0.0327" in speed_claims(cpu, cpu, training(0.05, 0.0, scatter=0.04))[3].reason
+    claims = speed_claims(cpu, cpu, training(0.07, 0.0, scatter=0.01))   # t = 8.6
+    p = _welch_p_three_a_side(0.07 / (0.01 * math.sqrt(2 / 3)))
+    assert claims[3].verdict == "not" and f"p = {p:.2g}): a systematic shift" in claims[3].reason
 
 
 def test_rows_and_figure():
