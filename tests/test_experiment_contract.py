@@ -147,6 +147,7 @@ CASES += [
      _budget(3.8, 3.9, offsets=(0.5, 0.0, -0.5))),
 ]
 
+
 def _edit(key, fn):
     """d[key] = fn(array of d[key], d): an edit built from a function of the stored array."""
     def edit(d):
@@ -370,6 +371,55 @@ CASES += [
      lambda d: d.update(swapped=np.asarray(d["table"]))),
 ]
 
+
+
+# Chapter 5 (seed 002).
+def _stable_up_to(follow):
+    """tickets_geometry: at level j every rate up to the sweep's middle + j lowers the training loss and every
+    larger one does not (the measured edge ratio is lrs[mid + j] / lrs[mid]); the start's top eigenvalues
+    predict that ratio (``follow``) or its inverse."""
+    def edit(d):
+        lrs, initial = np.asarray(d["lrs"], dtype=float), np.asarray(d["initial_loss"], dtype=float)
+        mid, levels = len(lrs) // 2, initial.shape[1]
+        below = np.arange(len(lrs))[None, :] <= mid + np.arange(levels)[:, None]       # [levels, lrs]
+        d["train_loss"] = initial[:, :, None] * np.where(below, 0.5, 2.0)[None]
+        ratio = lrs[mid + np.arange(levels)] / lrs[mid]
+        lam0 = np.asarray(d["lambda_start"], dtype=float)[:, :1]
+        d["lambda_start"] = lam0 / ratio if follow else lam0 * ratio
+    return edit
+
+
+def _structured_matched(d):
+    """tickets_structured: the unstructured tickets' accuracy at the nearest weight counts."""
+    from rglt.experiments.tickets_structured import matched
+    return matched(d)[0]
+
+
+CASES += [
+    ("tickets_compression", "IMP's masks cost fewer bits",
+     lambda d: d.update(imp_bits=0.5 * np.asarray(d["random_bits"])), lambda d: d.update(imp_bits=d["random_bits"])),
+    ("tickets_compression", "near density 1 the mask costs more",
+     lambda d: d.update(high_density_encoded=np.asarray(d["high_density_encoded"]) * 0 + 1.1 * np.asarray(d["dense_bytes"])[:, None]),
+     lambda d: d.update(high_density_encoded=np.asarray(d["high_density_encoded"]) * 0 + 0.5 * np.asarray(d["dense_bytes"])[:, None])),
+    ("tickets_compression", "a ticket at no accuracy lost", _scale("encoded", 1e-3), _scale("encoded", 1e3)),
+    ("tickets_geometry", "pruning changes the curvature",
+     _edit("lambda_start", _at((slice(None), -1), lambda a: 3 * a[:, 0])),
+     _edit("lambda_start", _at((slice(None), -1), lambda a: a[:, 0]))),
+    ("tickets_geometry", "the ticket's learning rate differs", _stable_up_to(True), _stable_up_to(False)),
+    ("tickets_lottery", "any given sparse subnetwork", _edit("accuracy", lambda a, d: 0 * a + 0.5),
+     _edit("accuracy", lambda a, d: 0 * a + 0.99)),
+    ("tickets_lottery", "the probability that at least one",
+     _both(_edit("subset_any", lambda a, d: (np.arange(a.shape[1])[None, :] < a.shape[1] * np.linspace(0, 1, a.shape[0])[:, None]
+                                             ).astype(float)),
+           _edit("subset_share", lambda a, d: 0 * a + 1e-4)),
+     _edit("subset_any", lambda a, d: 0 * a)),
+    ("tickets_structured", "channel tickets are as accurate",
+     _edit("channels_accuracy", lambda a, d: _structured_matched(d)),
+     _edit("channels_accuracy", lambda a, d: _structured_matched(d) - 0.05)),
+    ("tickets_structured", "a structured ticket runs faster",
+     _edit("seconds", _at((slice(None), -1, 1), lambda a: 0.1 * a[:, -1, 0])),
+     _edit("seconds", _at((slice(None), -1, 1), lambda a: 1.2 * a[:, -1, 0]))),
+]
 
 @pytest.mark.parametrize("name, claim, make_true, make_false", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
 def test_each_claim_turns_with_the_evidence(name, claim, make_true, make_false):

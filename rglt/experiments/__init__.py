@@ -36,6 +36,10 @@ EXPERIMENTS = {
     "lottery_pools_analysis": "rglt.experiments.lottery_pools_analysis",
     "rg_flow": "rglt.experiments.rg_flow",
     "rg_flow_budget": "rglt.experiments.rg_flow_budget",
+    "tickets_compression": "rglt.experiments.tickets_compression",
+    "tickets_geometry": "rglt.experiments.tickets_geometry",
+    "tickets_lottery": "rglt.experiments.tickets_lottery",
+    "tickets_structured": "rglt.experiments.tickets_structured",
 }
 
 
