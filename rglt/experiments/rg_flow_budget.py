@@ -180,6 +180,9 @@ def checks(result, config: Config) -> list[Claim]:
         tolerance=f"budget gain - its uncertainty > size gain; the point estimates alone, with an uncertainty <= "
                   f"{config.pinned}, is partly",
         **judged(budget_gain - ex["uncertainty"] > size_gain,
-                 f"the size gain ({size_gain:+.3f}) is not below the budget gain ({budget_gain:.3f} +- "
-                 f"{ex['uncertainty']:.3f})", partly=budget_gain > size_gain and ex["uncertainty"] <= config.pinned)))
+                 f"the budget gain, {budget_gain:.3f} +- {ex['uncertainty']:.3f}, does not exceed the size gain "
+                 f"({size_gain:+.3f}) by its uncertainty: "
+                 + ("the point estimates favour the budget, but the extrapolation cannot tell which dominates"
+                    if budget_gain > size_gain else "the size gain is as large or larger"),
+                 partly=budget_gain > size_gain and ex["uncertainty"] <= config.pinned)))
     return out

@@ -72,8 +72,9 @@ def predict(fit: dict, images) -> tuple[np.ndarray, np.ndarray]:
 
 def extrapolate(images, bpd, target: float, *, windows=(1.0, 0.5, 0.25)) -> dict:
     """The curve's value at ``target`` images: the full fit's prediction with an uncertainty that is the
-    larger of its delta-method standard error and half the range of the predictions of refits on the
-    last ``w`` of the curve's log range (for each w in ``windows`` whose part keeps >= 4 points)."""
+    larger of its delta-method standard error and the largest distance from it to the prediction of a
+    refit on the last ``w`` of the curve's log range (for each w in ``windows`` whose part keeps >= 4
+    points), so that value +- uncertainty covers every refit."""
     n, b = _check_curve(images, bpd)
     if not np.isfinite(target) or target <= 0:
         raise ValueError(f"target must be a number of images > 0; got {target!r}")
@@ -88,6 +89,8 @@ def extrapolate(images, bpd, target: float, *, windows=(1.0, 0.5, 0.25)) -> dict
                 preds[w] = float(predict(fit_learning_curve(n[keep], b[keep]), target)[0])
             except RuntimeError:
                 continue
-    spread = 0.5 * (max(preds.values()) - min(preds.values())) if len(preds) > 1 else 0.0
+    # The farthest refit from the full fit's value, not half the refits' range: the full fit need not lie
+    # in the middle of them (a curve that bends late puts it at one end), and the interval must cover all.
+    spread = max(abs(p - value) for p in preds.values()) if preds else 0.0
     return {"value": value, "se": se, "window_predictions": preds, "window_spread": spread,
             "uncertainty": max(se, spread), "fit": fit}
