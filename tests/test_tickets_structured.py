@@ -1,4 +1,6 @@
 """rglt.tickets.structured: the compacted MLP against the masked one it replaces."""
+import time
+
 import pytest
 import torch
 
@@ -28,6 +30,25 @@ def test_the_compact_mlp_computes_the_masked_mlp_exactly():
 
 def test_timing_and_bad_input():
     model = build("mlp", dim=1, in_channels=1, num_classes=10, width=8, input_size=12, seed=0)
-    assert forward_seconds(model, torch.randn(4, 1, 12), repeats=3) > 0
+    assert forward_seconds([model], torch.randn(4, 1, 12), repeats=3)[0] > 0
     with pytest.raises(TypeError, match="rglt MLP"):
         compact_mlp(torch.nn.Linear(2, 2), {})
+
+
+class _Sleeps(torch.nn.Module):
+    """A forward pass of known length that records whether autograd was on."""
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds, self.grad_enabled = seconds, []
+
+    def forward(self, x):
+        self.grad_enabled.append(torch.is_grad_enabled())
+        time.sleep(self.seconds)
+        return x
+
+
+def test_forward_seconds_times_each_model_in_inference_mode():
+    short, long = _Sleeps(0.002), _Sleeps(0.006)
+    fast, slow = forward_seconds([short, long], torch.zeros(1), repeats=5)
+    assert 0.002 <= fast < 0.004 and 0.006 <= slow < 0.009        # sleep() lasts at least as asked
+    assert short.grad_enabled == long.grad_enabled == [False] * 6  # warm-up + 5 rounds, no graph built

@@ -11,7 +11,7 @@ level, against the unstructured level with the nearest weight count:
 
 - test accuracy (the channel ticket's weight count is that of its physically smaller network, in which
   a pruned unit's row and the next layer's column are gone);
-- CPU inference time (one thread, median of repeats) of the physically smaller network
+- CPU inference time (one thread, median of repeats, the two networks taking turns) of the physically smaller network
   (``rglt.tickets.structured.compact_mlp``, the same function exactly) against the masked dense network
   that unstructured sparsity runs as with dense kernels.
 """
@@ -44,7 +44,7 @@ class Config:
     rewind_step: int = 20
     replicates: int = 3
     batch_sizes: tuple = (1, 256)                # inference batches timed
-    repeats: int = unhashed(30)
+    repeats: int = unhashed(200)
     workers: int = unhashed(2)
     matched_drop: float = unhashed(0.01)         # "matches": within 1 point of the unstructured ticket
     saving_min: float = unhashed(0.5)            # time saved by the smaller network at the sparsest level
@@ -100,8 +100,7 @@ def run(config: Config) -> dict:
         for lv in store.levels():
             t = store.load(lv)
             model.load_state_dict(t.weights)
-            row.append([forward_seconds(model, x, config.repeats),
-                        forward_seconds(compact_mlp(model, t.masks), x, config.repeats)])
+            row.append(forward_seconds([model, compact_mlp(model, t.masks)], x, config.repeats))
         times.append(row)
     out["seconds"] = np.array(times)                 # [batch sizes, levels, (masked dense, compact)]
     out["batch_sizes"] = np.array(config.batch_sizes)
@@ -135,17 +134,28 @@ def checks(result, config: Config) -> list[Claim]:
         tolerance=f"within {100 * config.matched_drop:g} point at every level; at some levels is partly",
         **judged(bool(ok.all()), f"within a point at {int(ok.sum())} of {len(ok)} levels, down to weight share "
                                  + (f"{share[ok].min():.3f}" if ok.any() else "none"), partly=bool(ok.any())))]
+    # Timed at the sparsest channel level that is still a winning ticket (mean accuracy within
+    # matched_drop of dense): a faster network that has lost its accuracy is no ticket. Level 0 times the
+    # same network both ways, so its "saving" is the timing noise.
     seconds = np.asarray(result["seconds"])           # [batches, levels, (masked dense, compact)]
-    saving = 1 - seconds[:, -1, 1] / seconds[:, -1, 0]
+    saving = 1 - seconds[:, :, 1] / seconds[:, :, 0]  # [batches, levels]
+    accuracy = c_acc.mean(0)
+    level = int(np.flatnonzero(accuracy >= accuracy[0] - config.matched_drop).max())
+    all_share = np.asarray(result["channels_count"])[0] / result["dense_count"]
+    noise, at = np.abs(saving[:, 0]), saving[:, level]
     batches = np.asarray(result["batch_sizes"])
     out.append(Claim(
-        claim="a structured ticket runs faster on the CPU, where an unstructured one (dense kernels) does not",
+        claim="a structured winning ticket runs faster on the CPU, where an unstructured one (dense kernels) does not",
         source=f"{SOURCE}; {CHEN}", source_value="up to ~60% running-time savings (Chen et al. 2022)",
-        ours=(f"the sparsest channel ticket (weight share {share[-1]:.3f}) as a smaller network against the masked "
-              "dense network: " + ", ".join(f"batch {b}: {100 * s:.0f}% less time ({1e6 * t[1]:.0f} vs {1e6 * t[0]:.0f} us)"
-                                            for b, s, t in zip(batches, saving, seconds[:, -1]))
-              + "; an unstructured ticket runs as the masked dense network"),
-        tolerance=f"saving >= {config.saving_min:.0%} at every batch size timed; > 0 is partly",
-        **judged(bool((saving >= config.saving_min).all()), f"saves {', '.join(f'{100 * s:.0f}%' for s in saving)}",
-                 partly=bool((saving > 0).all()))))
+        ours=(f"the sparsest channel ticket within {100 * config.matched_drop:g} point of dense (weight share "
+              f"{all_share[level]:.3f}) as a smaller network against the masked dense network: "
+              + ", ".join(f"batch {b}: {100 * a:.0f}% less time ({1e6 * t[1]:.0f} vs {1e6 * t[0]:.0f} us)"
+                          for b, a, t in zip(batches, at, seconds[:, level]))
+              + "; the dense network timed against itself: " + ", ".join(f"{100 * v:+.0f}%" for v in saving[:, 0])
+              + " (the noise); an unstructured ticket runs as the masked dense network"),
+        tolerance=f"saving >= {config.saving_min:.0%} and beyond the noise at every batch size timed; beyond the noise "
+                  "at some is partly",
+        **judged(bool(((at >= config.saving_min) & (at > noise)).all()),
+                 f"saves {', '.join(f'{100 * a:.0f}%' for a in at)} against a noise of "
+                 f"{', '.join(f'{100 * v:.0f}%' for v in noise)}", partly=bool((at > noise).any()))))
     return out

@@ -3,12 +3,14 @@
 An MLP whose hidden units were pruned as whole rows (``IMPConfig(granularity="channels")``) still holds
 every unit: a pruned unit's output is the constant ReLU(bias). ``compact_mlp`` removes those units and
 folds their constant into the next layer's bias, giving a smaller MLP that computes exactly the same
-function; ``forward_seconds`` times a model's forward pass (median of repeats, one thread).
+function; ``forward_seconds`` times models' forward passes (inference only, one thread, interleaved).
 """
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -53,19 +55,23 @@ def weight_count(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def forward_seconds(model: nn.Module, x: torch.Tensor, repeats: int = 20) -> float:
-    """The median wall time of ``model(x)`` over ``repeats`` calls after one warm-up, on one thread."""
+def forward_seconds(models: Sequence[nn.Module], x: torch.Tensor, repeats: int = 20) -> list[float]:
+    """The median wall time of ``model(x)`` for each of ``models``, inference only, on one thread, over
+    ``repeats`` rounds after one warm-up. The models take turns within each round, so that a drift of
+    the machine (clock, a neighbour's load) reaches them all alike."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    times = [[] for _ in models]
     try:
-        model.eval()
-        model(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
+        with torch.inference_mode():
+            for model in models:
+                model.eval()
+                model(x)
+            for _ in range(repeats):
+                for model, spent in zip(models, times):
+                    start = time.perf_counter()
+                    model(x)
+                    spent.append(time.perf_counter() - start)
     finally:
         torch.set_num_threads(threads)
-    times.sort()
-    return times[len(times) // 2]
+    return [float(np.median(t)) for t in times]
