@@ -29,7 +29,7 @@ from rglt.store import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_structured"
-VERSION = 1
+VERSION = 2            # 2: unstructured IMP runs its own rounds (weight_rounds), down to the channel tickets' counts
 SOURCE = "002 'The Engineer's Delight' (structured sparsity)"
 CHEN = "Chen et al. 2022: structurally sparse tickets, up to ~60% running-time savings"
 GRANULARITIES = ("weights", "channels")
@@ -41,6 +41,10 @@ class Config:
     task: Task = Task("mnist1d")
     train: TrainConfig = TrainConfig(epochs=30, batch_size=128, lr=0.1, weight_decay=5e-4)
     rounds: int = 10                             # channels: 0.8^10 = 11% of the hidden units left
+    # Unstructured IMP must reach as few weights as the sparsest channel ticket keeps (a unit takes its
+    # row and the next layer's column: 11% of the units is ~1.6% of the weights), so that every channel
+    # level has an unstructured ticket with about as many weights: 0.8^19 = 1.4%.
+    weight_rounds: int = 19
     rewind_step: int = 20
     replicates: int = 3
     batch_sizes: tuple = (1, 256)                # inference batches timed
@@ -52,16 +56,17 @@ class Config:
 
 CONFIGS = {
     "smoke": Config(model=ModelSpec("mlp", width=32), task=Task("mnist1d", train_size=256),
-                    train=TrainConfig(epochs=2, batch_size=64, lr=0.1, weight_decay=5e-4), rounds=2, rewind_step=2,
-                    replicates=2, repeats=3, workers=1),
+                    train=TrainConfig(epochs=2, batch_size=64, lr=0.1, weight_decay=5e-4), rounds=2, weight_rounds=4,
+                    rewind_step=2, replicates=2, repeats=3, workers=1),
     "cpu": Config(),
-    "gpu": Config(model=ModelSpec("mlp", width=2048), rounds=14, workers=1),
+    "gpu": Config(model=ModelSpec("mlp", width=2048), rounds=14, weight_rounds=28, workers=1),
 }
 
 
 def ticket_runs(config: Config) -> dict[str, list[TicketRun]]:
+    rounds = {"weights": config.weight_rounds, "channels": config.rounds}
     return {g: TicketRun(config.model, config.task, config.train,
-                         IMPConfig(rounds=config.rounds, fraction=0.2, rewind_step=config.rewind_step, granularity=g),
+                         IMPConfig(rounds=rounds[g], fraction=0.2, rewind_step=config.rewind_step, granularity=g),
                          prunable="no-fc").replicates(config.replicates) for g in GRANULARITIES}
 
 
@@ -79,8 +84,9 @@ def run(config: Config) -> dict:
         levels = c_store.levels()
         model = config.model.build(data, seed=w_run.replicate)
         fc = model.fc.weight.numel()                 # the classifier is not pruned: it counts in both
-        out["weights_accuracy"].append([w_store.metrics(lv)["accuracy"] for lv in levels])
-        out["weights_count"].append([sum(int(m.sum()) for m in w_store.load(lv).masks.values()) + fc for lv in levels])
+        out["weights_accuracy"].append([w_store.metrics(lv)["accuracy"] for lv in w_store.levels()])
+        out["weights_count"].append([sum(int(m.sum()) for m in w_store.load(lv).masks.values()) + fc
+                                     for lv in w_store.levels()])
         out["channels_accuracy"].append([c_store.metrics(lv)["accuracy"] for lv in levels])
         counts = []
         for lv in levels:
