@@ -50,8 +50,8 @@ class Config:
     batch_sizes: tuple = (1, 256)                # inference batches timed
     repeats: int = unhashed(200)
     workers: int = unhashed(2)
-    matched_drop: float = unhashed(0.01)         # "matches": within 1 point of the unstructured ticket
-    saving_min: float = unhashed(0.5)            # time saved by the smaller network at the sparsest level
+    matched_drop: float = unhashed(0.01)         # "matches": within 1 point (of the unstructured ticket; of dense)
+    saving_min: float = unhashed(0.5)            # time saved by the sparsest channel ticket that matches dense
 
 
 CONFIGS = {
@@ -130,13 +130,13 @@ def checks(result, config: Config) -> list[Claim]:
     # Every pruned channel level with an unstructured ticket about as large (within one 20% round of the
     # sparsest): the unstructured runs keep the classifier whole, so the sparsest channel tickets have none.
     counts = np.asarray(result["channels_count"]).mean(0)
-    level = np.flatnonzero(counts >= 0.8 * np.asarray(result["weights_count"]).mean(0).min())
-    level = level[level > 0]
-    diff = (c_acc - w_acc)[:, level]
-    share = counts[level] / result["dense_count"]
+    comparable = np.flatnonzero(counts >= 0.8 * np.asarray(result["weights_count"]).mean(0).min())
+    comparable = comparable[comparable > 0]
+    diff = (c_acc - w_acc)[:, comparable]
+    share = counts[comparable] / result["dense_count"]
     mean, sd = diff.mean(0), diff.std(0, ddof=1) if len(diff) > 1 else np.zeros(diff.shape[1])
     ok = mean >= -config.matched_drop
-    left_out = len(counts) - 1 - len(level)
+    left_out = len(counts) - 1 - len(comparable)
     out = [Claim(
         claim="channel tickets are as accurate as unstructured tickets with the same number of weights",
         source=f"{SOURCE}; {CHEN}", source_value="no number in the essay; Chen et al.: structured tickets match "
