@@ -36,9 +36,14 @@ EXPERIMENTS = {
     "lottery_pools_analysis": "rglt.experiments.lottery_pools_analysis",
     "rg_flow": "rglt.experiments.rg_flow",
     "rg_flow_budget": "rglt.experiments.rg_flow_budget",
+    "tickets_attention": "rglt.experiments.tickets_attention",
     "tickets_compression": "rglt.experiments.tickets_compression",
+    "tickets_distillation": "rglt.experiments.tickets_distillation",
+    "tickets_ensembles": "rglt.experiments.tickets_ensembles",
+    "tickets_fairness": "rglt.experiments.tickets_fairness",
     "tickets_geometry": "rglt.experiments.tickets_geometry",
     "tickets_lottery": "rglt.experiments.tickets_lottery",
+    "tickets_recurrent": "rglt.experiments.tickets_recurrent",
     "tickets_structured": "rglt.experiments.tickets_structured",
 }
 
