@@ -421,6 +421,31 @@ CASES += [
      _edit("seconds", lambda a, d: np.stack([a[..., 0], 1.2 * a[..., 0]], -1))),
 ]
 
+def _ensembles(shift):
+    """tickets_ensembles: every ticket ensemble at ``shift`` from the mean of the dense ones at its budget."""
+    def edit(d):
+        for key in [k for k in d if k.startswith("tickets_b")]:
+            dense = np.asarray(d[f"dense_{key.split('_')[1]}"], dtype=float).mean()
+            d[key] = np.full(np.shape(d[key]), dense + shift)
+    return edit
+
+
+def _minority_at_sparsest(correct):
+    """tickets_fairness: dense gets the minority's signals right; the sparsest ticket gets them ``correct``."""
+    def edit(d):
+        c, minority = np.array(d["correct"], dtype=bool), np.asarray(d["minority"], dtype=bool)
+        c[:, 0, minority] = True
+        c[:, -1, minority] = correct
+        d["correct"] = c
+    return edit
+
+
+CASES += [
+    ("tickets_ensembles", "at a budget of 1 dense", _ensembles(0.02), _ensembles(-0.01)),
+    ("tickets_ensembles", "at a budget of 2 dense", _ensembles(0.02), _ensembles(-0.01)),
+    ("tickets_fairness", "pruning widens the accuracy gap", _minority_at_sparsest(False), _minority_at_sparsest(True)),
+]
+
 @pytest.mark.parametrize("name, claim, make_true, make_false", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
 def test_each_claim_turns_with_the_evidence(name, claim, make_true, make_false):
     true, false = _data(name), _data(name)
