@@ -444,6 +444,20 @@ CASES += [
     ("tickets_ensembles", "at a budget of 1 dense", _ensembles(0.02), _ensembles(-0.01)),
     ("tickets_ensembles", "at a budget of 2 dense", _ensembles(0.02), _ensembles(-0.01)),
     ("tickets_fairness", "pruning widens the accuracy gap", _minority_at_sparsest(False), _minority_at_sparsest(True)),
+    ("tickets_attention", "the sparsest ticket's attention is more focused",
+     _edit("entropy", _at((slice(None), slice(None), -1), lambda a: a[:, :, 0] - 0.3)),
+     _edit("entropy", _at((slice(None), slice(None), -1), lambda a: a[:, :, 0] + 0.3))),
+    ("tickets_recurrent", "a GRU has winning tickets",
+     _both(_edit("accuracy", lambda a, d: 0 * a + a[:, :1]),
+           _edit("random_accuracy", lambda a, d: 0 * a + np.asarray(d["accuracy"])[:, :1] - 0.1)),
+     _both(_edit("accuracy", lambda a, d: 0 * a + a[:, :1]),
+           _edit("random_accuracy", lambda a, d: 0 * a + np.asarray(d["accuracy"])[:, :1]))),
+    ("tickets_recurrent", "weight tying shapes the ticket",
+     _edit("layer_density", _at((slice(None), -1, 1), lambda a: 0.5 * a[:, -1, 0])),
+     _edit("layer_density", _at((slice(None), -1, 1), lambda a: a[:, -1, 0]))),
+    ("tickets_distillation", "a ticket trained on a dense teacher's soft targets",
+     _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float) + 0.05),
+     _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float))),
 ]
 
 @pytest.mark.parametrize("name, claim, make_true, make_false", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])

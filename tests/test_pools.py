@@ -149,6 +149,18 @@ def test_ensemble_and_disagreement():
     torch.testing.assert_close(d, torch.tensor([[0.0, 2 / 3], [2 / 3, 0.0]]))
 
 
+def test_an_ensemble_of_identical_models_is_the_model():
+    """Issue 12's oracle: k copies of one network ensemble to that network's own accuracy and probabilities."""
+    from rglt.models import build
+    model = build("resnet8", dim=1, in_channels=1, num_classes=4, width=4, seed=0)
+    x, labels = torch.randn(64, 1, 16), torch.randint(0, 4, (64,))
+    p = pools.predictions(model, x)
+    alone = float((model.eval()(x).argmax(1) == labels).float().mean())
+    for k in (1, 3):
+        assert pools.ensemble_accuracy([p] * k, labels) == pytest.approx(alone)
+    torch.testing.assert_close(pools.disagreement([p, p]), torch.zeros(2, 2))
+
+
 def test_the_finisher_reprunes_then_recalibrates_and_the_search_runs_on_a_real_network():
     from rglt.models import build, prunable_parameters
     from rglt.prune import magnitude_masks
