@@ -430,6 +430,18 @@ def _ensembles(shift):
     return edit
 
 
+def _transfer_at(pair, transferred, random):
+    """tickets_transfer: in ``pair``'s row, the transferred and the random masks' accuracy at these offsets from
+    the target's own ticket."""
+    def edit(d):
+        i = ("width", "depth").index(pair)
+        for key, offset in (("transferred", transferred), ("random", random)):
+            a = np.array(d[key], dtype=float)
+            a[i] = np.asarray(d["own"])[i] + offset
+            d[key] = a
+    return edit
+
+
 def _minority_at_sparsest(correct):
     """tickets_fairness: dense gets the minority's signals right; the sparsest ticket gets them ``correct``."""
     def edit(d):
@@ -458,7 +470,25 @@ CASES += [
     ("tickets_distillation", "a ticket trained on a dense teacher's soft targets",
      _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float) + 0.05),
      _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float))),
+    ("tickets_low_data", "with 20 training signals per class",
+     _both(_edit("val_accuracy", _at((..., slice(1, None)), lambda a: a[..., :1] + 0.05)),
+           _edit("test_accuracy", _at((..., slice(1, None)), lambda a: a[..., :1] + 0.05))),
+     _both(_edit("val_accuracy", _at((..., slice(1, None)), lambda a: a[..., :1] + 0.05)),
+           _edit("test_accuracy", _at((..., slice(1, None)), lambda a: a[..., :1] - 0.02)))),
+    ("tickets_low_data", "the sparsest ticket (density",
+     _both(_edit("train_accuracy", _at((..., -1), lambda a: a[..., 0] - 0.05)),
+           _edit("test_accuracy", _at((..., -1), lambda a: a[..., 0]))),
+     _edit("train_accuracy", _at((..., -1), lambda a: a[..., 0]))),
+    ("tickets_mixing", "mixup changes the winning ticket",
+     _edit("jaccard", _at((1, slice(None), -1), lambda a: a[0, :, -1] - 0.2)),
+     _edit("jaccard", _at((1, slice(None), -1), lambda a: a[0, :, -1] + 0.05))),
+    ("tickets_mixing", "cutmix changes the winning ticket",
+     _edit("jaccard", _at((2, slice(None), -1), lambda a: a[0, :, -1] - 0.2)),
+     _edit("jaccard", _at((2, slice(None), -1), lambda a: a[0, :, -1] + 0.05))),
+    ("tickets_transfer", "a ticket carries over across width", _transfer_at("width", 0, -0.1), _transfer_at("width", -0.1, -0.1)),
+    ("tickets_transfer", "a ticket carries over across depth", _transfer_at("depth", 0, -0.1), _transfer_at("depth", -0.1, -0.1)),
 ]
+
 
 @pytest.mark.parametrize("name, claim, make_true, make_false", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
 def test_each_claim_turns_with_the_evidence(name, claim, make_true, make_false):
