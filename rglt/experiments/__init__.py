@@ -43,6 +43,7 @@ EXPERIMENTS = {
     "tickets_fairness": "rglt.experiments.tickets_fairness",
     "tickets_geometry": "rglt.experiments.tickets_geometry",
     "tickets_lottery": "rglt.experiments.tickets_lottery",
+    "tickets_low_data": "rglt.experiments.tickets_low_data",
     "tickets_recurrent": "rglt.experiments.tickets_recurrent",
     "tickets_structured": "rglt.experiments.tickets_structured",
 }
