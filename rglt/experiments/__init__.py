@@ -46,6 +46,7 @@ EXPERIMENTS = {
     "tickets_low_data": "rglt.experiments.tickets_low_data",
     "tickets_recurrent": "rglt.experiments.tickets_recurrent",
     "tickets_structured": "rglt.experiments.tickets_structured",
+    "tickets_transfer": "rglt.experiments.tickets_transfer",
 }
 
 
