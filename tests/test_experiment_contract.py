@@ -500,6 +500,12 @@ def test_each_claim_turns_with_the_evidence(name, claim, make_true, make_false):
     assert failed.verdict != "reproduced" and failed.reason, failed
 
 
+def test_a_transferred_mask_as_good_as_the_targets_own_but_not_beyond_random_is_partly():
+    data = _data("tickets_transfer")
+    _transfer_at("depth", 0, 0)(data)       # as good as its own ticket, and as random masks
+    assert _verdict("tickets_transfer", data, "a ticket carries over across depth").verdict == "partly"
+
+
 def test_the_receptive_field_claim_is_partly_when_it_only_grows():
     data = _data("rg_flow")
     data["msds1_laplace_rf_extent_rms"] = np.array([2.0, 3.0, 3.5, 3.8])
