@@ -44,6 +44,7 @@ EXPERIMENTS = {
     "tickets_geometry": "rglt.experiments.tickets_geometry",
     "tickets_lottery": "rglt.experiments.tickets_lottery",
     "tickets_low_data": "rglt.experiments.tickets_low_data",
+    "tickets_mixing": "rglt.experiments.tickets_mixing",
     "tickets_recurrent": "rglt.experiments.tickets_recurrent",
     "tickets_structured": "rglt.experiments.tickets_structured",
     "tickets_transfer": "rglt.experiments.tickets_transfer",
