@@ -421,6 +421,7 @@ CASES += [
      _edit("seconds", lambda a, d: np.stack([a[..., 0], 1.2 * a[..., 0]], -1))),
 ]
 
+
 def _ensembles(shift):
     """tickets_ensembles: every ticket ensemble at ``shift`` from the mean of the dense ones at its budget."""
     def edit(d):
@@ -434,7 +435,8 @@ def _transfer_at(pair, transferred, random):
     """tickets_transfer: in ``pair``'s row, the transferred and the random masks' accuracy at these offsets from
     the target's own ticket."""
     def edit(d):
-        i = ("width", "depth").index(pair)
+        from rglt.experiments.tickets_transfer import PAIRS
+        i = PAIRS.index(pair)
         for key, offset in (("transferred", transferred), ("random", random)):
             a = np.array(d[key], dtype=float)
             a[i] = np.asarray(d["own"])[i] + offset
