@@ -54,7 +54,6 @@ def weight_count(model: nn.Module) -> int:
     return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
 
 
-@torch.no_grad()
 def forward_seconds(models: Sequence[nn.Module], x: torch.Tensor, repeats: int = 20) -> list[float]:
     """The median wall time of ``model(x)`` for each of ``models``, inference only, on one thread, over
     ``repeats`` rounds after one warm-up. The models take turns within each round, so that a drift of
