@@ -5,18 +5,21 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 unset RGLT_RERUN
 start=$SECONDS
+# A kernel's first start in a fresh .venv can take longer than nbval's default 60 s while the other worker runs a
+# chapter (seen once in CI: every cell of one chapter errored with "Kernel didn't respond in 60 seconds").
+kernel_start="--nbval-kernel-startup-timeout=300"
 
 echo "== 1/5 unit tests"
 python -m pytest -n 2 -q tests
 
 echo "== 2/5 chapters at the default profile, outputs compared strictly (nbval)"
 RGLT_PROFILE=cpu python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
-  --nbval book/ --nbval-sanitize-with tests/nbval_sanitize.cfg
+  --nbval book/ --nbval-sanitize-with tests/nbval_sanitize.cfg "$kernel_start"
 
 echo "== 3/5 chapters live at the smoke profile (nbval-lax: every cell, claims tables included, must run)"
 smoke_cache=$(mktemp -d)
 RGLT_PROFILE=smoke RGLT_SMOKE_CACHE="$smoke_cache" python -m pytest -q -p no:cacheprovider -n 2 \
-  --dist loadfile --nbval-lax book/
+  --dist loadfile --nbval-lax "$kernel_start" book/
 rm -rf "$smoke_cache"
 
 echo "== 4/5 book build"
