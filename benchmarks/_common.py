@@ -19,8 +19,8 @@ def device_kind(device: str) -> tuple[str, str]:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """``data`` as indented JSON, written atomically (rglt.io.atomic_write: the one helper for that)."""
-    from rglt.io import atomic_write
+    """``data`` as indented JSON, written atomically (rglt.storage.atomic_write: the one helper for that)."""
+    from rglt.storage import atomic_write
     atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 import rglt
-from rglt.io import DamagedFileError, atomic_write
+from rglt.storage import DamagedFileError, atomic_write
 
 try:
     import fcntl

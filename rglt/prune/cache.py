@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from rglt.io import atomic_write
+from rglt.storage import atomic_write
 from rglt.prune.runs import PRUNABLE, TicketRun
 from rglt.prune.tickets import TicketStore
 

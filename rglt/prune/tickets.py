@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from rglt.io import DamagedFileError, atomic_write
+from rglt.storage import DamagedFileError, atomic_write
 
 FORMAT = 2
 FILES = ("weights.pt", "masks.pt")
