@@ -1,6 +1,7 @@
 """Command line.
 
 - ``python -m rglt list``: the experiments and the state of their stored results;
+- ``python -m rglt where``: where results and the ticket cache are kept (and why there);
 - ``python -m rglt run <experiment> --profile P``: (re)run one experiment and store its result;
 - ``python -m rglt tickets RUNS [--index I] [--workers N] [--repair]``: train IMP runs into the ticket
   cache (``RGLT_CACHE``). ``RUNS`` is a file (or ``-``, stdin) holding one ``TicketRun`` as JSON, a JSON
@@ -10,10 +11,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import rglt
-from rglt import experiments, store
+from rglt import experiments, paths, store
+from rglt.prune import read_runs, run_all, train_tickets
 
 
 def _state(name: str, profile: str, module) -> str:
@@ -24,11 +27,22 @@ def _state(name: str, profile: str, module) -> str:
         return f"DAMAGED ({err})"
     if stored is None:
         return "none"
-    return "fresh" if store.is_fresh(stored, module, module.CONFIGS[profile]) else "stale"
+    return "fresh" if experiments.is_fresh(stored, module, module.CONFIGS[profile]) else "stale"
+
+
+def _where() -> list[str]:
+    """Where results and tickets are kept, and which setting put them there."""
+    checkout = paths.checkout_root()
+    results_from = ("RGLT_RESULTS" if os.environ.get("RGLT_RESULTS", "").strip() else
+                    "the checkout" if checkout else "the default for an installed rglt; set RGLT_RESULTS to move it")
+    cache_from = "RGLT_CACHE" if os.environ.get("RGLT_CACHE", "").strip() else "the default; set RGLT_CACHE to move it"
+    return [f"results (cpu, gpu): {paths.results_root()} ({results_from})",
+            f"results (smoke):    {store.cache_dir('smoke')} (temporary; RGLT_SMOKE_CACHE)",
+            f"ticket cache:       {paths.cache_root()} ({cache_from})"]
 
 
 def _tickets(parser: argparse.ArgumentParser, args) -> int:
-    from rglt.prune import read_runs, run_all, tickets
+    from rglt.prune import read_runs, run_all, train_tickets
     try:
         text = sys.stdin.read() if args.runs == "-" else open(args.runs).read()
     except OSError as err:
@@ -41,7 +55,7 @@ def _tickets(parser: argparse.ArgumentParser, args) -> int:
             runs = [runs[args.index]]
         if args.workers < 1:
             raise ValueError(f"--workers must be an integer >= 1; got {args.workers}")
-        stores = [tickets(run, repair=True) for run in runs] if args.repair else run_all(runs, workers=args.workers)
+        stores = [train_tickets(run, repair=True) for run in runs] if args.repair else run_all(runs, workers=args.workers)
     except (ValueError, TypeError) as err:
         parser.error(str(err))
     for run, ticket_store in zip(runs, stores):
@@ -54,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rglt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments and the state of their stored results")
+    sub.add_parser("where", help="say where results and the ticket cache are kept")
     run = sub.add_parser("run", help="run one experiment and store its result")
     run.add_argument("experiment", help="experiment name (see `list`)")
     run.add_argument("--profile", default=None, help=f"one of {', '.join(rglt.PROFILES)} (default: RGLT_PROFILE or cpu)")
@@ -70,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         return _tickets(parser, args)
 
     try:
+        if args.command == "where":
+            print("\n".join(_where()))
+            return 0
         if args.command == "list":
+            print(_where()[0])
             for name in experiments.names():
                 module = experiments.get(name)
                 states = []
@@ -80,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         profile = rglt.check_profile(args.profile) if args.profile else rglt.profile()
         experiments.get(args.experiment)
-        result = store.load_or_run(args.experiment, profile, rerun=not args.if_stale)
+        result = experiments.load(args.experiment, profile, rerun=not args.if_stale)
     except ValueError as err:
         parser.error(str(err))
     print(f"{args.experiment} ({profile}): {store.paths(args.experiment, profile)[0]}, "

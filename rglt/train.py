@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rglt.progress import progress
-from rglt.store import hashed_unless_default
+from rglt.identity import hashed_unless_default
 from rglt.validate import check_choice, check_int, check_real, check_seed, is_real, require
 
 OPTIMIZERS = ("sgd", "adamw")

@@ -1,4 +1,5 @@
 import os
+import sys
 
 import matplotlib
 
@@ -11,3 +12,21 @@ try:
         os.environ.setdefault("TRITON_INTERPRET", "1")
 except ImportError:  # pragma: no cover
     pass
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def register_experiment(monkeypatch):
+    """Register a module as the experiment ``module.NAME`` for one test, as discovery would find it
+    (importable as ``rglt.experiments.<NAME>`` and listed by ``experiments.names()``)."""
+    from rglt.experiments import _registry
+
+    def register(module):
+        monkeypatch.setitem(sys.modules, f"{_registry.PACKAGE}.{module.NAME}", module)
+        known = _registry.names()
+        monkeypatch.setattr(_registry, "names", lambda: sorted({*known, module.NAME}))
+        return module
+
+    return register

@@ -328,7 +328,7 @@ def test_corrupted_tests_of_a_noisy_task_are_the_severities_above_its_own():
 
 def test_a_minority_subgroup_is_the_same_signals_reversed_in_time():
     from rglt.data import Task, load_task, minority_groups
-    from rglt.store import config_hash
+    from rglt.identity import key as config_hash
     plain, task = Task("mnist1d", train_size=1000), Task("mnist1d", train_size=1000, minority=0.05)
     a, b, groups = load_task(plain), load_task(task), minority_groups(task)
     for split in ("train", "val", "test"):

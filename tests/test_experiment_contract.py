@@ -1,4 +1,4 @@
-"""Every experiment follows one contract (rglt/experiments/__init__.py), and every claim can fail.
+"""Every experiment follows one contract (rglt.experiments.Experiment), and every claim can fail.
 
 The oracle for a claim is a result edited by hand so that the claim is plainly true, or plainly false:
 each claim of each experiment must turn "reproduced" on the first and not on the second. The results
@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from rglt import experiments, store
+from rglt import experiments, identity, store
 from rglt.report import VERDICTS, Claim
 
 
@@ -30,6 +30,7 @@ def _verdict(name, data, claim_start):
 @pytest.mark.parametrize("name", experiments.names())
 def test_the_module_follows_the_contract(name):
     module = experiments.get(name)
+    assert isinstance(module, experiments.Experiment)
     assert isinstance(module.NAME, str) and module.NAME == name and isinstance(module.VERSION, int)
     assert dataclasses.is_dataclass(module.Config) and module.Config.__dataclass_params__.frozen
     assert set(module.CONFIGS) == {"smoke", "cpu", "gpu"}
@@ -51,7 +52,7 @@ def test_tolerances_and_execution_settings_are_unhashed(name):
         if f.metadata.get("hashed", True) or not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         changed = dataclasses.replace(config, **{f.name: value * 2 + 1})
-        assert store.config_hash(changed) == store.config_hash(config), f.name
+        assert identity.key(changed) == identity.key(config), f.name
 
 
 def _set(key, value):

@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from rglt.prune import IMPConfig, TicketStore, imp
-from rglt.prune.tickets import CorruptTicketError
+from rglt.prune.ticket_store import CorruptTicketError
 from rglt.train import TrainConfig, TrainingDiverged, evaluate, train
 
 TRAIN = TrainConfig(epochs=2, batch_size=64, lr=0.05)

@@ -5,7 +5,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from rglt.prune.imp import IMPConfig, imp, round_fraction
-from rglt.prune.tickets import TicketStore
+from rglt.prune.ticket_store import TicketStore
 from rglt.train import TrainConfig, train
 
 TRAIN = TrainConfig(epochs=2, batch_size=64, lr=0.05)
@@ -50,7 +50,7 @@ def test_levels_densities_nested_masks_and_exact_zeros(tmp_path):
 
 def test_channel_imp_prunes_whole_rows_as_structured_masks_would(tmp_path):
     from rglt.prune.masks import structured_masks
-    from rglt.store import config_hash
+    from rglt.identity import key as config_hash
     config = IMPConfig(rounds=2, rewind_step=5, granularity="channels")
     store = imp(_model, lambda m: ["0.weight"], _data(), TRAIN, config, tmp_path)
     for level in (1, 2):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rglt import experiments, store
+from rglt import experiments, identity, store
 
 
 @pytest.mark.parametrize("name", experiments.names())
@@ -21,7 +21,7 @@ def test_committed_results_match_the_code(name, profile):
     if stored is None:
         pytest.skip(f"no {profile} result committed for {name}")
     config = module.CONFIGS[profile]
-    assert stored.provenance["config_hash"] == store.config_hash(config), (
+    assert stored.provenance["config_hash"] == identity.key(config), (
         f"results/{name}/{profile}.json was made with another config: rerun `python -m rglt run {name} --profile {profile}`")
     assert stored.provenance["experiment_version"] == module.VERSION, (
         f"results/{name}/{profile}.json is from version {stored.provenance['experiment_version']}, "

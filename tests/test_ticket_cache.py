@@ -14,7 +14,7 @@ from rglt.data import Task
 from rglt.prune import (IMPConfig, ModelSpec, TicketRun, TicketStore, cache_root, imp, is_complete, map_jobs,
                         read_runs, run_all, run_dir, store_of, tickets, use_cache)
 from rglt.prune.branches import Branch, MaskTransfer, RandomMask, Reinit, branch
-from rglt.prune.tickets import CorruptTicketError
+from rglt.prune.ticket_store import CorruptTicketError
 from rglt.train import TrainConfig
 
 RUN = TicketRun(ModelSpec("resnet8", width=4), Task(train_size=256), TrainConfig(epochs=2, batch_size=64),

@@ -1,4 +1,4 @@
-"""rglt.tickets against independent oracles: enumeration of small masks, closed-form expectations, a
+"""rglt.applications against independent oracles: enumeration of small masks, closed-form expectations, a
 quadratic's known Hessian, exact round trips, hand-checked overlaps."""
 import itertools
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rglt.tickets import (binary_entropy, code_length, code_lengths, critical_learning_rate, decode_ticket,
+from rglt.applications import (binary_entropy, code_length, code_lengths, critical_learning_rate, decode_ticket,
                           dense_size, encode_ticket, jaccard, log2_binomial, random_jaccard, top_eigenvalue)
 
 

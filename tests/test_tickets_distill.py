@@ -1,9 +1,9 @@
-"""rglt.tickets.distill against the closed forms of the distillation loss and its gradient."""
+"""rglt.applications.distill against the closed forms of the distillation loss and its gradient."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from rglt.tickets.distill import distillation_criterion
+from rglt.applications.distill import distillation_criterion
 from rglt.train import TrainConfig, train
 
 

@@ -1,10 +1,10 @@
-"""rglt.tickets.learning_rate: gradient descent on a masked quadratic against its eigenvalues, and the
+"""rglt.applications.learning_rate: gradient descent on a masked quadratic against its eigenvalues, and the
 sweep on a network against hand-checked outcomes."""
 import numpy as np
 import pytest
 import torch
 
-from rglt.tickets.learning_rate import largest_stable_lr, lr_sweep, masked_lambda_max, masked_quadratic
+from rglt.applications.learning_rate import largest_stable_lr, lr_sweep, masked_lambda_max, masked_quadratic
 
 
 def _spd(n=12, seed=0):

@@ -1,10 +1,10 @@
-"""rglt.tickets.lottery against brute force and closed forms."""
+"""rglt.applications.lottery against brute force and closed forms."""
 import itertools
 
 import numpy as np
 import pytest
 
-from rglt.tickets.lottery import subset_sum_lottery, subset_sums, wilson_interval
+from rglt.applications.lottery import subset_sum_lottery, subset_sums, wilson_interval
 
 
 def test_subset_sums_enumerate_every_subset():

@@ -1,11 +1,11 @@
-"""rglt.tickets.structured: the compacted MLP against the masked one it replaces."""
+"""rglt.applications.structured: the compacted MLP against the masked one it replaces."""
 import time
 
 import pytest
 import torch
 
 from rglt.models import build
-from rglt.tickets.structured import compact_mlp, forward_seconds, weight_count
+from rglt.applications.structured import compact_mlp, forward_seconds, weight_count
 
 
 def test_the_compact_mlp_computes_the_masked_mlp_exactly():

@@ -1,10 +1,10 @@
-"""rglt.tickets.transfer: masks carried across width and depth, against function-preserving widening
+"""rglt.applications.transfer: masks carried across width and depth, against function-preserving widening
 and the target model's own parameter shapes."""
 import pytest
 import torch
 
 from rglt.models import build, prunable_parameters
-from rglt.tickets.transfer import deepen_masks, widen_masks
+from rglt.applications.transfer import deepen_masks, widen_masks
 
 
 def _masks(model, seed=0, density=0.3):

@@ -181,6 +181,6 @@ def test_mix_settings_are_checked_and_the_default_changes_no_key():
         TrainConfig(mix="manifold")
     with pytest.raises(ValueError, match="mix_alpha"):
         TrainConfig(mix="mixup", mix_alpha=0.0)
-    from rglt.store import config_hash
+    from rglt.identity import key as config_hash
     assert config_hash(TrainConfig()) == config_hash(TrainConfig(mix="none", mix_alpha=1.0))
     assert config_hash(TrainConfig()) != config_hash(TrainConfig(mix="mixup"))

@@ -28,7 +28,7 @@ import numbers
 import torch
 
 from rglt.data.splits import check_seed
-from rglt.store import hashed_unless_default
+from rglt.identity import hashed_unless_default
 
 SEQUENCE_TASKS = ("seq-mlm", "seq-chain", "seq-majority", "seq-firstlast", "seq-count")
 TASKS = ("mnist1d", "digits", "cifar10", "cifar100", "svhn", "msds1", "msds2", *SEQUENCE_TASKS)

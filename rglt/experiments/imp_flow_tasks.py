@@ -34,7 +34,7 @@ from rglt.data.tasks import Task
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "imp_flow_tasks"

@@ -23,7 +23,7 @@ import numpy as np
 from rglt.experiments import imp_flow_tasks
 from rglt.prune.runs import TicketRun
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 
 NAME = "imp_projection"
 VERSION = 1
@@ -71,17 +71,17 @@ def torch_equal(x, y) -> bool:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import TicketStore, store_of, tickets, use_cache
+    from rglt.prune import TicketStore, store_of, train_tickets, use_cache
     from rglt.rg import imp_flow
 
     base = config.run
     other = dataclasses.replace(base, train=dataclasses.replace(base.train, seed=config.other_order_seed))
-    shared = tickets(base)
+    shared = train_tickets(base)
     with tempfile.TemporaryDirectory(prefix="rglt-projection-") as tmp:
         with use_cache(tmp):
-            fresh = TicketStore(tickets(base).root)
+            fresh = TicketStore(train_tickets(base).root)
             same_masks, same_weights, _ = _compare(shared, fresh)
-    tickets(other)
+    train_tickets(other)
     reordered = store_of(other)
     _, _, order_differ = _compare(shared, reordered)
     sigma = {}

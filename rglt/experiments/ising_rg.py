@@ -22,7 +22,7 @@ from rglt.progress import progress
 from rglt.report import Claim, judged
 from rglt.rg import (T_CRITICAL, block_spin, fit_power_law, magnetization, mean_and_error, nn_correlation,
                      onsager_magnetization, ratio_and_error, trajectory)
-from rglt.store import unhashed
+from rglt.identity import unhashed
 
 NAME = "ising_rg"
 VERSION = 3

@@ -26,7 +26,7 @@ import torch
 from rglt.experiments import lottery_pools
 from rglt.prune.runs import ModelSpec
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 
 NAME = "lottery_pools_analysis"
 VERSION = 1

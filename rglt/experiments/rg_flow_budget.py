@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 
 NAME = "rg_flow_budget"
 VERSION = 1

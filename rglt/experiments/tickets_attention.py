@@ -17,7 +17,7 @@ import numpy as np
 
 from rglt.experiments import imp_flow_transformer
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 
 NAME = "tickets_attention"
 VERSION = 1
@@ -56,14 +56,14 @@ def attention_entropy(model, ids) -> np.ndarray:
 
 def run(config: Config) -> dict:
     from rglt.data.tasks import load_task
-    from rglt.prune import run_all, tickets
+    from rglt.prune import run_all, train_tickets
 
     rc = config.runs
     runs = [imp_flow_transformer.task_run(rc, task, "pretrained", r) for task in rc.tasks for r in range(rc.seeds)]
     run_all([imp_flow_transformer.pretrain_run(rc)] + runs, workers=config.workers)
     entropy, density = [], []
     for r in runs:
-        store, data = tickets(r), load_task(r.task)
+        store, data = train_tickets(r), load_task(r.task)
         ids = data.test[0][:config.sequences]
         model = r.model.build(data, seed=r.replicate)
         per_level = []

@@ -5,9 +5,9 @@ orderly mask is cheaper to describe than a chaotic, random-looking one", and "a 
 is only achieved if the savings from dropping weights outweighs the cost of encoding the mask".
 Measured on IMP tickets of an MLP on MNIST-1D, every level of 3 replicates:
 
-- the code length of each layer's mask under the codes of ``rglt.tickets.entropy`` (iid, per row, per
+- the code length of each layer's mask under the codes of ``rglt.applications.entropy`` (iid, per row, per
   column; the bound is the best), against a uniformly random mask with the same count per layer;
-- the real encoded size (``rglt.tickets.encode_ticket``: packed mask + surviving weights at fp32 / fp16
+- the real encoded size (``rglt.applications.encode_ticket``: packed mask + surviving weights at fp32 / fp16
   / int8, lzma) against the dense trained model coded the same way, and the accuracy of the decoded
   ticket at each precision;
 - the density below which a ticket is smaller than the dense model, per precision: measured on random
@@ -23,7 +23,7 @@ import numpy as np
 from rglt.data.tasks import Task
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_compression"
@@ -74,11 +74,11 @@ def _measure(config: Config, run: TicketRun) -> dict:
     import torch
 
     from rglt.data.tasks import load_task
-    from rglt.prune import tickets
+    from rglt.prune import train_tickets
     from rglt.prune.masks import random_like
-    from rglt.tickets import MODELS, PRECISIONS, code_lengths, decode_ticket, dense_size, encode_ticket
+    from rglt.applications import MODELS, PRECISIONS, code_lengths, decode_ticket, dense_size, encode_ticket
 
-    store, data = tickets(run), load_task(run.task)
+    store, data = train_tickets(run), load_task(run.task)
     levels = store.levels()
     names = list(store.load(levels[0]).masks)
     out = {k: [] for k in ("density", "accuracy", "imp_bits", "random_bits", "encoded", "decoded_accuracy")}
@@ -119,7 +119,7 @@ def _measure(config: Config, run: TicketRun) -> dict:
 def run(config: Config) -> dict:
     from rglt.prune import run_all
     from rglt.validate import check_choice, check_int
-    from rglt.tickets import COMPRESSORS
+    from rglt.applications import COMPRESSORS
 
     check_choice(config.compressor, "compressor", tuple(COMPRESSORS))
     check_int(config.replicates, "replicates", 1)
@@ -143,7 +143,7 @@ def crossing_density(bits_per_value: int) -> float:
     H(x) = b x (the same for every n); tickets sparser than 1 - x are smaller."""
     from scipy.optimize import brentq
 
-    from rglt.tickets import binary_entropy
+    from rglt.applications import binary_entropy
     return 1 - float(brentq(lambda x: float(binary_entropy(x)) - bits_per_value * x, 1e-15, 0.5))
 
 
@@ -155,7 +155,7 @@ def _matched_level(result, config: Config) -> np.ndarray:
 
 
 def checks(result, config: Config) -> list[Claim]:
-    from rglt.tickets import PRECISIONS
+    from rglt.applications import PRECISIONS
 
     imp_bits = np.asarray(result["imp_bits"], dtype=float)[..., -1].sum(-1)     # [replicates, levels]: the bound
     random_bits = np.asarray(result["random_bits"], dtype=float)[..., -1].sum(-1)

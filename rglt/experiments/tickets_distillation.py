@@ -5,7 +5,7 @@ smaller 'student.' Researchers have found that this teacher-student dynamic can 
 effectively train a sparse student subnetwork" (Ma et al. 2021, "Good students play big lottery
 better"). Measured on IMP tickets (rewinding to an early step) of a 1D ResNet-20 on MNIST-1D, 3
 replicates: at a few levels the ticket's mask is trained again from the same rewind point with the
-same schedule, but on the dense trained network's softened outputs (``rglt.tickets.distill``, Hinton's
+same schedule, but on the dense trained network's softened outputs (``rglt.applications.distill``, Hinton's
 loss) instead of the labels alone; the label-only ticket is the IMP level itself, trained exactly so.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from rglt.data.tasks import Task
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_distillation"
@@ -59,12 +59,12 @@ ticket_runs = imp_replicates   # model, task, train, rounds, rewind_step, replic
 def _distil(config: Config, job: tuple[TicketRun, int]) -> float:
     """Test accuracy of the level's mask trained from the rewind point on the dense network's outputs."""
     from rglt.data.tasks import load_task
-    from rglt.prune import tickets
-    from rglt.tickets import distillation_criterion
+    from rglt.prune import train_tickets
+    from rglt.applications import distillation_criterion
     from rglt.train import evaluate, train
 
     run, level = job
-    store, data = tickets(run), load_task(run.task)
+    store, data = train_tickets(run), load_task(run.task)
     teacher = run.model.build(data, seed=run.replicate)
     teacher.load_state_dict(store.load(0).weights)
     student = run.model.build(data, seed=run.replicate)
@@ -75,7 +75,7 @@ def _distil(config: Config, job: tuple[TicketRun, int]) -> float:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import map_jobs, run_all, tickets
+    from rglt.prune import map_jobs, run_all, train_tickets
     from rglt.validate import check_int
 
     check_int(config.replicates, "replicates", 1)
@@ -85,7 +85,7 @@ def run(config: Config) -> dict:
     run_all(runs, workers=config.workers)
     jobs = [(r, lv) for r in runs for lv in config.levels]
     distilled = map_jobs(functools.partial(_distil, config), jobs, workers=config.workers, desc="distillation")
-    stores = [tickets(r) for r in runs]
+    stores = [train_tickets(r) for r in runs]
     return {"density": np.array([[s.load(lv).density for lv in config.levels] for s in stores]),
             "labels_only": np.array([[s.metrics(lv)["accuracy"] for lv in config.levels] for s in stores]),
             "dense": np.array([s.metrics(0)["accuracy"] for s in stores]),

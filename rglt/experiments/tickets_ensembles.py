@@ -20,7 +20,7 @@ import numpy as np
 from rglt.data.tasks import Task
 from rglt.prune.runs import ModelSpec, imp_replicates
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_ensembles"
@@ -67,7 +67,7 @@ def level_for(k: int, rounds: int, fraction: float = 0.2) -> int:
 def run(config: Config) -> dict:
     from rglt.data.tasks import load_task
     from rglt.pools.ensemble import ensemble_accuracy, predictions
-    from rglt.prune import run_all, tickets
+    from rglt.prune import run_all, train_tickets
     from rglt.validate import check_int
 
     check_int(config.replicates, "replicates", 2)
@@ -83,12 +83,12 @@ def run(config: Config) -> dict:
     model = config.model.build(data, seed=0)
 
     def probs(run, level):
-        model.load_state_dict(tickets(run).load(level).weights)
+        model.load_state_dict(train_tickets(run).load(level).weights)
         return predictions(model, x)
 
     dense = [probs(r, 0) for r in runs]
     sparse = {k: [probs(r, lv) for r in runs] for k, lv in levels.items()}
-    out = {"density": np.array([tickets(runs[0]).load(levels[k]).density for k in config.tickets_per_dense]),
+    out = {"density": np.array([train_tickets(runs[0]).load(levels[k]).density for k in config.tickets_per_dense]),
            "ticket_accuracy": np.array([[ensemble_accuracy([p], y) for p in sparse[k]] for k in config.tickets_per_dense])}
     for b in config.budgets:
         out[f"dense_b{b}"] = np.array([ensemble_accuracy(dense[i:i + b], y) for i in range(0, len(runs) - b + 1, b)])

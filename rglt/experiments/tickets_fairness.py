@@ -21,7 +21,7 @@ import numpy as np
 from rglt.data.tasks import Task
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_fairness"
@@ -60,9 +60,9 @@ def _correct(run: TicketRun) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     from rglt.data.tasks import load_task
-    from rglt.prune import tickets
+    from rglt.prune import train_tickets
 
-    store, data = tickets(run), load_task(run.task)
+    store, data = train_tickets(run), load_task(run.task)
     model = run.model.build(data, seed=run.replicate)
     x, y = data.test
     rows, density = [], []

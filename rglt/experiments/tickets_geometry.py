@@ -8,13 +8,13 @@ of chapter 5's MLP on MNIST-1D (the runs of ``tickets_compression``, shared thro
 at a few levels of 3 replicates:
 
 - the top eigenvalue of the training loss's Hessian restricted to the surviving weights
-  (``rglt.tickets.top_eigenvalue``, Lanczos on Hessian-vector products) at the weights the ticket starts
+  (``rglt.applications.top_eigenvalue``, Lanczos on Hessian-vector products) at the weights the ticket starts
   from and at the weights it ends with; 2 / lambda_max is the rate where gradient descent on the
   quadratic approximation diverges;
 - a sweep of learning rates (plain SGD, constant rate, no momentum) from the ticket's starting weights
   under its mask: the largest rate that still lowers the training loss and the rate with the best test
   accuracy, against the dense network's, beside the ratio the eigenvalues predict;
-- the quadratic argument itself on a small exact example (``rglt.tickets.learning_rate.masked_quadratic``).
+- the quadratic argument itself on a small exact example (``rglt.applications.learning_rate.masked_quadratic``).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import numpy as np
 from rglt.data.tasks import Task
 from rglt.prune.runs import ModelSpec, imp_replicates
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_geometry"
@@ -68,11 +68,11 @@ def _measure(config: Config, run) -> dict:
     import torch.nn.functional as F
 
     from rglt.data.tasks import load_task
-    from rglt.prune import tickets
-    from rglt.tickets import top_eigenvalue
-    from rglt.tickets.learning_rate import lr_sweep
+    from rglt.prune import train_tickets
+    from rglt.applications import top_eigenvalue
+    from rglt.applications.learning_rate import lr_sweep
 
-    store, data = tickets(run), load_task(run.task)
+    store, data = train_tickets(run), load_task(run.task)
     start = store.rewind()
     x, y = (t[:config.hessian_examples] for t in data.train)
     out = {k: [] for k in ("density", "accuracy", "lambda_start", "lambda_end", "initial_loss", "train_loss",
@@ -115,7 +115,7 @@ def _measure(config: Config, run) -> dict:
 def quadratic_example(size: int, seed: int = 0) -> dict:
     """A quadratic 1/2 w^T A w (eigenvalues 0.1 .. 10, random eigenvectors) and a mask keeping half the
     coordinates: both critical rates, and the descent at 0.9x and 1.1x each."""
-    from rglt.tickets.learning_rate import masked_lambda_max, masked_quadratic
+    from rglt.applications.learning_rate import masked_lambda_max, masked_quadratic
 
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((size, size)))
@@ -153,7 +153,7 @@ def run(config: Config) -> dict:
 
 def edges(result) -> np.ndarray:
     """[replicates, levels]: the largest rate of the sweep below which every run lowered the training loss."""
-    from rglt.tickets.learning_rate import largest_stable_lr
+    from rglt.applications.learning_rate import largest_stable_lr
     loss, initial = np.asarray(result["train_loss"]), np.asarray(result["initial_loss"])
     return np.array([[largest_stable_lr(dict(lr=result["lrs"], train_loss=loss[r, j]), initial[r, j])
                       for j in range(loss.shape[1])] for r in range(loss.shape[0])])

@@ -12,7 +12,7 @@ a logarithmic factor, through subset sums). Two measurements:
   (with a Wilson interval) is the chance of a given ticket; the number of candidate masks, C(n, K),
   is what a lottery over all of them draws from;
 - untrained subnetworks (the strong-ticket argument, exactly): every subset of n random weights, a
-  subset winning when its sum lies within eps of a target weight (``rglt.tickets.lottery``).
+  subset winning when its sum lies within eps of a target weight (``rglt.applications.lottery``).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 from rglt.data.tasks import Task
 from rglt.prune.runs import ModelSpec
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_lottery"
@@ -84,8 +84,8 @@ def run(config: Config) -> dict:
     from rglt.data.tasks import load_task
     from rglt.models import prunable_parameters
     from rglt.prune import map_jobs
-    from rglt.tickets.entropy import log2_binomial
-    from rglt.tickets.lottery import subset_sum_lottery
+    from rglt.applications.entropy import log2_binomial
+    from rglt.applications.lottery import subset_sum_lottery
 
     data = load_task(config.task)
     counts = [sum(p.numel() for _, p in prunable_parameters(ModelSpec("mlp", width=w).build(data, seed=0),
@@ -104,7 +104,7 @@ def run(config: Config) -> dict:
 
 
 def checks(result, config: Config) -> list[Claim]:
-    from rglt.tickets.lottery import wilson_interval
+    from rglt.applications.lottery import wilson_interval
 
     acc = np.asarray(result["accuracy"])
     wins = (acc >= config.target_accuracy).sum(1)

@@ -21,7 +21,7 @@ from rglt.data.tasks import Task
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_low_data"
@@ -68,10 +68,10 @@ def ticket_runs(config: Config) -> list[TicketRun]:
 
 def _measure(run: TicketRun) -> dict:
     from rglt.data.tasks import load_task
-    from rglt.prune import tickets
+    from rglt.prune import train_tickets
     from rglt.train import evaluate
 
-    store, data = tickets(run), load_task(run.task)
+    store, data = train_tickets(run), load_task(run.task)
     model = run.model.build(data, seed=run.replicate)
     out = {k: [] for k in ("density", "train_accuracy", "val_accuracy", "test_accuracy")}
     for level in store.levels():

@@ -7,7 +7,7 @@ MNIST-1D, 3 replicates, each trained four ways from the same initial weights: pl
 another batch order (the baseline), with Mixup and with CutMix (1D: a contiguous segment of the signal
 pasted from another). At every level:
 
-- the Jaccard index of the masks between plain and each other way (``rglt.tickets.jaccard``), beside
+- the Jaccard index of the masks between plain and each other way (``rglt.applications.jaccard``), beside
   the expectation for random masks of the same density and the overlap of two plain runs from
   different initial weights;
 - the test accuracy of each way's tickets.
@@ -22,7 +22,7 @@ from rglt.data.tasks import Task
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_mixing"
@@ -70,14 +70,14 @@ def ticket_runs(config: Config) -> dict[str, list[TicketRun]]:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import run_all, tickets
-    from rglt.tickets import jaccard
+    from rglt.prune import run_all, train_tickets
+    from rglt.applications import jaccard
     from rglt.validate import check_int
 
     check_int(config.replicates, "replicates", 2)     # the different-initialisation overlap needs two
     runs = ticket_runs(config)
     run_all([r for way in WAYS for r in runs[way]], workers=config.workers)
-    stores = {way: [tickets(r) for r in runs[way]] for way in WAYS}
+    stores = {way: [train_tickets(r) for r in runs[way]] for way in WAYS}
     levels = stores["plain"][0].levels()
     masks = {way: [[list(s.load(lv).masks.values()) for lv in levels] for s in stores[way]] for way in WAYS}
     out = {"density": np.array([[s.load(lv).density for lv in levels] for s in stores["plain"]]),
@@ -92,7 +92,7 @@ def run(config: Config) -> dict:
 
 
 def checks(result, config: Config) -> list[Claim]:
-    from rglt.tickets import random_jaccard
+    from rglt.applications import random_jaccard
 
     jac = np.asarray(result["jaccard"])                  # [3, replicates, levels]: reordered, mixup, cutmix
     density = np.asarray(result["density"])[0, -1]

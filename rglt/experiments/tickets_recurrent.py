@@ -21,7 +21,7 @@ import numpy as np
 from rglt.data.tasks import Task
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_recurrent"
@@ -68,7 +68,7 @@ def _random(config: Config, job: tuple[TicketRun, int]) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import map_jobs, run_all, tickets
+    from rglt.prune import map_jobs, run_all, train_tickets
     from rglt.validate import check_int
 
     check_int(config.replicates, "replicates", 1)
@@ -80,7 +80,7 @@ def run(config: Config) -> dict:
     random = map_jobs(functools.partial(_random, config), jobs, workers=config.workers, desc="random masks")
     out = {"density": [], "accuracy": [], "layer_density": []}
     for r in runs:
-        store = tickets(r)
+        store = train_tickets(r)
         levels = store.levels()
         out["density"].append([store.load(lv).density for lv in levels])
         out["accuracy"].append([store.metrics(lv)["accuracy"] for lv in levels])

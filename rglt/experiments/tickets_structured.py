@@ -12,7 +12,7 @@ level, against the unstructured level with the nearest weight count:
 - test accuracy (the channel ticket's weight count is that of its physically smaller network, in which
   a pruned unit's row and the next layer's column are gone);
 - CPU inference time (one thread, median of repeats, the two networks taking turns) of the physically smaller network
-  (``rglt.tickets.structured.compact_mlp``, the same function exactly) against the masked dense network
+  (``rglt.applications.structured.compact_mlp``, the same function exactly) against the masked dense network
   that unstructured sparsity runs as with dense kernels.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rglt.data.tasks import Task
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_structured"
@@ -72,15 +72,15 @@ def ticket_runs(config: Config) -> dict[str, list[TicketRun]]:
 
 def run(config: Config) -> dict:
     from rglt.data.tasks import load_task
-    from rglt.prune import run_all, tickets
-    from rglt.tickets.structured import compact_mlp, forward_seconds, weight_count
+    from rglt.prune import run_all, train_tickets
+    from rglt.applications.structured import compact_mlp, forward_seconds, weight_count
 
     runs = ticket_runs(config)
     run_all([r for g in GRANULARITIES for r in runs[g]], workers=config.workers)
     data = load_task(config.task)
     out = {"weights_accuracy": [], "weights_count": [], "channels_accuracy": [], "channels_count": []}
     for w_run, c_run in zip(runs["weights"], runs["channels"]):
-        w_store, c_store = tickets(w_run), tickets(c_run)
+        w_store, c_store = train_tickets(w_run), train_tickets(c_run)
         levels = c_store.levels()
         model = config.model.build(data, seed=w_run.replicate)
         fc = model.fc.weight.numel()                 # the classifier is not pruned: it counts in both
@@ -97,7 +97,7 @@ def run(config: Config) -> dict:
     out = {k: np.array(v, dtype=np.float64) for k, v in out.items()}
     # Inference time of replicate 0: the masked dense network (what unstructured sparsity runs as with dense
     # kernels, at any density) and each channel level's physically smaller network.
-    store = tickets(runs["channels"][0])
+    store = train_tickets(runs["channels"][0])
     model = config.model.build(data, seed=0)
     times = []
     for b in config.batch_sizes:

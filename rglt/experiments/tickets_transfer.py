@@ -4,7 +4,7 @@ The essay: "An even more profound question is whether these tickets are universa
 found on one architecture can be transferred to another." Chen et al. 2021 (E-LTH, "Elastic lottery
 ticket hypothesis") stretch a ResNet's ticket to deeper and shallower ResNets of the same family and
 find it trains about as well as the target's own IMP ticket, and better than random pruning. Measured
-here on MNIST-1D, 3 replicates, with two stated mappings (``rglt.tickets.transfer``):
+here on MNIST-1D, 3 replicates, with two stated mappings (``rglt.applications.transfer``):
 
 - width, the linear case: an MLP's ticket onto an MLP with hidden layers twice as wide (each unit's row
   and column repeated);
@@ -26,7 +26,7 @@ from rglt.data.tasks import Task
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.store import unhashed
+from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_transfer"
@@ -80,25 +80,25 @@ def _blocks(name: str) -> int:
 
 def _transfer(config: Config, job: tuple[str, TicketRun, TicketRun, int]) -> tuple[float, float]:
     """Test accuracy in the target of (the transferred mask, a random mask with its per-layer counts)."""
-    from rglt.prune import tickets
+    from rglt.prune import train_tickets
     from rglt.prune.branches import train_mask
     from rglt.prune.masks import random_like
-    from rglt.tickets.transfer import deepen_masks, widen_masks
+    from rglt.applications.transfer import deepen_masks, widen_masks
 
     pair, source, target, level = job
-    masks = tickets(source).load(level).masks
+    masks = train_tickets(source).load(level).masks
     if pair == "width":
         mapped = widen_masks(masks, config.widths[1] // config.widths[0])
     else:
         mapped = deepen_masks(masks, _blocks(config.depths[0]), _blocks(config.depths[1]))
     random = {n: random_like(m, config.random_seed + 100 * level + i) for i, (n, m) in enumerate(mapped.items())}
-    store = tickets(target)
+    store = train_tickets(target)
     start = (target.task, store.rewind(), target.replicate, target.imp.rewind_step)
     return train_mask(target, mapped, *start)["accuracy"], train_mask(target, random, *start)["accuracy"]
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import map_jobs, run_all, tickets
+    from rglt.prune import map_jobs, run_all, train_tickets
     from rglt.validate import check_int
 
     check_int(config.replicates, "replicates", 1)
@@ -114,9 +114,9 @@ def run(config: Config) -> dict:
     shape = (len(PAIRS), config.replicates, len(config.levels))
     out = {"transferred": measured[:, 0].reshape(shape), "random": measured[:, 1].reshape(shape)}
     for key, side in (("source", 0), ("own", 1)):
-        out[key] = np.array([[[tickets(r).metrics(lv)["accuracy"] for lv in config.levels] for r in runs[p][side]]
+        out[key] = np.array([[[train_tickets(r).metrics(lv)["accuracy"] for lv in config.levels] for r in runs[p][side]]
                              for p in PAIRS])
-    out["density"] = np.array([[tickets(runs[p][1][0]).load(lv).density for lv in config.levels] for p in PAIRS])
+    out["density"] = np.array([[train_tickets(runs[p][1][0]).load(lv).density for lv in config.levels] for p in PAIRS])
     return out
 
 

@@ -36,7 +36,7 @@ def _input_size(input_size, dim: int):
     return tuple(check_int(s, "input_size", 1) for s in sizes)
 
 
-def _family(name) -> tuple[str, int]:
+def model_family(name) -> tuple[str, int]:
     match = re.fullmatch(r"(resnet|vgg|transformer)(\d+)", name) if isinstance(name, str) else None
     if name in ("mlp", "gru"):
         return name, 0
@@ -65,7 +65,7 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
     ``torch.manual_seed(seed)`` without touching the global generator's state. ``per_token``: the
     transformer's classifier at every position (masked-token pretraining), transformers only.
     """
-    family, depth = _family(name)
+    family, depth = model_family(name)
     dim = check_dim(dim)
     in_channels = check_int(in_channels, "in_channels", 1)
     num_classes = check_int(num_classes, "num_classes", 1)

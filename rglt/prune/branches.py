@@ -17,13 +17,18 @@ Define one by subclassing :class:`Branch` as a frozen dataclass whose fields are
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from typing import Any, ClassVar
 
+from rglt import identity
 from rglt import store as results
+from rglt.data.tasks import Task, load_task
+from rglt.provenance import environment
+from rglt.prune.cache import TICKET_THREADS, run_dir, train_tickets
+from rglt.prune.masks import random_like
 from rglt.prune.runs import PRUNABLE, TicketRun
-from rglt.prune.tickets import TicketStore
+from rglt.prune.ticket_store import TicketStore, density
+from rglt.storage import torch_threads
+from rglt.train import evaluate, train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +41,12 @@ class Branch:
 
     @property
     def key(self) -> str:
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True, default=repr)
-        return f"{self.NAME}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        """The branch's name and a hash of its parameters' science (``rglt.identity.key``)."""
+        return f"{self.NAME}-{identity.key(self, length=12)}"
 
 
 def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
     """``what.compute(run, store, level)``, cached under the run; trains the trunk first if needed."""
-    from rglt.prune.cache import run_dir, tickets
-
     if not isinstance(what, Branch) or not what.NAME:
         raise TypeError(f"what must be an instance of a named rglt.prune.Branch subclass; got {what!r}")
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= run.imp.rounds:
@@ -57,10 +60,10 @@ def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
         unit = None
     if unit is not None and unit[0].get("version") == what.VERSION:
         return unit[1]
-    store = tickets(run)
+    store = train_tickets(run)
     data = what.compute(run, store, level)
     provenance = {"branch": what.NAME, "version": what.VERSION, "params": dataclasses.asdict(what),
-                  "run": run.key, "level": level, **results.environment()}
+                  "run": run.key, "level": level, **environment()}
     results.write_unit(base, stem, data, provenance)
     return results.read_unit(base / f"{stem}.json")[1]
 
@@ -68,16 +71,11 @@ def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
 def train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int, start_step: int) -> dict:
     """Train the run's model with ``masks`` on ``task`` from the state ``start`` (or a fresh init with
     ``seed``), as the trunk trains; returns test loss and accuracy and the density."""
-    from rglt.prune.cache import TICKET_THREADS, _threads
-    from rglt.prune.tickets import density
-    from rglt.train import evaluate, train
-
-    from rglt.data.tasks import load_task
     data = load_task(task)
     model = run.model.build(data, seed=seed)
     if start is not None:
         model.load_state_dict(start)
-    with _threads(TICKET_THREADS):
+    with torch_threads(TICKET_THREADS):
         train(model, data.train, run.train, masks=masks, start_step=start_step, desc=f"branch of {run.label}")
     return {**evaluate(model, data.test), "density": density(masks)}
 
@@ -105,7 +103,6 @@ class RandomMask(Branch):
     seed: int = 2000
 
     def compute(self, run, store, level):
-        from rglt.prune.masks import random_like
         masks = {name: random_like(m, self.seed + 1000 * level + i)
                  for i, (name, m) in enumerate(store.load(level).masks.items())}
         return train_mask(run, masks, run.task, store.rewind(), run.replicate, run.imp.rewind_step)
@@ -121,7 +118,6 @@ class MaskTransfer(Branch):
     task: Any = None  # an rglt.data.Task
 
     def compute(self, run, store, level):
-        from rglt.data.tasks import Task
         if not isinstance(self.task, Task):
             raise TypeError(f"task must be an rglt.data.Task; got {type(self.task).__name__}")
         return train_mask(run, store.load(level).masks, self.task, store.rewind(), run.replicate,

@@ -1,6 +1,6 @@
 """The ticket cache: one ticket store per :class:`~rglt.prune.runs.TicketRun`, shared by every chapter.
 
-``tickets(run)`` returns the run's :class:`~rglt.prune.tickets.TicketStore` under
+``train_tickets(run)`` returns the run's :class:`~rglt.prune.ticket_store.TicketStore` under
 ``$RGLT_CACHE/tickets/<label>/`` (default ``~/.cache/rglt``; never inside the repository), training
 or resuming only the levels that are missing: two experiments that name the same run share its
 tickets, and a second call trains nothing. A lock on the run's directory makes concurrent callers of
@@ -20,26 +20,15 @@ from pathlib import Path
 
 import torch
 
-from rglt.storage import atomic_write
+from rglt.data.tasks import load_task
+from rglt.models import prunable_parameters
+from rglt.paths import cache_root
+from rglt.prune.imp import imp
 from rglt.prune.runs import PRUNABLE, TicketRun
-from rglt.prune.tickets import TicketStore
+from rglt.prune.ticket_store import TicketStore
+from rglt.storage import atomic_write, locked, torch_threads
 
-try:
-    import fcntl
-except ImportError:  # Windows: no lock; concurrent callers of one run may then collide on a level
-    fcntl = None
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TICKET_THREADS = 1
-
-
-def cache_root() -> Path:
-    """``$RGLT_CACHE`` or ``~/.cache/rglt``; a ValueError when it lies inside the repository."""
-    root = Path(os.environ.get("RGLT_CACHE") or Path.home() / ".cache" / "rglt").expanduser().resolve()
-    if root == REPO_ROOT or REPO_ROOT in root.parents:
-        raise ValueError(f"RGLT_CACHE must be outside the repository ({REPO_ROOT}); got {root}: "
-                         "tickets are large and never committed")
-    return root
 
 
 @contextlib.contextmanager
@@ -73,53 +62,24 @@ def is_complete(run: TicketRun) -> bool:
     return store_of(run).levels() == list(range(run.imp.rounds + 1))
 
 
-@contextlib.contextmanager
-def _run_lock(directory: Path):
-    directory.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
-        yield
-        return
-    with open(directory / ".lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"[rglt] waiting for another process training {directory.name}", file=sys.stderr)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-@contextlib.contextmanager
-def _threads(n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _without_head(state: dict[str, torch.Tensor], model) -> dict[str, torch.Tensor]:
     """``state`` less the entries of the model's classifier (its ``output_layer``)."""
     head = model.output_layer
     return {k: v for k, v in state.items() if not (k.startswith(head + ".") or k == head)}
 
 
-def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
+def train_tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
     """The run's ticket store with every level present, training or resuming only missing levels.
 
-    A damaged file raises :class:`~rglt.prune.tickets.CorruptTicketError` naming it when it is read
+    A damaged file raises :class:`~rglt.prune.ticket_store.CorruptTicketError` naming it when it is read
     (here when training needs it, or later by whoever loads the level). ``repair=True`` first checks
     every level and sets the damaged ones aside (see ``TicketStore.set_aside``), then retrains them.
     """
-    from rglt.data.tasks import load_task
-    from rglt.models import prunable_parameters
-    from rglt.prune.imp import imp
-
     directory = run_dir(run)
     store = TicketStore(directory)
     if not repair and is_complete(run):
         return store
-    with _run_lock(directory):
+    with locked(directory, waiting=f"waiting for another process training {directory.name}"):
         if not (directory / "ticket_run.json").exists():
             atomic_write(directory / "ticket_run.json", run.to_json() + "\n")
         if repair:
@@ -133,7 +93,7 @@ def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
             raise ValueError(f"task {run.task.name!r} has no class labels; IMP needs a classification task")
 
         # Pretrained: the source run's dense trained weights (trained first if missing), a new head.
-        start = tickets(run.init).load(0).weights if run.init is not None else None
+        start = train_tickets(run.init).load(0).weights if run.init is not None else None
 
         def make_model():
             model = run.model.build(data, seed=run.replicate)
@@ -144,6 +104,6 @@ def tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
         def prunable(model):
             return [name for name, _ in prunable_parameters(model, **PRUNABLE[run.prunable])]
 
-        with _threads(TICKET_THREADS):
+        with torch_threads(TICKET_THREADS):
             imp(make_model, prunable, data.train, run.train, run.imp, store, evaluate_on=data.test)
     return store

@@ -21,8 +21,8 @@ from torch import nn
 from rglt.kernels.masked_topk import BACKENDS, SCOPES
 from rglt.progress import progress
 from rglt.prune.masks import magnitude_masks, structured_masks
-from rglt.prune.tickets import TicketStore, fingerprint
-from rglt.store import hashed_unless_default, unhashed
+from rglt.identity import hashed_unless_default, unhashed
+from rglt.prune.ticket_store import TicketStore, fingerprint
 from rglt.train import TrainConfig, check_data, evaluate, steps_per_epoch, train
 from rglt.validate import check_choice, check_real, is_int, require
 

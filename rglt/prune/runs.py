@@ -4,18 +4,19 @@ A :class:`TicketRun` names the model, the task, the training and pruning setting
 are prunable and the replicate. Its :attr:`~TicketRun.key` is a hash of those scientific fields only:
 how a run is executed (workers, threads, progress bars, the pruning kernel's backend, which gives the
 same masks bit for bit) is not part of it, so the same run launched anywhere finds the same tickets in
-the cache (:func:`rglt.prune.tickets`). Learnt from OpenLTH's hparams/desc, not copied.
+the cache (:func:`rglt.prune.train_tickets`). Learnt from OpenLTH's hparams/desc, not copied.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from typing import Any
 
 from rglt.data.tasks import Task
+from rglt.identity import hashed_fields, hashed_unless_default, key
+from rglt.models import build
+from rglt.models.factory import model_family
 from rglt.prune.imp import IMPConfig
-from rglt.store import hashed_fields, hashed_unless_default
 from rglt.train import TrainConfig
 
 KEY_FORMAT = 1
@@ -38,14 +39,12 @@ class ModelSpec:
     shortcut: str | None = None     # ResNets: "A" or "B" (None: "B")
 
     def __post_init__(self):
-        from rglt.models.factory import _family
-        _family(self.name)  # a ValueError listing the names when unknown
+        model_family(self.name)  # a ValueError listing the names when unknown
         if self.shortcut not in (None, "A", "B"):
             raise ValueError(f"shortcut must be None, 'A' or 'B'; got {self.shortcut!r}")
 
     def build(self, data, seed: int):
         """The model for a task's ``data`` (an ``rglt.data.TaskData``), initialised with ``seed``."""
-        from rglt.models import build
         return build(self.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
                      width=self.width, input_size=data.input_size, shortcut=self.shortcut, seed=seed,
                      per_token=data.token_labels)
@@ -85,8 +84,7 @@ class TicketRun:
 
     @property
     def key(self) -> str:
-        text = json.dumps({"format": KEY_FORMAT, **self.science()}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return key(self, format=KEY_FORMAT)
 
     @property
     def label(self) -> str:
@@ -139,6 +137,5 @@ def imp_replicates(config) -> list[TicketRun]:
     """The replicates of the IMP run (20% of the survivors per round) that a config describes with its
     ``model``, ``task``, ``train``, ``rounds``, ``rewind_step`` and ``replicates`` fields (chapter 5's
     experiments share this shape)."""
-    from rglt.prune.imp import IMPConfig
     imp = IMPConfig(rounds=config.rounds, fraction=0.2, rewind_step=config.rewind_step)
     return TicketRun(config.model, config.task, config.train, imp).replicates(config.replicates)

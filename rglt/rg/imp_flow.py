@@ -76,7 +76,7 @@ def _group_members(groups, names: Sequence[str]) -> dict[str, list[str]]:
 
 def _tickets(source, levels):
     """(level, weights, masks) for the requested levels of a TicketStore or a sequence of Tickets."""
-    from rglt.prune.tickets import TicketStore
+    from rglt.prune.ticket_store import TicketStore
     if isinstance(source, TicketStore):
         available = source.levels()
         load = source.load
@@ -138,7 +138,7 @@ def untrained_tickets(weights: Mapping[str, "torch.Tensor"], rounds: int, fracti
 
     from rglt.prune.imp import IMPConfig, round_fraction
     from rglt.prune.masks import magnitude_masks
-    from rglt.prune.tickets import Ticket, density
+    from rglt.prune.ticket_store import Ticket, density
 
     rounds = check_int(rounds, "rounds", 1)
     config = IMPConfig(rounds=rounds, fraction=fraction, schedule=schedule)

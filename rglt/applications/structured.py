@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from rglt.models.mlp import MLP
+from rglt.storage import torch_threads
 
 
 def compact_mlp(model: MLP, masks: dict[str, torch.Tensor]) -> MLP:
@@ -58,19 +59,14 @@ def forward_seconds(models: Sequence[nn.Module], x: torch.Tensor, repeats: int =
     """The median wall time of ``model(x)`` for each of ``models``, inference only, on one thread, over
     ``repeats`` rounds after one warm-up. The models take turns within each round, so that a drift of
     the machine (clock, a neighbour's load) reaches them all alike."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     times = [[] for _ in models]
-    try:
-        with torch.inference_mode():
-            for model in models:
-                model.eval()
+    with torch_threads(1), torch.inference_mode():
+        for model in models:
+            model.eval()
+            model(x)
+        for _ in range(repeats):
+            for model, spent in zip(models, times):
+                start = time.perf_counter()
                 model(x)
-            for _ in range(repeats):
-                for model, spent in zip(models, times):
-                    start = time.perf_counter()
-                    model(x)
-                    spent.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(threads)
+                spent.append(time.perf_counter() - start)
     return [float(np.median(t)) for t in times]

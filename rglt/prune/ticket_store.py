@@ -19,8 +19,6 @@ and the weights' shapes, and any damage is a :class:`CorruptTicketError` naming 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import hashlib
 import io
 import json
 import math
@@ -31,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from rglt.storage import DamagedFileError, atomic_write
+from rglt.storage import DamagedFileError, atomic_write, digest, set_aside, sha256
 
 FORMAT = 2
 FILES = ("weights.pt", "masks.pt")
@@ -60,16 +58,7 @@ def density(masks: dict[str, torch.Tensor]) -> float:
 
 def fingerprint(tensors) -> str:
     """SHA-256 of a tuple of tensors (dtype, shape and bytes of each): tells data sets apart."""
-    h = hashlib.sha256()
-    for t in tensors:
-        t = t.detach().cpu().contiguous()
-        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return digest(*tensors)
 
 
 def _serialise(obj) -> bytes:
@@ -137,7 +126,7 @@ class TicketStore:
         if rewind is not None:
             blobs["rewind.pt"] = _serialise({k: v.detach().cpu().clone() for k, v in rewind.items()})
         meta = {"level": level, "density": density(masks), "metrics": metrics,
-                "sha256": {name: _sha256(blob) for name, blob in blobs.items()}}
+                "sha256": {name: sha256(blob) for name, blob in blobs.items()}}
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".level_{level:03d}."))
         try:
@@ -145,7 +134,7 @@ class TicketStore:
                 (tmp / name).write_bytes(blob)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
             if final.exists():  # a level without meta.json (damaged by hand): keep it aside, never block
-                os.rename(final, self.root / f".{final.name}.incomplete-{_stamp()}")
+                set_aside(final, "incomplete", hidden=True)
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -169,9 +158,7 @@ class TicketStore:
         path = self._level_dir(level)
         if not path.exists():
             raise FileNotFoundError(f"no level {level} in {self.root}")
-        aside = self.root / f".{path.name}.damaged-{_stamp()}"
-        os.rename(path, aside)
-        return aside
+        return set_aside(path, hidden=True)
 
     def metrics(self, level: int) -> dict:
         """The level's recorded metrics (from its meta.json, checked), without loading its weights."""
@@ -197,7 +184,7 @@ class TicketStore:
             raise CorruptTicketError(path, "missing") from None
         except OSError as err:
             raise CorruptTicketError(path, f"unreadable ({err})") from None
-        if expected is None or _sha256(data) != expected:
+        if expected is None or sha256(data) != expected:
             raise CorruptTicketError(path, f"its SHA-256 does not match the one recorded in {path.parent / 'meta.json'}")
         try:
             state = torch.load(io.BytesIO(data), weights_only=True)
@@ -236,6 +223,3 @@ def _read_json(path: Path) -> dict:
         raise CorruptTicketError(path, "not a JSON object")
     return doc
 
-
-def _stamp() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
