@@ -12,7 +12,7 @@ import torch
 
 from rglt.data import Task
 from rglt.prune import (IMPConfig, ModelSpec, TicketRun, TicketStore, cache_root, imp, is_complete, map_jobs,
-                        read_runs, run_all, run_dir, store_of, tickets, use_cache)
+                        read_runs, run_all, run_dir, store_of, train_tickets, use_cache)
 from rglt.prune.branches import Branch, MaskTransfer, RandomMask, Reinit, branch
 from rglt.prune.ticket_store import CorruptTicketError
 from rglt.train import TrainConfig
@@ -77,7 +77,7 @@ def test_a_pretrained_run_starts_from_the_sources_dense_weights_with_a_new_head(
     source = dataclasses.replace(RUN, task=Task(train_size=512), imp=dataclasses.replace(RUN.imp, rounds=0),
                                  prunable="weights")
     run = dataclasses.replace(RUN, imp=dataclasses.replace(RUN.imp, rewind_step=0), init=source, replicate=1)
-    start = tickets(run).rewind()  # rewind_step 0: the weights level 0 started from
+    start = train_tickets(run).rewind()  # rewind_step 0: the weights level 0 started from
     pretrained = store_of(source).load(0).weights
     fresh = ModelSpec("resnet8", width=4).build(__import__("rglt").data.load_task(run.task), seed=1).state_dict()
     for name, value in start.items():
@@ -108,10 +108,10 @@ def test_the_cache_lives_outside_the_repository(monkeypatch):
 # ---- the cache ---------------------------------------------------------------------------------
 
 def test_tickets_trains_once_and_equals_imp_by_hand(cache, tmp_path):
-    store = tickets(RUN)
+    store = train_tickets(RUN)
     assert store.root == run_dir(RUN) and store.levels() == [0, 1, 2] and is_complete(RUN)
     stamp = (store.root / "level_002" / "meta.json").stat().st_mtime_ns
-    assert tickets(RUN).levels() == [0, 1, 2]
+    assert train_tickets(RUN).levels() == [0, 1, 2]
     assert (store.root / "level_002" / "meta.json").stat().st_mtime_ns == stamp   # nothing retrained
     # The oracle: the same run spelled out with imp() by hand, in this process with 2 threads.
     from rglt.data import load_task
@@ -129,18 +129,18 @@ def test_tickets_trains_once_and_equals_imp_by_hand(cache, tmp_path):
 
 def test_tickets_do_not_depend_on_the_callers_threads(cache, tmp_path, monkeypatch):
     torch.set_num_threads(2)
-    a = tickets(RUN)
+    a = train_tickets(RUN)
     monkeypatch.setenv("RGLT_CACHE", str(tmp_path / "other"))
     torch.set_num_threads(1)
     try:
-        b = tickets(RUN)
+        b = train_tickets(RUN)
     finally:
         torch.set_num_threads(2)
     assert a.root != b.root and _equal(a, b)
 
 
 def test_a_truncated_level_is_named_and_repair_retrains_it(cache, tmp_path):
-    store = tickets(RUN)
+    store = train_tickets(RUN)
     reference = tmp_path / "reference"
     import shutil
     shutil.copytree(store.root, reference)
@@ -152,7 +152,7 @@ def test_a_truncated_level_is_named_and_repair_retrains_it(cache, tmp_path):
     masks.write_bytes(b"")
     with pytest.raises(CorruptTicketError, match="level_002/masks.pt"):
         store.load(2)
-    repaired = tickets(RUN, repair=True)
+    repaired = train_tickets(RUN, repair=True)
     assert _equal(repaired, TicketStore(reference))
     assert len(list(store.root.glob(".level_00[12].damaged-*"))) == 2
 
@@ -177,7 +177,7 @@ def test_branches_are_cached_under_the_run(cache):
     first = branch(RUN, CountingBranch(), 2)
     again = branch(RUN, CountingBranch(), 2)
     assert first == again and CountingBranch.calls == [2]
-    expected = sum(int(m.sum()) for m in tickets(RUN).load(2).masks.values())
+    expected = sum(int(m.sum()) for m in train_tickets(RUN).load(2).masks.values())
     assert first["kept"] == expected
     assert branch(RUN, CountingBranch(scale=2.0), 2)["kept"] == 2 * expected and CountingBranch.calls == [2, 2]
     assert len(list((run_dir(RUN) / "branches").iterdir())) == 2
@@ -188,21 +188,21 @@ def test_branches_are_cached_under_the_run(cache):
 def test_reinit_and_mask_transfer_keep_the_mask(cache):
     r = branch(RUN, Reinit(seed=5), 2)
     t = branch(RUN, MaskTransfer(task=Task(train_size=256, noise=2)), 2)
-    density = tickets(RUN).load(2).density
+    density = train_tickets(RUN).load(2).density
     assert r["density"] == t["density"] == pytest.approx(density)
     assert 0 <= r["accuracy"] <= 1 and 0 <= t["accuracy"] <= 1
 
 
 def test_the_random_mask_control_keeps_each_layers_count(cache):
     from rglt.prune.masks import random_like
-    masks = tickets(RUN).load(2).masks
+    masks = train_tickets(RUN).load(2).masks
     for i, m in enumerate(masks.values()):
         a, b = random_like(m, 7 + i), random_like(m, 7 + i)
         assert torch.equal(a, b) and a.shape == m.shape and int(a.sum()) == int(m.sum())
         if 0 < int(m.sum()) < m.numel():
             assert not torch.equal(random_like(m, 8 + i), a)
     out = branch(RUN, RandomMask(seed=3), 2)
-    assert out["density"] == pytest.approx(tickets(RUN).load(2).density) and 0 <= out["accuracy"] <= 1
+    assert out["density"] == pytest.approx(train_tickets(RUN).load(2).density) and 0 <= out["accuracy"] <= 1
 
 
 # ---- the runner -------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def test_a_killed_runner_resumes_to_the_same_tickets(cache, tmp_path):
     # Uninterrupted, in this process, one run after the other: the same tickets.
     with use_cache(tmp_path / "uninterrupted"):
         for run in runs:
-            assert _equal(TicketStore(cache / "tickets" / run.label), tickets(run))
+            assert _equal(TicketStore(cache / "tickets" / run.label), train_tickets(run))
 
 
 def test_run_all_on_a_dask_local_cluster(cache, tmp_path):
@@ -256,7 +256,7 @@ def test_run_all_on_a_dask_local_cluster(cache, tmp_path):
         stores = run_all(runs, executor=client.get_executor(), poll_s=0.2)
     assert all(s.levels() == [0, 1, 2] for s in stores)
     with use_cache(tmp_path / "local"):
-        assert all(_equal(s, tickets(run)) for s, run in zip(stores, runs))
+        assert all(_equal(s, train_tickets(run)) for s, run in zip(stores, runs))
 
 
 def test_run_all_here_leaves_the_callers_threads_alone(cache):
@@ -289,7 +289,7 @@ def test_the_command_line_trains_one_run_of_a_list(cache, tmp_path):
     assert done.returncode == 0, done.stderr
     assert runs[1].label in done.stdout and is_complete(runs[1]) and not store_of(runs[0]).levels()
     with use_cache(tmp_path / "here"):
-        assert _equal(TicketStore(cache / "tickets" / runs[1].label), tickets(runs[1]))
+        assert _equal(TicketStore(cache / "tickets" / runs[1].label), train_tickets(runs[1]))
     bad = subprocess.run([sys.executable, "-m", "rglt", "tickets", str(listing), "--index", "2"], env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--index must be in [0, 1] for 2 run(s); got 2" in bad.stderr
@@ -308,6 +308,6 @@ def test_imp_resume_at_the_smoke_profile(tmp_path, monkeypatch):
 
 
 def test_metrics_are_read_without_the_weights_and_equal_the_loaded_ones(cache):
-    store = tickets(RUN)
+    store = train_tickets(RUN)
     for level in store.levels():
         assert store.metrics(level) == store.load(level).metrics

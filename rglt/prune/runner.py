@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rglt.progress import progress
+from rglt.prune.cache import cache_root, is_complete, store_of, train_tickets
 from rglt.prune.runs import TicketRun
 
 
@@ -72,13 +73,11 @@ def train_run(run: TicketRun | str, cache: str | None = None, threads: int = 1) 
 
     ``cache`` sets ``RGLT_CACHE`` in the worker, so that cluster workers use the caller's cache.
     """
-    from rglt.prune.cache import tickets
-
     if cache is not None:
         os.environ["RGLT_CACHE"] = cache
     _init_worker(threads)
     run = TicketRun.from_json(run) if isinstance(run, str) else run
-    tickets(run)
+    train_tickets(run)
     return run.key
 
 
@@ -89,8 +88,6 @@ def run_all(runs: Iterable[TicketRun], *, workers: int = 2, executor: cf.Executo
     Runs that name the same tickets (equal keys) are trained once. One progress bar counts the levels
     of all runs, read from the cache (so it also counts work done by other processes or nodes).
     """
-    from rglt.prune.cache import cache_root, is_complete, store_of
-
     runs = list(runs)
     for i, run in enumerate(runs):
         if not isinstance(run, TicketRun):
@@ -105,10 +102,9 @@ def run_all(runs: Iterable[TicketRun], *, workers: int = 2, executor: cf.Executo
     levels_done = lambda: sum(len(store_of(run).levels()) for run in unique)  # noqa: E731
     bar = progress(total=total, initial=levels_done(), desc=f"IMP levels of {len(unique)} runs", unit="level")
     cache = str(cache_root())
-    if executor is None and workers == 1:   # here, in order (tickets() trains with one thread itself)
-        from rglt.prune.cache import tickets
+    if executor is None and workers == 1:   # here, in order (train_tickets() trains with one thread itself)
         for run in pending:
-            tickets(run)
+            train_tickets(run)
             bar.update(levels_done() - bar.n)
         bar.close()
         return stores
