@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from rglt.flow import geometry
+from rglt.kernels.rg_coupling import geometry
 from rglt.flow.coupling import checkerboard_mask
 from rglt.flow.model import RGLayer
 from rglt.kernels.rg_coupling import (affine_coupling, affine_coupling_scatter, gather_patches,

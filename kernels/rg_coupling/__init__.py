@@ -6,7 +6,7 @@ functions do the rest, with Triton kernels (``triton.py``) on CUDA and the PyTor
 (``reference.py``) otherwise; gradients flow through all of them (``torch.autograd.Function``):
 
 - :func:`gather_patches`: image [B, C, size, size] -> patches [B * P, C * kernel^2] of the RG layer
-  (kernel, level, offset), the rows and columns of ``rglt.flow.geometry.gather_patches``;
+  (kernel, level, offset), the rows and columns of ``geometry.gather_patches``;
 - :func:`affine_coupling`: the coupling epilogue on patch rows, forward or inverse, with per-row log-det;
 - :func:`affine_coupling_scatter`: the same, writing its result straight into a copy of the image
   (the last coupling of a layer: epilogue and scatter in one kernel);
@@ -26,9 +26,8 @@ import os
 
 import torch
 
-from rglt.flow.geometry import check_geometry
-
 from . import reference
+from .geometry import check_geometry
 
 BACKENDS = ("auto", "reference", "triton")
 TRITON_DTYPES = (torch.float32, torch.float64)  # float64 is checked in the interpreter only
@@ -207,7 +206,7 @@ def gather_patches(x: torch.Tensor, kernel: int, level: int, offset: bool, *,
     """Patches [B * P, C * kernel^2] of the RG layer (kernel, level, offset) of x [B, C, size, size].
 
     Rows: batch slowest, then patch (row-major); columns: channel slowest, then (i, j) row-major:
-    exactly ``rglt.flow.geometry.gather_patches(x, layer_index(size, kernel, level, offset))``.
+    exactly ``geometry.gather_patches(x, geometry.layer_index(size, kernel, level, offset))``.
     """
     _check_image(x, "x", kernel, level, offset)
     backend = _pick_backend(backend, x)

@@ -1,7 +1,7 @@
 """RG-Flow patch coupling glue in plain PyTorch: the CPU path and the test oracle.
 
 One RG layer gathers kernel x kernel patches of an image [B, C, size, size] into a matrix
-[B * P, C * kernel * kernel] (``rglt.flow.geometry``: same index tensor, same row / column order),
+[B * P, C * kernel * kernel] (``geometry.py``: same index tensor, same row / column order),
 runs its affine couplings on the rows and scatters the result back. A coupling with the float mask
 ``keep`` [W] (1 = conditioned on, 0 = updated; W = C * kernel * kernel) is, as in
 ``rglt.flow.coupling.SubnetLayer`` with ``rglt.flow.layers.ResidualMLP``:
@@ -22,7 +22,7 @@ import functools
 
 import torch
 
-from rglt.flow import geometry
+from . import geometry
 
 
 @functools.lru_cache(maxsize=256)
@@ -31,7 +31,7 @@ def _cpu_index(size: int, kernel: int, level: int, offset: bool) -> torch.Tensor
 
 
 def layer_index(size: int, kernel: int, level: int, offset: bool, device=None) -> torch.Tensor:
-    """``rglt.flow.geometry.layer_index`` (cached), on ``device``: LongTensor [P, kernel * kernel]."""
+    """``geometry.layer_index`` (cached), on ``device``: LongTensor [P, kernel * kernel]."""
     index = _cpu_index(int(size), int(kernel), int(level), bool(offset))
     return index if device is None else index.to(device)
 

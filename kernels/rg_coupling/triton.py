@@ -9,7 +9,7 @@ entry (row, col) is computed in the kernel from the layer geometry, never from a
     image site = (shift + pi * stride + i * dilation) mod size, (shift + qi * stride + j * dilation) mod size
 
 with dilation 2^level, stride kernel * dilation, shift stride / 2 for the offset layer, the same
-arithmetic as ``rglt.flow.geometry.layer_index``. Within one layer each site belongs to at most one
+arithmetic as ``geometry.layer_index``. Within one layer each site belongs to at most one
 patch, so every scatter is a plain store (no atomics), and per-row log-dets are written, not summed.
 
 - ``_gather_kernel``: image -> contiguous patches [B * P, W].

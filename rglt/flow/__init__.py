@@ -18,8 +18,8 @@ from rglt.flow.count import parameter_count
 from rglt.flow.frechet import (extract_features, feature_statistics, frechet_distance, frechet_distance_between,
                                inception_features, msds_feature_net, train_msds_feature_net)
 from rglt.flow.coupling import SubnetLayer, checkerboard_mask
-from rglt.flow.geometry import (check_geometry, gather_patches, layer_index, level_of_sites, rg_layer_indices,
-                                scatter_patches)
+from rglt.kernels.rg_coupling.geometry import (check_geometry, gather_patches, layer_index, level_of_sites,
+                                               rg_layer_indices, scatter_patches)
 from rglt.flow.layers import ResidualMLP, Swish, WNLinear
 from rglt.flow.metrics import bits_per_dim, evaluate_bpd
 from rglt.flow.model import RGFlow, RGLayer, backend_outputs

@@ -11,8 +11,8 @@ of level h.
 """
 from __future__ import annotations
 
-from rglt.flow.geometry import check_geometry
 from rglt.flow.model import check_layers_per_level
+from rglt.kernels.rg_coupling.geometry import check_geometry
 from rglt.validate import check_int
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from rglt.flow.layers import ResidualMLP
+from rglt.kernels.rg_coupling import affine_coupling, affine_coupling_scatter
 
 
 def checkerboard_mask(channels: int, kernel: int) -> torch.Tensor:
@@ -70,9 +71,6 @@ class SubnetLayer(nn.Module):
         a copy of ``image`` (x must be that layer's patches of it), which is then returned in place of the
         patches. Returns (patches or image, log|det J| per row).
         """
-        # Imported here: rglt.kernels.rg_coupling imports rglt.flow.geometry (avoids an import cycle).
-        from rglt.kernels.rg_coupling import affine_coupling, affine_coupling_scatter
-
         mask = self.mask.to(x.dtype)
         lds = []
         for i, keep in enumerate((1 - mask, mask) if inverse else (mask, 1 - mask)):

@@ -13,8 +13,10 @@ from torch.utils.checkpoint import checkpoint
 
 from rglt.flow.coupling import SubnetLayer
 from rglt.flow.fast import run_subnet
-from rglt.flow.geometry import check_geometry, gather_patches, layer_index, level_of_sites, scatter_patches
 from rglt.flow.priors import check_prior, check_temperature, prior_log_prob, prior_sample
+from rglt.kernels.rg_coupling import gather_patches as fused_gather
+from rglt.kernels.rg_coupling.geometry import (check_geometry, gather_patches, layer_index, level_of_sites,
+                                               scatter_patches)
 from rglt.validate import check_bool, check_choice, check_int, is_int, require
 
 BACKENDS = ("reference", "fast", "fast-bf16", "triton", "auto")
@@ -76,8 +78,6 @@ class RGLayer(nn.Module):
     def _fused(self, x: torch.Tensor, inverse: bool, backend: str) -> tuple[torch.Tensor, torch.Tensor]:
         """forward / inverse with the fused kernels: gather, the couplings' epilogues, the last one fused
         with the scatter. Same map and the same per-sample log-det summation order as the eager path."""
-        from rglt.kernels.rg_coupling import gather_patches as fused_gather  # late: import cycle
-
         geometry = (self.kernel, self.level, self.offset)
         out = fused_gather(x, *geometry, backend=backend)
         subnets = list(self.subnets)[::-1] if inverse else list(self.subnets)
@@ -291,8 +291,6 @@ def backend_outputs(flow: RGFlow, backend: str, x: torch.Tensor) -> dict:
     """One training step's quantities with ``flow.backend = backend``, to compare backends: latents,
     log-det, the inverse of the latents and its log-det, the log_prob loss, its gradient with respect
     to ``x`` and (``"gradients"``) to every parameter by name. Leaves ``flow.backend`` as it was."""
-    from rglt.flow.priors import prior_log_prob
-
     with flow.using(backend):
         flow.zero_grad(set_to_none=True)
         x = x.detach().clone().requires_grad_()

@@ -9,20 +9,33 @@ layer instead: the mirror image).
 Within one layer the patches tile the sublattice of sites whose coordinates are multiples of 2^h, so
 they are disjoint and each such site is touched exactly once; the layer is a permutation of that
 sublattice into a [batch * patches, channels * kernel * kernel] matrix and back. The index tensors are
-plain arithmetic so that a fused kernel can reproduce them.
+plain arithmetic so that a fused kernel can reproduce them (``triton.py`` does).
+
+It lives beside the kernels, which need it, so that they import nothing from the rest of rglt;
+``rglt.flow`` re-exports it.
 """
 from __future__ import annotations
 
+import numbers
+
 import torch
 
-from rglt.validate import check_int, is_int, require
+
+# rglt.validate's message style, restated: the kernels import nothing from the rest of rglt.
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _require(ok: bool, name: str, allowed: str, value) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
 
 def check_geometry(size, kernel) -> int:
     """Validate (size, kernel) and return the number of RG levels H = log2(size / kernel) + 1."""
-    require(is_int(kernel) and kernel >= 2 and kernel % 2 == 0, "kernel",
-            "an even integer >= 2 (checkerboard, half-patch offset)", kernel)
-    require(is_int(size) and size >= kernel, "size", f"an integer kernel * 2^k (k >= 0) with kernel={kernel}", size)
+    _require(_is_int(kernel) and kernel >= 2 and kernel % 2 == 0, "kernel",
+             "an even integer >= 2 (checkerboard, half-patch offset)", kernel)
+    _require(_is_int(size) and size >= kernel, "size", f"an integer kernel * 2^k (k >= 0) with kernel={kernel}", size)
     ratio, rest = divmod(int(size), int(kernel))
     if rest or ratio & (ratio - 1):
         raise ValueError(f"size must be kernel * 2^k (k >= 0) with kernel={kernel}, e.g. "
@@ -38,7 +51,7 @@ def layer_index(size: int, kernel: int, level: int, offset: bool) -> torch.Tenso
     o = kernel * d / 2 when ``offset`` else 0.
     """
     levels = check_geometry(size, kernel)
-    check_int(level, "level", 0, levels - 1)
+    _require(_is_int(level) and 0 <= level <= levels - 1, "level", f"an integer in [0, {levels - 1}]", level)
     dilation = 2 ** level
     stride = kernel * dilation
     shift = stride // 2 if offset else 0
