@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv (or $RGLT_VENV) and install rglt with the book and test extras; skipped when
-# pyproject.toml has not changed since the last install. Source it or run it.
+# pyproject.toml and setup.py have not changed since the last install. Source it or run it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=${RGLT_VENV:-.venv}
@@ -9,7 +9,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 stamp="$VENV/.rglt-install-stamp"
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing rglt and its dependencies into $VENV (a few minutes the first time)"
   # (the sed drops pip's notes about this machine's empty local package folders)
