@@ -251,7 +251,9 @@ def flow_exponents(source, groups, imp_config, *, levels: Sequence[int] | None =
     how much of sigma is learnt; it needs a TicketStore.
 
     Returns the dict of :func:`exponents` (``lam``, ``lam_sem``, ``sigma``, ``sigma_sem``, ``eigen``,
-    ``ratios``, one column per group) with ``groups``, ``levels``, ``c`` and ``flow`` (the :class:`Flow`).
+    ``ratios``, one column per group) with ``groups``, ``levels``, ``c`` (one per transition) and ``flow``
+    (the :class:`Flow`). With the constant-rate ``"survivors"`` schedule sigma is the paper's
+    ``log_c lambda``; with ``"original"`` it is the mean of the per-round ``log_{c(n)}`` ratios.
     """
     from rglt.prune import IMPConfig, TicketStore
 
@@ -266,14 +268,17 @@ def flow_exponents(source, groups, imp_config, *, levels: Sequence[int] | None =
                          f"point); got {type(source).__name__}")
     fl = flow(source, groups, levels)
     c = c_of_run(imp_config, fl.levels)
+    # A constant rate gives the paper's sigma = log_c lambda (as chapter 2 reports it); only the
+    # 'original' schedule needs a c per round.
+    c_used = float(c[0]) if imp_config.schedule == "survivors" else c
     out = {"groups": fl.groups, "levels": fl.levels, "c": c, "flow": fl,
-           **exponents(getattr(fl, observable), c, sem_limit=sem_limit)}
+           **exponents(getattr(fl, observable), c_used, sem_limit=sem_limit)}
     if untrained:
         rewind = source.rewind()
         weights = {name: rewind[name] for name in source.load(int(fl.levels[0])).masks}
         null = flow(untrained_tickets(weights, int(fl.levels[-1]), imp_config.fraction, imp_config.schedule),
                     groups, fl.levels)
-        out["untrained_sigma"] = exponents(getattr(null, observable), c, sem_limit=sem_limit)["sigma"]
+        out["untrained_sigma"] = exponents(getattr(null, observable), c_used, sem_limit=sem_limit)["sigma"]
     return out
 
 
