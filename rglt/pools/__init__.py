@@ -4,11 +4,14 @@
   exact density, BatchNorm recalibration;
 - :mod:`~rglt.pools.search`: Algorithm 2 (greedy interpolation over candidates ordered by adjacency),
   Algorithm 3 (average), and the SWA / EMA baselines over the same candidates;
-- :mod:`~rglt.pools.ensemble`: the output ensemble and the prediction-disagreement matrix.
+- :mod:`~rglt.pools.ensemble`: the output ensemble and the prediction-disagreement matrix;
+- :mod:`~rglt.pools.pool`: ``lottery_pool``, the search for one ticket of a ticket store in one call, for any network.
 """
 from rglt.pools.ensemble import disagreement, ensemble_accuracy, predictions
+from rglt.pools.pool import PoolConfig, PoolResult, lottery_pool
 from rglt.pools.search import COEFFICIENT_GRIDS, COEFFICIENTS, Step, adjacency_order, greedy, running_average
 from rglt.pools.weights import finisher, interpolate, recalibrate_bn, reprune, scorer
 
-__all__ = ["COEFFICIENT_GRIDS", "COEFFICIENTS", "Step", "adjacency_order", "disagreement", "ensemble_accuracy", "finisher", "greedy",
-           "interpolate", "predictions", "recalibrate_bn", "reprune", "running_average", "scorer"]
+__all__ = ["COEFFICIENT_GRIDS", "COEFFICIENTS", "PoolConfig", "PoolResult", "Step", "adjacency_order", "disagreement",
+           "ensemble_accuracy", "finisher", "greedy", "interpolate", "lottery_pool", "predictions", "recalibrate_bn",
+           "reprune", "running_average", "scorer"]

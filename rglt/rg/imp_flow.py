@@ -21,11 +21,15 @@ and exponents, and the pruning scaling law of Rosenfeld et al.
 The curve of Eq. 15 is unchanged under (gamma, p) -> (-gamma, p (eps_up/eps_np)^(1/gamma)): the sign of
 gamma is a convention, not a measurement. The paper's Table 8 reports gamma < 0, so :func:`fit_scaling_law`
 fits that branch by default.
+
+:func:`flow_exponents` does flow, c and exponents for one run in one call, on any network whose groups
+are named by prefixes of its own parameter names (e.g. a torchvision ResNet's ``layer1`` .. ``layer4``).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from rglt.validate import check_int, check_real, require
+from rglt.validate import check_bool, check_choice, check_int, check_real, require
 
 if TYPE_CHECKING:
     import torch
@@ -226,6 +230,56 @@ def exponents(observable: np.ndarray, c, *, sem_limit: float = EIGEN_SEM) -> dic
         sigma_sem = per_round.std(axis=0, ddof=1) / math.sqrt(k) if k > 1 else np.full_like(sigma, np.nan)
     return {"lam": lam, "lam_sem": lam_sem, "sigma": sigma, "sigma_sem": sigma_sem,
             "eigen": lam_sem < sem_limit * lam, "ratios": ratios}
+
+
+OBSERVABLES = ("M", "P")
+
+
+def flow_exponents(source, groups, imp_config, *, levels: Sequence[int] | None = None, observable: str = "M",
+                   untrained: bool = False, sem_limit: float = EIGEN_SEM) -> dict:
+    """The exponents of one IMP run's groups in one call: :func:`flow`, c from the run's pruning schedule
+    (:func:`c_of_run`) and :func:`exponents`, for any network, e.g. a torchvision ResNet's stages::
+
+        flow_exponents(TicketStore("runs/resnet18"), ["layer1", "layer2", "layer3", "layer4"], imp_config)
+
+    ``source``: a :class:`rglt.prune.TicketStore` (or its directory) or a sequence of Tickets.
+    ``groups``: prefixes of the model's own parameter names, as :func:`flow` takes them (a sequence, each
+    prefix its own group, or a mapping group -> prefixes). ``imp_config``: the run's
+    :class:`rglt.prune.IMPConfig` (its fraction and schedule give c). ``observable``: ``"M"`` (Eq. 13)
+    or ``"P"`` (share of the remaining weights). ``untrained=True`` adds ``"untrained_sigma"``, the sigma
+    of the null flow (:func:`untrained_tickets` from the store's rewind point, no training), which says
+    how much of sigma is learnt; it needs a TicketStore.
+
+    Returns the dict of :func:`exponents` (``lam``, ``lam_sem``, ``sigma``, ``sigma_sem``, ``eigen``,
+    ``ratios``, one column per group) with ``groups``, ``levels``, ``c`` (one per transition) and ``flow``
+    (the :class:`Flow`). With the constant-rate ``"survivors"`` schedule sigma is the paper's
+    ``log_c lambda``; with ``"original"`` it is the mean of the per-round ``log_{c(n)}`` ratios.
+    """
+    from rglt.prune import IMPConfig, TicketStore
+
+    if not isinstance(imp_config, IMPConfig):
+        raise TypeError(f"imp_config must be the run's rglt.prune.IMPConfig; got {type(imp_config).__name__}")
+    check_choice(observable, "observable", OBSERVABLES)
+    check_bool(untrained, "untrained")
+    if isinstance(source, (str, os.PathLike)):
+        source = TicketStore(source)
+    if untrained and not isinstance(source, TicketStore):
+        raise ValueError("untrained=True needs source to be a TicketStore (the null flow starts from its rewind "
+                         f"point); got {type(source).__name__}")
+    fl = flow(source, groups, levels)
+    c = c_of_run(imp_config, fl.levels)
+    # A constant rate gives the paper's sigma = log_c lambda (as chapter 2 reports it); only the
+    # 'original' schedule needs a c per round.
+    c_used = float(c[0]) if imp_config.schedule == "survivors" else c
+    out = {"groups": fl.groups, "levels": fl.levels, "c": c, "flow": fl,
+           **exponents(getattr(fl, observable), c_used, sem_limit=sem_limit)}
+    if untrained:
+        rewind = source.rewind()
+        weights = {name: rewind[name] for name in source.load(int(fl.levels[0])).masks}
+        null = flow(untrained_tickets(weights, int(fl.levels[-1]), imp_config.fraction, imp_config.schedule),
+                    groups, fl.levels)
+        out["untrained_sigma"] = exponents(getattr(null, observable), c_used, sem_limit=sem_limit)["sigma"]
+    return out
 
 
 # --- Eq. 15: the pruning scaling law of Rosenfeld et al. (2020) -----------------------------------------
