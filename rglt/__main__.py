@@ -14,9 +14,9 @@ import argparse
 import os
 import sys
 
-import rglt
 from rglt import experiments, paths, store
 from rglt.prune import read_runs, run_all, train_tickets
+import rglt
 
 
 def _state(name: str, profile: str, module) -> str:
@@ -42,7 +42,6 @@ def _where() -> list[str]:
 
 
 def _tickets(parser: argparse.ArgumentParser, args) -> int:
-    from rglt.prune import read_runs, run_all, train_tickets
     try:
         text = sys.stdin.read() if args.runs == "-" else open(args.runs).read()
     except OSError as err:

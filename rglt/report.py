@@ -17,6 +17,7 @@ import html
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+from rglt.plot import text_table
 
 VERDICTS = ("reproduced", "partly", "not")
 PROVENANCE_KEYS = ("experiment_version", "config_hash", "git_commit", "device", "torch", "wall_time_s", "date")
@@ -90,7 +91,6 @@ class ClaimsTable:
         self.title = title
 
     def text(self) -> str:
-        from rglt.plot import text_table  # matplotlib only when a table is drawn
         table = text_table([_row(c) for c in self.claims], list(_HEADERS))
         return f"{self.title}\n\n{table}" if self.title else table
 
@@ -135,7 +135,6 @@ def provenance_table(result: Any, keys: Sequence[str] = PROVENANCE_KEYS) -> str:
     missing = [k for k in keys if k not in prov]
     if missing:
         raise KeyError(f"the provenance has no {', '.join(missing)} (it has {', '.join(prov)})")
-    from rglt.plot import text_table
     return text_table([[k, prov[k]] for k in keys], ["provenance", "value"])
 
 

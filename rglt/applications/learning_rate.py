@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from rglt.train import TrainConfig, TrainingDiverged, evaluate, train
 from rglt.validate import check_int
 
 
@@ -57,7 +58,6 @@ def lr_sweep(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, torc
 
     Returns arrays over ``lrs``: ``train_loss`` (the last epoch's mean), ``test_accuracy`` and ``diverged``
     (a non-finite loss stopped the run; its loss is inf and its accuracy nan)."""
-    from rglt.train import TrainConfig, TrainingDiverged, evaluate, train
 
     lrs = [float(lr) for lr in lrs]
     if not lrs or any(not np.isfinite(lr) or lr <= 0 for lr in lrs):

@@ -27,7 +27,13 @@ import numbers
 
 import torch
 
+from rglt.data import sequences
+from rglt.data.corruptions import MAIN
+from rglt.data.digits import digits_splits
+from rglt.data.mnist_1d import KINDS, mnist1d_corrupted, mnist1d_splits
+from rglt.data.msds import msds
 from rglt.data.splits import check_seed
+from rglt.data.vision import vision_corrupted, vision_dataset, vision_splits
 from rglt.identity import hashed_unless_default
 
 SEQUENCE_TASKS = ("seq-mlm", "seq-chain", "seq-majority", "seq-firstlast", "seq-count")
@@ -114,7 +120,6 @@ def load_task(task: Task) -> TaskData:
         raise TypeError(f"task must be an rglt.data.Task; got {type(task).__name__}")
     n = task.train_size
     if task.name == "mnist1d":
-        from rglt.data.mnist_1d import mnist1d_splits
         extra = {} if task.val_size is None else {"val_size": task.val_size}
         splits = mnist1d_splits(split_seed=task.split_seed, train_size=n, noise=task.noise, shift=task.shift, **extra)
         parts, shape, classes = [s.tensors for s in splits], (1, 1, (40,)), 10
@@ -122,15 +127,12 @@ def load_task(task: Task) -> TaskData:
             groups = _minority(task, [len(y) for _, y in parts])
             parts = [(torch.where(g[:, None, None], x.flip(-1), x), y) for (x, y), g in zip(parts, groups)]
     elif task.name == "digits":
-        from rglt.data.digits import digits_splits
         parts, shape, classes = [s.tensors for s in digits_splits(seed=task.split_seed)], (2, 1, (8, 8)), 10
     elif task.name in _VISION:
-        from rglt.data.vision import vision_dataset, vision_splits
         splits = vision_splits(task.name, augment=False)
         parts = [_tensors(splits.train), _tensors(splits.val), _tensors(vision_dataset(task.name, "test"))]
         shape, classes = (2, 3, (32, 32)), 100 if task.name == "cifar100" else 10
     elif task.name in SEQUENCE_TASKS:
-        from rglt.data import sequences
         target = task.name[len("seq-"):]
         size = n or (20000 if target == "mlm" else 2000)
         # Disjoint draws per split and per target family (pretraining corpus vs downstream data).
@@ -142,7 +144,6 @@ def load_task(task: Task) -> TaskData:
         return TaskData(train=train, val=val, test=test, dim=1, in_channels=shape[1], input_size=shape[2],
                         num_classes=classes, token_labels=target == "mlm")
     else:
-        from rglt.data.msds import msds
         size = n or _MSDS_DEFAULT_TRAIN
         seed = task.split_seed
         parts = [msds(task.name, size, seed=seed), msds(task.name, _MSDS_TEST, seed=seed + 1),
@@ -187,12 +188,9 @@ def corrupted_tests(task: Task) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     if not isinstance(task, Task):
         raise TypeError(f"task must be an rglt.data.Task; got {type(task).__name__}")
     if task.name == "mnist1d":
-        from rglt.data.mnist_1d import KINDS, mnist1d_corrupted
         own = {"noise": task.noise, "shift": task.shift}
         return {f"{kind}:{s}": mnist1d_corrupted(kind, s, noise=task.noise, shift=task.shift).tensors
                 for kind in KINDS if kind != "all" for s in range(own.get(kind, 0) + 1, 6)}
     if task.name in _VISION:
-        from rglt.data.corruptions import MAIN
-        from rglt.data.vision import vision_corrupted
         return {f"{c}:{s}": vision_corrupted(task.name, c, s).tensors for c in MAIN for s in range(1, 6)}
     raise ValueError(f"task.name must be mnist1d or one of {', '.join(_VISION)} for corrupted test sets; got {task.name!r}")

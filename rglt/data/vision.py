@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset, TensorDataset
 
+from rglt.data.corruptions import check_corruption, corrupt
 from rglt.data.splits import Splits
 from rglt.validate import check_choice, check_int
 
@@ -113,7 +114,6 @@ def vision_corrupted(name: str, corruption: str, severity: int, *, root=None, se
     The corruption acts on pixels in [0, 1] before normalisation, in chunks of ``chunk`` images whose
     seeds derive from ``seed`` and the chunk index.
     """
-    from rglt.data.corruptions import check_corruption, corrupt
     check_corruption(corruption, severity)
     chunk = check_int(chunk, "chunk", 1)
     raw = vision_dataset(name, "test", root=root, normalize=False)

@@ -14,13 +14,16 @@ import dataclasses
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.data.tasks import load_task, Task
 from rglt.experiments.imp_flow_tasks import C, classes, seed_mean
+from rglt.identity import unhashed
+from rglt.prune import run_all, store_of
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
+from rglt.rg import imp_flow
 from rglt.train import TrainConfig
+from rglt.validate import check_int, require
 
 NAME = "imp_flow_depth"
 VERSION = 1
@@ -50,7 +53,6 @@ class Config:
     sign_z: float = unhashed(2.0)
 
     def __post_init__(self):
-        from rglt.validate import check_int, require
         require(isinstance(self.depths, tuple) and len(self.depths) >= 2
                 and all(isinstance(d, int) and d >= 14 and (d - 2) % 6 == 0 for d in self.depths),
                 "depths", "a tuple of at least 2 depths 6n+2 with n >= 2 (14, 20, 32, ...)", self.depths)
@@ -86,10 +88,6 @@ def blocks(depth: int) -> list[str]:
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import load_task
-    from rglt.prune import run_all, store_of
-    from rglt.rg import imp_flow
-
     load_task(config.task)
     run_all(runs(config), workers=config.workers)
     out = {"depths": np.array(config.depths)}

@@ -30,12 +30,17 @@ import math
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
+from rglt.prune import run_all, store_of
+from rglt.prune.branches import MaskTransfer, branch
 from rglt.prune.imp import IMPConfig
+from rglt.prune.runner import map_jobs
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
+from rglt.rg import imp_flow
 from rglt.train import TrainConfig
+from rglt.validate import check_int, require
 
 NAME = "imp_flow_tasks"
 VERSION = 1
@@ -66,7 +71,6 @@ class Config:
     lam_tol: float = unhashed(0.02)    # "evolve at a similar rate": |lambda_A - lambda_B| per stage
 
     def __post_init__(self):
-        from rglt.validate import check_int, require
         names = [n for n, _ in self.tasks]
         require(len(names) >= 2 and len(set(names)) == len(names) and all(isinstance(t, Task) for _, t in self.tasks),
                 "tasks", "at least 2 (name, rglt.data.Task) pairs with distinct names", self.tasks)
@@ -123,14 +127,11 @@ def runs(config: Config) -> list[TicketRun]:
 
 def _check_data(config: Config) -> None:
     """Load every task before training starts: a missing data root fails here, naming it."""
-    from rglt.data.tasks import load_task
     for task in [config.source, *(t for _, t in config.tasks)]:
         load_task(task)
 
 
 def _flow_of(run: TicketRun):
-    from rglt.prune import store_of
-    from rglt.rg import imp_flow
     store = store_of(run)
     fl = imp_flow.flow(store, STAGES)
     accuracy = np.array([store.metrics(n)["accuracy"] for n in fl.levels])
@@ -139,8 +140,6 @@ def _flow_of(run: TicketRun):
 
 def untrained_sigma(run: TicketRun, groups=STAGES) -> np.ndarray:
     """sigma of the null flow: the run's rewind point pruned round after round with no training."""
-    from rglt.prune import store_of
-    from rglt.rg import imp_flow
     store = store_of(run)
     rewind = store.rewind()
     weights = {name: rewind[name] for name in store.load(0).masks}
@@ -149,21 +148,15 @@ def untrained_sigma(run: TicketRun, groups=STAGES) -> np.ndarray:
 
 
 def _transfer_job(job) -> float:
-    from rglt.prune.branches import MaskTransfer, branch
     run, task, level = job
     return float(branch(run, MaskTransfer(task=task), level)["accuracy"])
 
 
 def _sigma(observable: np.ndarray) -> dict[str, np.ndarray]:
-    from rglt.rg import imp_flow
     return imp_flow.exponents(observable, C)
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import run_all
-    from rglt.prune.runner import map_jobs
-    from rglt.rg import imp_flow
-
     _check_data(config)
     run_all(runs(config), workers=config.workers)
     names, tasks = [n for n, _ in config.tasks], [t for _, t in config.tasks]
@@ -185,7 +178,6 @@ def run(config: Config) -> dict:
                     for k in ("sigma", "sigma_sem", "lam", "lam_sem", "eigen"):
                         out[f"{k}_{o}"][i, t, r] = ex[k]
     # One layer's mask at every level (task A, random init, seed 0): the picture beside the block spins
-    from rglt.prune import store_of
     example = store_of(task_run(config, tasks[0], "random", 0))
     layer = next(n for n in example.load(0).masks if n.startswith("stage1.block1."))
     out["example_layer"] = layer

@@ -22,11 +22,14 @@ import numpy as np
 
 from rglt.data.tasks import Task
 from rglt.experiments import imp_flow_tasks
+from rglt.identity import unhashed
+from rglt.prune import run_all, store_of
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
+from rglt.rg import imp_flow
 from rglt.train import TrainConfig
+from rglt.validate import check_int, require
 
 NAME = "imp_flow_transformer"
 VERSION = 1
@@ -65,7 +68,6 @@ class Config:
     fixed_tol: float = unhashed(0.01)    # mean |sigma - sigma of the unrefined flow| for "barely moves"
 
     def __post_init__(self):
-        from rglt.validate import check_int, require
         require(len(self.tasks) >= 2 and all(isinstance(t, Task) and t.name.startswith("seq-") for t in self.tasks),
                 "tasks", "at least 2 sequence tasks (rglt.data.Task('seq-...'))", self.tasks)
         check_int(self.rounds, "rounds", 2)
@@ -111,9 +113,6 @@ def runs(config: Config) -> list[TicketRun]:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import run_all, store_of
-    from rglt.rg import imp_flow
-
     run_all(runs(config) + cnn_runs(config), workers=config.workers)
     names = layers(config)
     T, S, L = len(config.tasks), config.seeds, config.rounds + 1

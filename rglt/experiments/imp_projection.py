@@ -21,9 +21,12 @@ import tempfile
 import numpy as np
 
 from rglt.experiments import imp_flow_tasks
+from rglt.identity import unhashed
+from rglt.prune import TicketStore, store_of, train_tickets, use_cache
 from rglt.prune.runs import TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
+from rglt.rg import imp_flow
+from rglt.validate import check_seed, require
 
 NAME = "imp_projection"
 VERSION = 1
@@ -37,7 +40,6 @@ class Config:
     sign_z: float = unhashed(2.0)
 
     def __post_init__(self):
-        from rglt.validate import check_seed, require
         require(isinstance(self.run, TicketRun), "run", "an rglt.prune.TicketRun", self.run, TypeError)
         check_seed(self.other_order_seed, "other_order_seed")
         require(self.other_order_seed != self.run.train.seed, "other_order_seed",
@@ -71,9 +73,6 @@ def torch_equal(x, y) -> bool:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import TicketStore, store_of, train_tickets, use_cache
-    from rglt.rg import imp_flow
-
     base = config.run
     other = dataclasses.replace(base, train=dataclasses.replace(base.train, seed=config.other_order_seed))
     shared = train_tickets(base)

@@ -25,11 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from rglt.data.tasks import Task
+from rglt.identity import unhashed
+from rglt.prune import TicketStore, run_all, use_cache
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
+from rglt.validate import check_int, check_real, require
 
 NAME = "imp_resume"
 VERSION = 2   # 2: trained through the ticket cache (one thread per run) and resumed by the runner
@@ -50,7 +52,6 @@ class Config:
     density_tol: float = unhashed(0.01)  # percentage points, against 003's weights-remaining schedule
 
     def __post_init__(self):
-        from rglt.validate import check_int, check_real, require
         require(isinstance(self.run, TicketRun), "run", "an rglt.prune.TicketRun", self.run, TypeError)
         check_int(self.kill_level, "kill_level", 3, self.run.imp.rounds)
         check_real(self.kill_fraction, "kill_fraction", 0, 1, low_open=True, high_open=True)
@@ -80,8 +81,6 @@ def _finished_at(store, levels) -> list[float]:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import TicketStore, run_all, use_cache
-
     run_ = config.run
     k = config.kill_level
     with tempfile.TemporaryDirectory(prefix="rglt-imp-resume-") as tmp:

@@ -24,12 +24,16 @@ import math
 import numpy as np
 import torch
 
-from rglt.data.tasks import Task
+from rglt import pools
+from rglt.data.tasks import corrupted_tests, load_task, Task
+from rglt.identity import unhashed
+from rglt.prune import run_all, store_of
 from rglt.prune.imp import IMPConfig
+from rglt.prune.runner import map_jobs
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
-from rglt.train import TrainConfig
+from rglt.train import evaluate, TrainConfig
+from rglt.validate import check_int, check_real, require
 
 NAME = "lottery_pools"
 VERSION = 1
@@ -58,7 +62,6 @@ class Config:
     sign_z: float = unhashed(2.0)
 
     def __post_init__(self):
-        from rglt.validate import check_int, check_real, require
         require(len(self.models) >= 1 and all(isinstance(m, ModelSpec) for m in self.models), "models",
                 "a non-empty tuple of rglt.prune.ModelSpec", self.models)
         check_int(self.rounds, "rounds", 2)
@@ -98,10 +101,6 @@ def runs(config: Config) -> list[TicketRun]:
 def _pool_job(job) -> dict:
     """Every method at every target level of one run (one worker process, one thread), on the clean
     test set and on the mean over the corrupted ones (Fig. 3c)."""
-    from rglt import pools
-    from rglt.data.tasks import corrupted_tests, load_task
-    from rglt.prune import store_of
-    from rglt.train import evaluate
 
     config, run = job
     store, data = store_of(run), load_task(run.task)
@@ -136,10 +135,6 @@ def _pool_job(job) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import corrupted_tests, load_task
-    from rglt.prune import run_all
-    from rglt.prune.runner import map_jobs
-
     load_task(config.task)  # a missing data root fails here, before any training
     all_runs = runs(config)
     run_all(all_runs, workers=config.workers)

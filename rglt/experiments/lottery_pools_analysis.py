@@ -23,10 +23,17 @@ import math
 import numpy as np
 import torch
 
+from rglt import pools
+from rglt.data.mnist_1d import random_translation
+from rglt.data.tasks import load_task
 from rglt.experiments import lottery_pools
+from rglt.identity import unhashed
+from rglt.prune import run_all, store_of
+from rglt.prune.runner import map_jobs
 from rglt.prune.runs import ModelSpec
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
+from rglt.train import TrainingDiverged, evaluate, train
+from rglt.validate import check_int, require
 
 NAME = "lottery_pools_analysis"
 VERSION = 1
@@ -51,7 +58,6 @@ class Config:
     sign_z: float = unhashed(2.0)
 
     def __post_init__(self):
-        from rglt.validate import check_int, require
         require(isinstance(self.pools, lottery_pools.Config) and len(self.pools.models) == 1, "pools",
                 "an rglt.experiments.lottery_pools.Config with one model", self.pools)
         rounds = self.pools.rounds
@@ -76,10 +82,6 @@ def _runs(config: Config):
 
 
 def _setup(run):
-    from rglt import pools
-    from rglt.data.tasks import load_task
-    from rglt.prune import store_of
-
     store, data = store_of(run), load_task(run.task)
     model = run.model.build(data, seed=run.replicate)
     return pools, store, data, model, store.levels()
@@ -87,7 +89,6 @@ def _setup(run):
 
 def _maps_job(job) -> dict:
     """Fig. 1 (averaged pairs), Fig. 2 (paths between adjacent tickets), Fig. 8 (disagreement)."""
-    from rglt.train import evaluate
 
     config, run = job
     pools, store, data, model, levels = _setup(run)
@@ -123,8 +124,6 @@ def _maps_job(job) -> dict:
 
 def _search_job(job) -> dict:
     """Every search variant for one target level of one run with rewinding."""
-    from rglt.data.mnist_1d import random_translation
-    from rglt.train import evaluate
 
     config, run, t = job
     pools, store, data, model, levels = _setup(run)
@@ -180,7 +179,6 @@ def _search_job(job) -> dict:
 
 def _swap_job(job) -> dict:
     """The dense network trained with App. Table 4 as printed (momentum 1e-4, weight decay 0.9)."""
-    from rglt.train import TrainingDiverged, evaluate, train
 
     config, run = job
     _, store, data, model, _ = _setup(run)
@@ -201,10 +199,6 @@ def _job(job):
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import load_task
-    from rglt.prune import run_all
-    from rglt.prune.runner import map_jobs
-
     load_task(config.pools.task)  # a missing data root fails here, before any training
     runs = _runs(config)
     run_all(runs, workers=config.workers)

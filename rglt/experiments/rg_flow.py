@@ -27,8 +27,17 @@ import time
 
 import numpy as np
 
-from rglt.report import Claim, judged
+from rglt.data import celeba_images, msds
 from rglt.identity import unhashed
+from rglt.report import Claim, judged
+from rglt.flow import (RGFlow, colour_share, evaluate_bpd, extract_features, feature_statistics, frechet_distance,
+                       generation_across_scales, inception_features, mix_along_scale, parameter_count, preprocess,
+                       receptive_field_extent, receptive_fields, sample_mixed_temperature, to_uint8,
+                       train_msds_feature_net)
+from rglt.flow.model import BACKENDS
+from rglt.flow.training import FlowTrainConfig, train_flow
+from rglt.prune.runner import map_jobs
+from rglt.validate import check_choice, check_int
 
 NAME = "rg_flow"
 VERSION = 2
@@ -113,10 +122,8 @@ def _device():
 def _data(config: Config, dataset: str):
     """(train images, their labels or None, test images), uint8 [N, 3, 32, 32]."""
     if dataset == "celeba":   # from $RGLT_DATA; a clear FileNotFoundError when it is not there
-        from rglt.data import celeba_images
         return (celeba_images("train", limit=config.celeba_train_size), None,
                 celeba_images("test", limit=config.test_size))
-    from rglt.data import msds
     train_images, train_labels = msds(dataset, config.train_size, seed=config.seed)
     test_images, _ = msds(dataset, config.test_size, seed=config.seed + 1)
     return train_images, train_labels, test_images
@@ -129,7 +136,6 @@ def _layers_per_level(config: Config, dataset: str):
 def _sample_uint8(model, n: int, temperature: float, seed: int, batch: int = 500):
     import torch
 
-    from rglt.flow import to_uint8
     gen = torch.Generator().manual_seed(seed)
     out = []
     with torch.no_grad():
@@ -153,10 +159,6 @@ def _job(config: Config, job: tuple[str, str, int]) -> dict:
     dataset, prior, k = job
     import torch
 
-    from rglt.flow import (RGFlow, colour_share, evaluate_bpd, generation_across_scales, mix_along_scale,
-                           preprocess, receptive_field_extent, receptive_fields, sample_mixed_temperature,
-                           to_uint8)
-    from rglt.flow.training import FlowTrainConfig, train_flow
 
     torch.set_num_threads(config.threads_per_worker)
     start = time.perf_counter()
@@ -212,8 +214,6 @@ def _frechet(config: Config, dataset: str, samples: dict) -> dict:
     CelebA with Inception-v3 when its weights are on disk (NaN otherwise: nothing can be downloaded)."""
     import torch
 
-    from rglt.flow import (extract_features, feature_statistics, frechet_distance, inception_features,
-                           train_msds_feature_net)
     torch.set_num_threads(config.workers * config.threads_per_worker)
     train_images, train_labels, test_images = _data(config, dataset)
     if dataset == "celeba":
@@ -239,10 +239,6 @@ def _jobs(config: Config) -> list[tuple[str, str, int]]:
 
 
 def run(config: Config) -> dict:
-    from rglt.flow.model import BACKENDS
-    from rglt.prune.runner import map_jobs
-    from rglt.validate import check_choice, check_int
-
     check_choice(config.backend, "backend", BACKENDS)   # before any job starts
     check_int(config.seeds, "seeds", 1)
     jobs = _jobs(config)
@@ -269,7 +265,6 @@ TABLE1 = "001 Sec. 4.1, Table 1"
 
 def budget_in_words(config: Config, dataset: str) -> str:
     """Our model and training budget next to the report's, in words (the reason a Table 1 row differs)."""
-    from rglt.flow import parameter_count
     ours = parameter_count(3, 32, 4, _layers_per_level(config, dataset), config.residual_blocks, config.hidden)["total"]
     original = parameter_count(3, 32, 4, ORIGINAL_LAYERS_PER_LEVEL[dataset], 4, 512)["total"]
     n = (config.celeba_train_size or CELEBA_TRAIN_IMAGES) if dataset == "celeba" else config.train_size

@@ -16,8 +16,15 @@ import time
 
 import numpy as np
 
-from rglt.report import Claim, judged
+from rglt.data import msds
+from rglt.flow import RGFlow, parameter_count
+from rglt.flow.budget import extrapolate
+from rglt.flow.model import BACKENDS
+from rglt.flow.training import FlowTrainConfig, train_flow
 from rglt.identity import unhashed
+from rglt.prune.runner import map_jobs
+from rglt.report import Claim, judged
+from rglt.validate import check_choice
 
 NAME = "rg_flow_budget"
 VERSION = 1
@@ -64,9 +71,6 @@ CONFIGS = {
 def _job(config: Config, k: int) -> dict:
     import torch
 
-    from rglt.data import msds
-    from rglt.flow import RGFlow
-    from rglt.flow.training import FlowTrainConfig, train_flow
 
     torch.set_num_threads(config.threads_per_worker)
     start = time.perf_counter()
@@ -88,10 +92,6 @@ def _job(config: Config, k: int) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.flow.model import BACKENDS
-    from rglt.prune.runner import map_jobs
-    from rglt.validate import check_choice
-
     check_choice(config.backend, "backend", BACKENDS)
     if len(config.sizes) != len(config.steps) or len(config.sizes) < 2:
         raise ValueError(f"sizes and steps must be sequences of the same length >= 2; got {len(config.sizes)} "
@@ -111,7 +111,6 @@ def run(config: Config) -> dict:
 def curves(result, config: Config) -> list[dict]:
     """Per size: its shape, parameters, images seen at each evaluation, held-out bpd, wall seconds and
     the extrapolation to the report's 60 epochs (``rglt.flow.budget.extrapolate``)."""
-    from rglt.flow.budget import extrapolate
 
     out = []
     for k, size in enumerate(config.sizes):
@@ -135,8 +134,6 @@ def bpd_at(row: dict, images: float) -> float:
 
 
 def checks(result, config: Config) -> list[Claim]:
-    from rglt.flow import parameter_count
-
     rows = curves(result, config)
     out = []
     # The size effect at matched images (the most that every size has seen): the slope of bpd against

@@ -15,9 +15,11 @@ import dataclasses
 
 import numpy as np
 
+from rglt.data.tasks import load_task
 from rglt.experiments import imp_flow_transformer
-from rglt.report import Claim, judged
 from rglt.identity import unhashed
+from rglt.prune import run_all, train_tickets
+from rglt.report import Claim, judged
 
 NAME = "tickets_attention"
 VERSION = 1
@@ -55,9 +57,6 @@ def attention_entropy(model, ids) -> np.ndarray:
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import load_task
-    from rglt.prune import run_all, train_tickets
-
     rc = config.runs
     runs = [imp_flow_transformer.task_run(rc, task, "pretrained", r) for task in rc.tasks for r in range(rc.seeds)]
     run_all([imp_flow_transformer.pretrain_run(rc)] + runs, workers=config.workers)

@@ -20,11 +20,16 @@ import dataclasses
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
-from rglt.train import TrainConfig
+from rglt.train import evaluate, TrainConfig
+from rglt.applications import (COMPRESSORS, MODELS, PRECISIONS, binary_entropy, code_lengths, decode_ticket,
+                               dense_size, encode_ticket)
+from rglt.prune import run_all, train_tickets
+from rglt.prune.masks import random_like
+from rglt.validate import check_choice, check_int
 
 NAME = "tickets_compression"
 VERSION = 1
@@ -64,7 +69,6 @@ ticket_runs = imp_replicates   # model, task, train, rounds, rewind_step, replic
 
 
 def _accuracy(run: TicketRun, data, state: dict, names: list, weights: list) -> float:
-    from rglt.train import evaluate
     model = run.model.build(data, seed=run.replicate)
     model.load_state_dict({**state, **dict(zip(names, weights))})
     return evaluate(model, data.test)["accuracy"]
@@ -73,10 +77,6 @@ def _accuracy(run: TicketRun, data, state: dict, names: list, weights: list) -> 
 def _measure(config: Config, run: TicketRun) -> dict:
     import torch
 
-    from rglt.data.tasks import load_task
-    from rglt.prune import train_tickets
-    from rglt.prune.masks import random_like
-    from rglt.applications import MODELS, PRECISIONS, code_lengths, decode_ticket, dense_size, encode_ticket
 
     store, data = train_tickets(run), load_task(run.task)
     levels = store.levels()
@@ -117,10 +117,6 @@ def _measure(config: Config, run: TicketRun) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import run_all
-    from rglt.validate import check_choice, check_int
-    from rglt.applications import COMPRESSORS
-
     check_choice(config.compressor, "compressor", tuple(COMPRESSORS))
     check_int(config.replicates, "replicates", 1)
     if not all(0 < d < 1 for d in config.high_densities):
@@ -143,7 +139,6 @@ def crossing_density(bits_per_value: int) -> float:
     H(x) = b x (the same for every n); tickets sparser than 1 - x are smaller."""
     from scipy.optimize import brentq
 
-    from rglt.applications import binary_entropy
     return 1 - float(brentq(lambda x: float(binary_entropy(x)) - bits_per_value * x, 1e-15, 0.5))
 
 
@@ -155,8 +150,6 @@ def _matched_level(result, config: Config) -> np.ndarray:
 
 
 def checks(result, config: Config) -> list[Claim]:
-    from rglt.applications import PRECISIONS
-
     imp_bits = np.asarray(result["imp_bits"], dtype=float)[..., -1].sum(-1)     # [replicates, levels]: the bound
     random_bits = np.asarray(result["random_bits"], dtype=float)[..., -1].sum(-1)
     density = np.asarray(result["density"], dtype=float)

@@ -15,11 +15,14 @@ import functools
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.applications import distillation_criterion
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
+from rglt.prune import map_jobs, run_all, train_tickets
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
-from rglt.train import TrainConfig
+from rglt.train import evaluate, train, TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_distillation"
 VERSION = 1
@@ -58,10 +61,6 @@ ticket_runs = imp_replicates   # model, task, train, rounds, rewind_step, replic
 
 def _distil(config: Config, job: tuple[TicketRun, int]) -> float:
     """Test accuracy of the level's mask trained from the rewind point on the dense network's outputs."""
-    from rglt.data.tasks import load_task
-    from rglt.prune import train_tickets
-    from rglt.applications import distillation_criterion
-    from rglt.train import evaluate, train
 
     run, level = job
     store, data = train_tickets(run), load_task(run.task)
@@ -75,9 +74,6 @@ def _distil(config: Config, job: tuple[TicketRun, int]) -> float:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import map_jobs, run_all, train_tickets
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 1)
     if any(not 1 <= lv <= config.rounds for lv in config.levels):
         raise ValueError(f"levels must lie in [1, rounds={config.rounds}]; got {config.levels}")

@@ -17,11 +17,14 @@ import math
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
+from rglt.pools.ensemble import ensemble_accuracy, predictions
+from rglt.prune import run_all, train_tickets
 from rglt.prune.runs import ModelSpec, imp_replicates
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_ensembles"
 VERSION = 1
@@ -65,11 +68,6 @@ def level_for(k: int, rounds: int, fraction: float = 0.2) -> int:
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import load_task
-    from rglt.pools.ensemble import ensemble_accuracy, predictions
-    from rglt.prune import run_all, train_tickets
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 2)
     levels = {k: level_for(k, config.rounds) for k in config.tickets_per_dense}
     for b in config.budgets:

@@ -18,11 +18,13 @@ import dataclasses
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.data.tasks import load_task, minority_groups, Task
+from rglt.identity import unhashed
+from rglt.prune import run_all, train_tickets
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_fairness"
 VERSION = 1
@@ -59,8 +61,6 @@ def _correct(run: TicketRun) -> tuple[np.ndarray, np.ndarray]:
     """[levels, test signals]: whether each level's ticket classifies each test signal correctly; densities."""
     import torch
 
-    from rglt.data.tasks import load_task
-    from rglt.prune import train_tickets
 
     store, data = train_tickets(run), load_task(run.task)
     model = run.model.build(data, seed=run.replicate)
@@ -77,10 +77,6 @@ def _correct(run: TicketRun) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import minority_groups
-    from rglt.prune import run_all
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 1)
     if not config.task.minority:
         raise ValueError(f"task must have a minority share > 0; got {config.task!r}")

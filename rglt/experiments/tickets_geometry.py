@@ -22,11 +22,15 @@ import dataclasses
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.applications import top_eigenvalue
+from rglt.applications.learning_rate import largest_stable_lr, lr_sweep, masked_lambda_max, masked_quadratic
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
+from rglt.prune import run_all, train_tickets
 from rglt.prune.runs import ModelSpec, imp_replicates
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_geometry"
 VERSION = 1
@@ -67,10 +71,6 @@ def _measure(config: Config, run) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from rglt.data.tasks import load_task
-    from rglt.prune import train_tickets
-    from rglt.applications import top_eigenvalue
-    from rglt.applications.learning_rate import lr_sweep
 
     store, data = train_tickets(run), load_task(run.task)
     start = store.rewind()
@@ -115,7 +115,6 @@ def _measure(config: Config, run) -> dict:
 def quadratic_example(size: int, seed: int = 0) -> dict:
     """A quadratic 1/2 w^T A w (eigenvalues 0.1 .. 10, random eigenvectors) and a mask keeping half the
     coordinates: both critical rates, and the descent at 0.9x and 1.1x each."""
-    from rglt.applications.learning_rate import masked_lambda_max, masked_quadratic
 
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((size, size)))
@@ -133,9 +132,6 @@ def quadratic_example(size: int, seed: int = 0) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import run_all
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 1)
     if not config.levels or config.levels[0] != 0 or any(not 0 <= lv <= config.rounds for lv in config.levels):
         raise ValueError(f"levels must start with 0 (the dense network) and lie in [0, rounds={config.rounds}]; "
@@ -153,7 +149,6 @@ def run(config: Config) -> dict:
 
 def edges(result) -> np.ndarray:
     """[replicates, levels]: the largest rate of the sweep below which every run lowered the training loss."""
-    from rglt.applications.learning_rate import largest_stable_lr
     loss, initial = np.asarray(result["train_loss"]), np.asarray(result["initial_loss"])
     return np.array([[largest_stable_lr(dict(lr=result["lrs"], train_loss=loss[r, j]), initial[r, j])
                       for j in range(loss.shape[1])] for r in range(loss.shape[0])])

@@ -21,11 +21,15 @@ import functools
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.applications.entropy import log2_binomial
+from rglt.applications.lottery import subset_sum_lottery, wilson_interval
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
+from rglt.models import prunable_parameters
+from rglt.prune import map_jobs
 from rglt.prune.runs import ModelSpec
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
-from rglt.train import TrainConfig
+from rglt.train import evaluate, train, TrainConfig
 
 NAME = "tickets_lottery"
 VERSION = 1
@@ -63,9 +67,6 @@ def _trained(config: Config, job: tuple[int, int]) -> float:
     """Test accuracy of the width's random network under random mask ``m``, trained alone."""
     import torch
 
-    from rglt.data.tasks import load_task
-    from rglt.models import prunable_parameters
-    from rglt.train import evaluate, train
 
     width, m = job
     data = load_task(config.task)
@@ -81,12 +82,6 @@ def _trained(config: Config, job: tuple[int, int]) -> float:
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import load_task
-    from rglt.models import prunable_parameters
-    from rglt.prune import map_jobs
-    from rglt.applications.entropy import log2_binomial
-    from rglt.applications.lottery import subset_sum_lottery
-
     data = load_task(config.task)
     counts = [sum(p.numel() for _, p in prunable_parameters(ModelSpec("mlp", width=w).build(data, seed=0),
                                                             include_fc=True)) for w in config.widths]
@@ -104,8 +99,6 @@ def run(config: Config) -> dict:
 
 
 def checks(result, config: Config) -> list[Claim]:
-    from rglt.applications.lottery import wilson_interval
-
     acc = np.asarray(result["accuracy"])
     wins = (acc >= config.target_accuracy).sum(1)
     p = wins / acc.shape[1]

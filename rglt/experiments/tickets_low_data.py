@@ -17,12 +17,14 @@ import dataclasses
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
+from rglt.prune import run_all, train_tickets
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
-from rglt.train import TrainConfig
+from rglt.train import evaluate, TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_low_data"
 VERSION = 1
@@ -67,10 +69,6 @@ def ticket_runs(config: Config) -> list[TicketRun]:
 
 
 def _measure(run: TicketRun) -> dict:
-    from rglt.data.tasks import load_task
-    from rglt.prune import train_tickets
-    from rglt.train import evaluate
-
     store, data = train_tickets(run), load_task(run.task)
     model = run.model.build(data, seed=run.replicate)
     out = {k: [] for k in ("density", "train_accuracy", "val_accuracy", "test_accuracy")}
@@ -85,9 +83,6 @@ def _measure(run: TicketRun) -> dict:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import run_all
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 1)
     if not config.train_sizes or any(not isinstance(n, int) or n < 10 for n in config.train_sizes):
         raise ValueError(f"train_sizes must be integers >= 10 (one per class); got {config.train_sizes}")

@@ -18,12 +18,15 @@ import dataclasses
 
 import numpy as np
 
+from rglt.applications import jaccard, random_jaccard
 from rglt.data.tasks import Task
+from rglt.identity import unhashed
+from rglt.prune import run_all, train_tickets
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_mixing"
 VERSION = 1
@@ -70,10 +73,6 @@ def ticket_runs(config: Config) -> dict[str, list[TicketRun]]:
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import run_all, train_tickets
-    from rglt.applications import jaccard
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 2)     # the different-initialisation overlap needs two
     runs = ticket_runs(config)
     run_all([r for way in WAYS for r in runs[way]], workers=config.workers)
@@ -92,8 +91,6 @@ def run(config: Config) -> dict:
 
 
 def checks(result, config: Config) -> list[Claim]:
-    from rglt.applications import random_jaccard
-
     jac = np.asarray(result["jaccard"])                  # [3, replicates, levels]: reordered, mixup, cutmix
     density = np.asarray(result["density"])[0, -1]
     last = jac[..., -1]

@@ -19,10 +19,13 @@ import functools
 import numpy as np
 
 from rglt.data.tasks import Task
+from rglt.identity import unhashed
+from rglt.prune import map_jobs, run_all, train_tickets
+from rglt.prune.branches import RandomMask, branch
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_recurrent"
 VERSION = 1
@@ -62,15 +65,11 @@ ticket_runs = imp_replicates   # model, task, train, rounds, rewind_step, replic
 
 
 def _random(config: Config, job: tuple[TicketRun, int]) -> dict:
-    from rglt.prune.branches import RandomMask, branch
     run, level = job
     return branch(run, RandomMask(seed=config.random_seed), level)
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import map_jobs, run_all, train_tickets
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 1)
     if any(not 1 <= lv <= config.rounds for lv in config.random_levels):
         raise ValueError(f"random_levels must lie in [1, rounds={config.rounds}]; got {config.random_levels}")

@@ -21,11 +21,13 @@ import dataclasses
 
 import numpy as np
 
-from rglt.data.tasks import Task
+from rglt.applications.structured import compact_mlp, forward_seconds, weight_count
+from rglt.data.tasks import load_task, Task
+from rglt.identity import unhashed
+from rglt.prune import run_all, train_tickets
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
 
 NAME = "tickets_structured"
@@ -71,10 +73,6 @@ def ticket_runs(config: Config) -> dict[str, list[TicketRun]]:
 
 
 def run(config: Config) -> dict:
-    from rglt.data.tasks import load_task
-    from rglt.prune import run_all, train_tickets
-    from rglt.applications.structured import compact_mlp, forward_seconds, weight_count
-
     runs = ticket_runs(config)
     run_all([r for g in GRANULARITIES for r in runs[g]], workers=config.workers)
     data = load_task(config.task)

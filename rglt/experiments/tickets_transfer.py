@@ -22,12 +22,17 @@ import functools
 
 import numpy as np
 
+from rglt.applications.transfer import deepen_masks, widen_masks
 from rglt.data.tasks import Task
+from rglt.identity import unhashed
+from rglt.prune import map_jobs, run_all, train_tickets
+from rglt.prune.branches import train_mask
 from rglt.prune.imp import IMPConfig
+from rglt.prune.masks import random_like
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.report import Claim, judged
-from rglt.identity import unhashed
 from rglt.train import TrainConfig
+from rglt.validate import check_int
 
 NAME = "tickets_transfer"
 VERSION = 1
@@ -80,10 +85,6 @@ def _blocks(name: str) -> int:
 
 def _transfer(config: Config, job: tuple[str, TicketRun, TicketRun, int]) -> tuple[float, float]:
     """Test accuracy in the target of (the transferred mask, a random mask with its per-layer counts)."""
-    from rglt.prune import train_tickets
-    from rglt.prune.branches import train_mask
-    from rglt.prune.masks import random_like
-    from rglt.applications.transfer import deepen_masks, widen_masks
 
     pair, source, target, level = job
     masks = train_tickets(source).load(level).masks
@@ -98,9 +99,6 @@ def _transfer(config: Config, job: tuple[str, TicketRun, TicketRun, int]) -> tup
 
 
 def run(config: Config) -> dict:
-    from rglt.prune import map_jobs, run_all, train_tickets
-    from rglt.validate import check_int
-
     check_int(config.replicates, "replicates", 1)
     if config.widths[1] % config.widths[0]:
         raise ValueError(f"widths must be (w, k w) for an integer k; got {config.widths}")

@@ -11,6 +11,8 @@ from torch import nn
 
 from rglt.pools.search import COEFFICIENTS, Step, adjacency_order, greedy
 from rglt.pools.weights import TIES, finisher, scorer
+from rglt.prune import TicketStore
+from rglt.train import check_data
 from rglt.validate import check_choice, check_int, check_real, require
 
 
@@ -62,8 +64,6 @@ def lottery_pool(model: nn.Module, store, data: tuple[torch.Tensor, torch.Tensor
     The search starts from the target ticket's validation accuracy and accepts a merge only when it
     scores at least as high, so ``score >= ticket_score`` always.
     """
-    from rglt.prune import TicketStore
-    from rglt.train import check_data
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module of the run's architecture; got {type(model).__name__}")

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from rglt.prune.masks import magnitude_masks
+from rglt.train import evaluate
 from rglt.validate import check_choice, check_int, check_real
 
 State = Mapping[str, torch.Tensor]
@@ -38,7 +40,6 @@ def reprune(state: State, target_masks: Mapping[str, torch.Tensor], *, ties: str
     re-prunes the dense network. ``ties="exact"``: exactly k survive, ties at the threshold going by
     rglt's one tie rule (magnitude_masks). ``ties="keep"``: every |w| >= the k-th largest survives, as
     the authors' code does (topk threshold, ``>=``), so ties keep more than k."""
-    from rglt.prune.masks import magnitude_masks
 
     check_choice(ties, "ties", TIES)
     names = list(target_masks)
@@ -107,7 +108,6 @@ def finisher(model: nn.Module, target_masks: Mapping[str, torch.Tensor] | None, 
 
 def scorer(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor]):
     """``score(state)``: the accuracy of ``model`` with ``state`` on ``data`` (the validation split)."""
-    from rglt.train import evaluate
 
     def score(state: State) -> float:
         model.load_state_dict(dict(state))

@@ -37,6 +37,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from rglt.prune.imp import IMPConfig, round_fraction
+from rglt.prune.masks import magnitude_masks
+from rglt.prune.ticket_store import Ticket, TicketStore, density
 from rglt.validate import check_bool, check_choice, check_int, check_real, require
 
 if TYPE_CHECKING:
@@ -80,7 +83,6 @@ def _group_members(groups, names: Sequence[str]) -> dict[str, list[str]]:
 
 def _tickets(source, levels):
     """(level, weights, masks) for the requested levels of a TicketStore or a sequence of Tickets."""
-    from rglt.prune.ticket_store import TicketStore
     if isinstance(source, TicketStore):
         available = source.levels()
         load = source.load
@@ -140,9 +142,6 @@ def untrained_tickets(weights: Mapping[str, "torch.Tensor"], rounds: int, fracti
     """
     import torch
 
-    from rglt.prune.imp import IMPConfig, round_fraction
-    from rglt.prune.masks import magnitude_masks
-    from rglt.prune.ticket_store import Ticket, density
 
     rounds = check_int(rounds, "rounds", 1)
     config = IMPConfig(rounds=rounds, fraction=fraction, schedule=schedule)
