@@ -254,8 +254,6 @@ def flow_exponents(source, groups, imp_config, *, levels: Sequence[int] | None =
     (the :class:`Flow`). With the constant-rate ``"survivors"`` schedule sigma is the paper's
     ``log_c lambda``; with ``"original"`` it is the mean of the per-round ``log_{c(n)}`` ratios.
     """
-    from rglt.prune import IMPConfig, TicketStore
-
     if not isinstance(imp_config, IMPConfig):
         raise TypeError(f"imp_config must be the run's rglt.prune.IMPConfig; got {type(imp_config).__name__}")
     check_choice(observable, "observable", OBSERVABLES)
