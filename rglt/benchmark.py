@@ -232,8 +232,9 @@ def record_path(name: str) -> Path:
 
 
 def record_names(pattern: str = "*") -> list[str]:
-    """Names of the checkout's records matching the glob ``pattern`` (``rg_coupling-cpu*``), sorted."""
-    return sorted(p.stem for p in records_root().glob(f"{pattern}.json"))
+    """Names of the checkout's records matching the glob ``pattern`` (``rg_coupling-cpu*``), in the order
+    of their file names (``rg_coupling-cpu-original.json`` before ``rg_coupling-cpu.json``, as ``ls``)."""
+    return [p.stem for p in sorted(records_root().glob(f"{pattern}.json"))]
 
 
 def write_record(path: str | os.PathLike, data: Mapping[str, Any], provenance: Mapping[str, Any]) -> Path:

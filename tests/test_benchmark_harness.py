@@ -66,6 +66,22 @@ def test_bad_timing_arguments_are_refused(kwargs, error):
         benchmark.time_call(lambda: None, **kwargs)
 
 
+def test_on_cuda_each_round_is_one_do_bench_in_milliseconds(monkeypatch):
+    """do_bench itself needs a GPU; here a stand-in answering known times checks what time_calls makes
+    of them (rounds, the order of the calls, milliseconds to seconds, min_run_time as do_bench's rep)."""
+    import triton.testing
+    asked = []
+
+    def do_bench(fn, warmup, rep, return_mode):
+        asked.append((fn(), rep, return_mode))
+        return [10.0, 30.0]
+    monkeypatch.setattr(triton.testing, "do_bench", do_bench)
+    timings = benchmark.time_calls({"a": lambda: "a", "b": lambda: "b"}, device="cuda", rounds=2, min_run_time=0.25)
+    assert asked == [("a", 250.0, "all"), ("b", 250.0, "all")] * 2
+    assert timings["a"].times_s == (0.01, 0.03, 0.01, 0.03) and timings["a"].median_s == 0.02
+    assert "do_bench" in timings["b"].method
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_the_cuda_timer_measures_a_sleep_of_known_length():
     t = benchmark.time_call(lambda: time.sleep(0.01), device="cuda", rounds=2, min_run_time=0.0)
@@ -172,13 +188,14 @@ def test_outside_a_checkout_a_name_says_there_are_no_records(monkeypatch):
 
 def test_every_committed_record_loads_by_name():
     names = benchmark.record_names()
-    committed = sorted(p.stem for p in (ROOT / "benchmarks" / "results").glob("*.json"))
+    committed = [p.stem for p in sorted((ROOT / "benchmarks" / "results").glob("*.json"))]
     assert names == committed and "masked_topk-cpu" in names
     for name in names:
         record = benchmark.load_record(name)
         assert record.path == ROOT / "benchmarks" / "results" / f"{name}.json"
         assert record["results"] and record.provenance["git_commit"]
-    assert benchmark.record_names("rg_coupling-cpu*") == ["rg_coupling-cpu", "rg_coupling-cpu-original"]
+    # in file-name order, as chapter 6 lists them
+    assert benchmark.record_names("rg_coupling-cpu*") == ["rg_coupling-cpu-original", "rg_coupling-cpu"]
 
 
 # ---- a script on the harness ----------------------------------------------------------------------
