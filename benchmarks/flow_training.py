@@ -14,7 +14,9 @@ the same weights with every one moved by one float32 ulp (``torch.nextafter``) i
 with seed k. The replicates of the reference measure how far rounding alone carries an eager run
 (the floor under any comparison of two implementations that are not bit-identical); the replicates of
 each fast path give its mean and spread, so that its shift from the reference has a standard error.
-Each run trains in its own one-thread process, two at a time, so ``train_seconds`` compare across runs.
+Each run trains in its own one-thread process (``rglt.benchmark.run_case``, a cold inductor cache each),
+two at a time, so ``train_seconds`` compare across runs; they are ``train_flow``'s own clock (the
+training loop is the thing timed, so no timer of the harness wraps it).
 
 Usage: python benchmarks/flow_training.py [--steps 400] [--train 20000] [--held-out 500] [--replicates 3]
        [--quick] [--output PATH]
@@ -24,17 +26,13 @@ Writes JSON with provenance atomically to benchmarks/results/flow_training-<devi
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
-import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from rglt.store import environment  # the provenance every result records
-from _common import ROOT, device_kind, save  # benchmarks/ is on sys.path when run as a script
+from rglt import benchmark
+from _common import save  # benchmarks/ is on sys.path when run as a script
 
 PATHS = ("reference", "fast", "fast-bf16")      # train_flow backends; the first is the one compared with
 MODEL = dict(layers_per_level=2, residual_blocks=2, hidden=128)   # rg_flow's cpu profile
@@ -48,7 +46,6 @@ def _job(job: dict) -> dict:
     from rglt.flow import RGFlow, evaluate_bpd
     from rglt.flow.training import FlowTrainConfig, train_flow
 
-    torch.set_num_threads(1)
     train, _ = msds("msds1", job["train"], seed=0)
     test, _ = msds("msds1", job["held_out"], seed=1)
     torch.manual_seed(0)
@@ -67,11 +64,8 @@ def _job(job: dict) -> dict:
                 images_per_s=job["steps"] * 64 / history["train_seconds"][-1])
 
 
-def _launch(job: dict, cache: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               RGLT_PROGRESS="0", TORCHINDUCTOR_CACHE_DIR=cache)
-    return subprocess.Popen([sys.executable, __file__, "--job", json.dumps(job)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _run(job: dict) -> dict:
+    return benchmark.run_case(__file__, job, threads=1, env={"RGLT_PROGRESS": "0"})
 
 
 def main(argv=None) -> None:
@@ -83,11 +77,10 @@ def main(argv=None) -> None:
                         help="runs per path: the initial weights as drawn, then moved one ulp (default 3)")
     parser.add_argument("--quick", action="store_true", help=f"smoke check: the flow shrunk to {QUICK}")
     parser.add_argument("--output", type=Path, default=None, help="output JSON path")
-    parser.add_argument("--job", help=argparse.SUPPRESS)   # worker mode: one backend's run as JSON
+    parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one run
     args = parser.parse_args(argv)
-    if args.job:
-        print(json.dumps(_job(json.loads(args.job))))
-        return
+    if args.case:
+        return benchmark.serve_case(_job, args.case)
     steps = args.steps or (6 if args.quick else 400)
     train = args.train or (256 if args.quick else 20000)
     held_out = args.held_out or (64 if args.quick else 500)
@@ -99,32 +92,28 @@ def main(argv=None) -> None:
                  held_out=held_out, eval_every=max(1, steps // 4), model=QUICK if args.quick else MODEL)
             for k in range(args.replicates) for path in PATHS]
     results = []
-    with tempfile.TemporaryDirectory() as cache:   # cold compiles, one cache per process
-        running = []                               # two one-thread processes at a time on two cores
-        for job in jobs + [None, None]:
-            if len(running) == 2 or (job is None and running):
-                done, proc = running.pop(0)
-                out, err = proc.communicate()
-                if proc.returncode != 0:
-                    raise SystemExit(f"{done['name']} failed:\n{err[-3000:]}")
-                results.append(json.loads(out.strip().splitlines()[-1]))
-                print(f"{done['name']}: held-out bpd {results[-1]['held_out_bpd']:.4f}", flush=True)
-            if job is not None:
-                running.append((job, _launch(job, os.path.join(cache, job["name"]))))
+    with ThreadPoolExecutor(2) as pool:   # two one-thread processes at a time on two cores
+        futures = [pool.submit(_run, job) for job in jobs]
+        for job, future in zip(jobs, futures):
+            try:
+                results.append(future.result())
+            except benchmark.CaseError as e:
+                for f in futures:   # start no more runs; the one still running finishes
+                    f.cancel()
+                raise SystemExit(f"{job['name']} failed:\n{e.stderr[-3000:]}") from None
+            print(f"{job['name']}: held-out bpd {results[-1]['held_out_bpd']:.4f}", flush=True)
     ref = float(np.mean([r["held_out_bpd"] for r in results if r["backend"] == PATHS[0]]))
     print(f"{'run':18} {'held-out bpd':>12} {'fp32 eval':>10} {'- ref mean':>10} {'img/s':>7}")
     for r in results:
         print(f"{r['name']:18} {r['held_out_bpd']:12.4f} {r['reference_held_out_bpd']:10.4f} "
               f"{r['held_out_bpd'] - ref:+10.4f} {r['images_per_s']:7.1f}")
     import torch
-    kind, device_name = device_kind("cpu")
     data = dict(benchmark="flow_training", quick=args.quick, data="MSDS1", batch_size=64, prior="laplace",
-                threads_per_process=1, replicates=args.replicates,
-                provenance=dict(environment(code=("rglt", "benchmarks", ":!benchmarks/results")),
-                                device=device_name, device_kind=kind, torch_threads=torch.get_num_threads()),
-                results=results)
-    out = args.output or (None if args.quick else ROOT / "benchmarks" / "results" / f"flow_training-{kind}.json")
-    save(out, data)
+                threads_per_process=1, replicates=args.replicates, results=results)
+    provenance = benchmark.record_provenance("cpu", code=("rglt", "benchmarks", ":!benchmarks/results"),
+                                             torch_threads=torch.get_num_threads())
+    save(args.output or (None if args.quick else benchmark.record_path(f"flow_training-{provenance['device_kind']}")),
+         data, provenance)
 
 
 if __name__ == "__main__":

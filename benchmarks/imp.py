@@ -19,6 +19,8 @@ Variants, each in a fresh subprocess, one after the other (never two at once):
   order differs, so its tickets are not the runner's bit for bit: it is measured, not used by the book.
 
 levels/hour = replicates x levels / wall time x 3600 (process start, data loading and evaluation included).
+Each variant runs once in its own process (``rglt.benchmark.run_case``, which sets its thread count), timed
+by one wall clock: an IMP run is long enough to time alone, and repeating it is what the replicates do.
 Usage: python benchmarks/imp.py [--models resnet20 vgg16] [--width 16] [--replicates 4] [--levels 3]
        [--epochs 5] [--variants plain runner grouped] [--out PATH]
 Writes JSON with provenance atomically to benchmarks/results/imp-<device-kind>.json.
@@ -27,16 +29,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from _common import ROOT, device_kind, write_json  # benchmarks/ is on sys.path when run as a script
+from _common import save  # benchmarks/ is on sys.path when run as a script
 
-from rglt.store import environment  # the provenance every result records
+from rglt import benchmark
 
 VARIANTS = ("plain", "runner", "grouped")
 BATCH, LR, MOMENTUM, WEIGHT_DECAY, FRACTION = 128, 0.1, 0.9, 5e-4, 0.2
@@ -242,16 +242,13 @@ def _grouped(case):
 # ---- driver -------------------------------------------------------------------------------------
 
 def _case(case):
-    """One variant, timed in this (fresh) process; prints its record as the last line."""
-    import torch
-    torch.set_num_threads(case["threads"] if case["variant"] == "plain" else 1)
+    """One variant, timed in this (fresh) process, whose thread count run_case set; returns its row."""
     start = time.perf_counter()
     accuracies = {"plain": _plain, "runner": _runner, "grouped": _grouped}[case["variant"]](case)
     wall = time.perf_counter() - start
     levels = case["replicates"] * case["levels"]
-    print(json.dumps(dict(case, wall_s=round(wall, 2), levels_done=levels,
-                          levels_per_hour=round(levels / wall * 3600, 1),
-                          final_accuracy=[round(a, 4) for a in accuracies])))
+    return dict(case, wall_s=round(wall, 2), levels_done=levels, levels_per_hour=round(levels / wall * 3600, 1),
+                final_accuracy=[round(a, 4) for a in accuracies])
 
 
 def main():
@@ -265,10 +262,10 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the plain loop")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--out", default=None)
-    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one variant
     args = parser.parse_args()
     if args.case:
-        return _case(json.loads(args.case))
+        return benchmark.serve_case(_case, args.case)
     for name in ("width", "replicates", "levels", "epochs", "threads"):
         if getattr(args, name) < 1 or (name == "levels" and args.levels < 2):
             parser.error(f"--{name} must be >= {2 if name == 'levels' else 1}; got {getattr(args, name)}")
@@ -276,19 +273,18 @@ def main():
         parser.error("--replicates must be >= 2 for the grouped variant")
 
     import torch
-    kind, device_name = device_kind("cpu")
     results = []
     for model in args.models:
         for variant in args.variants:
             case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
                         epochs=args.epochs, rewind_step=args.rewind_step, threads=args.threads, variant=variant)
-            proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
-                                  env={**os.environ, "RGLT_PROGRESS": "0"})
-            if proc.returncode:
-                print(f"{model} {variant}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
-                results.append(dict(case, error=proc.stderr[-2000:]))
+            try:   # the plain loop on all its threads; the runner's and grouped's workers have one each
+                record = benchmark.run_case(__file__, case, env={"RGLT_PROGRESS": "0"},
+                                            threads=args.threads if variant == "plain" else 1)
+            except benchmark.CaseError as e:
+                print(f"{model} {variant}: {e}", file=sys.stderr)
+                results.append(dict(case, error=e.stderr[-2000:]))
                 continue
-            record = json.loads(proc.stdout.strip().splitlines()[-1])
             record["load_average_after"] = list(os.getloadavg())
             results.append(record)
             print(f"{model:10s} {variant:8s} {record['wall_s']:8.1f} s  {record['levels_per_hour']:8.1f} levels/h  "
@@ -297,13 +293,10 @@ def main():
                 workload=dict(batch=BATCH, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, fraction=FRACTION,
                               schedule="one-cycle, pct_start 0.3"),
                 timing="wall time of one fresh subprocess per variant, variants one after another",
-                provenance=dict(environment(code=("rglt", "kernels", "benchmarks", ":!benchmarks/results")),
-                                device=device_name, device_kind=kind, threads=args.threads,
-                                torch_interop=torch.get_num_interop_threads()),
                 results=results)
-    out = args.out or ROOT / "benchmarks" / "results" / f"imp-{kind}.json"
-    write_json(out, data)
-    print(f"wrote {out}")
+    provenance = benchmark.record_provenance("cpu", code=("rglt", "kernels", "benchmarks", ":!benchmarks/results"),
+                                             threads=args.threads, torch_interop=torch.get_num_interop_threads())
+    save(args.out or benchmark.record_path(f"imp-{provenance['device_kind']}"), data, provenance)
 
 
 if __name__ == "__main__":

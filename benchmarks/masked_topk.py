@@ -10,12 +10,14 @@ Task: prune 20% of the weights with the smallest |w| over a list of fp32 tensors
 - ``torch.topk`` / ``torch.kthvalue`` / ``torch.sort``: the threshold over ``torch.cat`` of |w| (the
   concatenation is timed too: these ops need one tensor), then the masks by one comparison per tensor.
 
-Each case runs in a fresh subprocess: one untimed warm-up that also measures peak extra memory, then
-``--repeats`` timed runs (the median is reported). Peak extra memory is, on the CPU, the rise of the
-process's peak RSS (VmHWM, reset with /proc/self/clear_refs once the inputs are built; the masks the call
+Each case runs in a fresh subprocess (``rglt.benchmark.run_case``): one untimed warm-up that also
+measures peak extra memory, then ``--repeats`` rounds of ``rglt.benchmark.time_call`` (CPU:
+``torch.utils.benchmark.Timer``; CUDA: ``triton.testing.do_bench``); the median and IQR of the
+seconds per call are reported. Peak extra memory is, on the CPU, the rise of the process's peak RSS (VmHWM, reset with /proc/self/clear_refs once the inputs are built; the masks the call
 returns are included, 1 byte per weight);
 on CUDA, ``torch.cuda.max_memory_allocated()`` minus the memory allocated before the call. GB/s is the
-weights' bytes divided by the median time (one logical read of every weight).
+weights' bytes divided by the median time (one logical read of every weight). Records made before the
+shared harness (``timing`` absent) timed ``--repeats`` single calls with ``time.perf_counter``.
 
 Usage: python benchmarks/masked_topk.py [--sizes 1e6 1e7 2e7] [--tensors 40] [--extra 2e7:400]
        [--repeats 3] [--threads N] [--out PATH]
@@ -24,17 +26,11 @@ Writes JSON with provenance atomically to benchmarks/results/masked_topk-<device
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
-import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from rglt.store import environment  # the provenance every result records
-from _common import ROOT, device_kind, write_json  # benchmarks/ is on sys.path when run as a script
+from rglt import benchmark
+from _common import save  # benchmarks/ is on sys.path when run as a script
 
 FRACTION = 0.2
 
@@ -118,24 +114,19 @@ def _reset_peak_rss() -> bool:
 
 
 def _worker(case) -> dict:
-    """Run one case in this process and return its measurements."""
+    """Run one case in this process (run_case gave it its thread count) and return its measurements."""
     import torch
-    if case.get("threads"):
-        torch.set_num_threads(case["threads"])
     cuda = case["device"] == "cuda"
     weights, masks = _build(case)
     run = _runner(case, weights, masks)
 
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    sync()
+    # The warm-up call measures the memory: the peak of one call, from inputs already built.
     if cuda:
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
         out = run()
-        sync()
+        torch.cuda.synchronize()
         extra = torch.cuda.max_memory_allocated() - before
     else:
         reset = _reset_peak_rss()
@@ -144,18 +135,11 @@ def _worker(case) -> dict:
         extra = _peak_rss() - before
         case = dict(case, peak_rss_reset=reset)
     del out
-    times = []
-    for _ in range(case["repeats"]):
-        sync()
-        start = time.perf_counter()
-        out = run()
-        sync()
-        times.append(time.perf_counter() - start)
-        del out
-    median = statistics.median(times)
+    timing = benchmark.time_call(run, device=case["device"], rounds=case["repeats"])
     nbytes = sum(w.numel() * w.element_size() for w in weights)
-    return dict(case, times_s=times, median_s=median, peak_extra_mb=extra / 2**20,
-                gb_per_s=nbytes / median / 1e9, threads=torch.get_num_threads())
+    return dict(case, times_s=list(timing.times_s), median_s=timing.median_s, iqr_s=timing.iqr_s,
+                calls_per_block=timing.number, peak_extra_mb=extra / 2**20,
+                gb_per_s=nbytes / timing.median_s / 1e9, threads=torch.get_num_threads())
 
 
 def main(argv=None) -> None:
@@ -165,21 +149,21 @@ def main(argv=None) -> None:
     parser.add_argument("--tensors", type=int, default=40, help="tensors the weights are spread over")
     parser.add_argument("--extra", nargs="*", default=["2e7:400"],
                         help="extra SIZE:TENSORS cases for masked_topk and global_unstructured")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (median reported)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timing rounds per case (rglt.benchmark.time_call; median and IQR reported)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--methods", nargs="+", default=None, help="subset of methods to run")
     parser.add_argument("--out", type=Path, default=None, help="output JSON path")
-    parser.add_argument("--case", help=argparse.SUPPRESS)  # worker mode: one case as JSON
+    parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one case
     args = parser.parse_args(argv)
     if args.case:
-        print(json.dumps(_worker(json.loads(args.case))))
-        return
+        return benchmark.serve_case(_worker, args.case)
     if args.repeats < 1 or args.tensors < 1 or args.threads < 0:
         parser.error("--repeats and --tensors must be >= 1, --threads >= 0")
 
     import torch
-    kind, device_name = device_kind("cuda" if torch.cuda.is_available() else "cpu")
-    cuda = kind != "cpu"
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
     sizes = args.sizes or ([1e6, 1e7, 2e7] + ([1e8, 1e9] if cuda else []))
     methods = ["masked_topk/reference", "masked_topk/reference+masks"]
     methods += ["masked_topk/triton", "masked_topk/triton+masks"] if cuda else []
@@ -191,19 +175,16 @@ def main(argv=None) -> None:
         n, t = spec.split(":")
         cases += [(int(float(n)), int(t), m) for m in methods
                   if m.startswith("masked_topk/") or m == "prune.global_unstructured"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     results = []
     print(f"{'weights':>12} {'tensors':>7} {'method':32} {'median s':>9} {'peak MB':>9} {'GB/s':>7}")
     for n, t, method in cases:
-        case = dict(n=n, tensors=t, method=method, repeats=args.repeats, threads=args.threads,
-                    device="cuda" if cuda else "cpu")
-        proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], env=env,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(f"{n:>12} {t:>7} {method:32} failed: {proc.stderr.strip().splitlines()[-1:]}")
-            results.append(dict(case, error=proc.stderr[-2000:]))
+        case = dict(n=n, tensors=t, method=method, repeats=args.repeats, threads=args.threads, device=device)
+        try:
+            r = benchmark.run_case(__file__, case, threads=args.threads or None)
+        except benchmark.CaseError as e:
+            print(f"{n:>12} {t:>7} {method:32} failed: {e.stderr.strip().splitlines()[-1:]}")
+            results.append(dict(case, error=e.stderr[-2000:]))
             continue
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
         results.append(r)
         print(f"{n:>12} {t:>7} {method:32} {r['median_s']:9.4f} {r['peak_extra_mb']:9.1f} "
               f"{r['gb_per_s']:7.2f}", flush=True)
@@ -212,13 +193,13 @@ def main(argv=None) -> None:
         memory=("peak RSS rise (VmHWM reset after building the inputs) in a fresh subprocess per case, "
                 "returned masks included" if not cuda
                 else "torch.cuda.max_memory_allocated() minus allocated before the call"),
-        provenance=dict(environment(code=("kernels", "benchmarks", ":!benchmarks/results")), device=device_name,
-                        device_kind=kind, threads=args.threads or torch.get_num_threads()),
+        timing=f"{args.repeats} rounds of rglt.benchmark.time_call: {benchmark.timing_method(device)}",
         results=results,
     )
-    out = args.out or ROOT / "benchmarks" / "results" / f"masked_topk-{kind}.json"
-    write_json(out, data)
-    print(f"wrote {out}")
+    provenance = benchmark.record_provenance(device, code=("kernels", "benchmarks", ":!benchmarks/results"),
+                                             threads=args.threads or torch.get_num_threads())
+    kind = provenance["device_kind"]
+    save(args.out or benchmark.record_path(f"masked_topk-{kind}"), data, provenance)
 
 
 if __name__ == "__main__":

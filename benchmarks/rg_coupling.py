@@ -27,13 +27,15 @@ the fraction of the step that the same GEMMs take as plain ``torch.mm`` calls of
 fp32 and bf16, timed in the same process after the steps (``gemm_seconds``): what is left is the
 overhead around the GEMMs.
 
-Each (config, scope) runs in a fresh subprocess, all its variants on the same weights: each variant's
-``--warmup`` untimed steps (the first, which includes any compilation, cold: each process gets an empty
-inductor cache, is reported as ``first_step_s``),
-then ``--repeats`` rounds of one timed step per variant, interleaved so that machine noise hits every
-variant alike; the median seconds per step and batch / median images per second are reported. Peak
-memory on CUDA: ``torch.cuda.max_memory_allocated()`` over each variant's timed steps (model, batch and
-gradients included).
+Each (config, scope) runs in a fresh subprocess (``rglt.benchmark.run_case``), all its variants on the
+same weights: each variant's ``--warmup`` untimed steps (the first, which includes any compilation, cold:
+each process gets an empty inductor cache, is reported as ``first_step_s``), then ``--repeats`` rounds of
+``rglt.benchmark.time_calls`` over the variants, interleaved so that machine noise hits every variant
+alike (CPU: ``torch.utils.benchmark.Timer``, one step per block, the first round's calibration one more
+untimed step; CUDA: ``triton.testing.do_bench``); the median and IQR of the seconds per step and batch /
+median images per second are reported. Peak memory on CUDA: ``torch.cuda.max_memory_allocated()`` over
+one more untimed step per variant (model, batch and gradients included). Records made before the shared
+harness timed single steps with ``time.perf_counter`` and took the memory over the timed steps.
 
 Usage: python benchmarks/rg_coupling.py [--device cpu|cuda] [--batch N] [--threads N] [--repeats 5]
        [--warmup 2] [--configs ...] [--variants ...] [--scopes layer model] [--quick] [--output PATH]
@@ -43,18 +45,13 @@ Writes JSON with provenance atomically to benchmarks/results/rg_coupling-<device
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from rglt.store import environment  # the provenance every result records
-from _common import ROOT, device_kind, save  # benchmarks/ is on sys.path when run as a script
+from rglt import benchmark
+from _common import save  # benchmarks/ is on sys.path when run as a script
 
 SIZE, KERNEL, CHANNELS = 32, 4, 3
 CONFIGS = {
@@ -120,33 +117,23 @@ def gemm_shapes(module, batch: int) -> dict[tuple[int, int, int], int]:
 
 def gemm_seconds(shapes: dict, dtype, device: str, repeats: int = 3) -> float:
     """Seconds the step's matrix multiplies take as plain ``torch.mm`` calls of the same shapes and
-    dtype (each distinct shape timed, median of ``repeats``, times its count): the step's GEMM-only time."""
+    dtype (each distinct shape timed by ``rglt.benchmark.time_call``, median of ``repeats`` rounds of at
+    least 20 ms, times its count): the step's GEMM-only time."""
     import torch
 
     total = 0.0
     for (m, k, n), count in shapes.items():
         a = torch.randn(m, k, device=device).to(dtype)
         b = torch.randn(k, n, device=device).to(dtype)
-        torch.mm(a, b)
-        times = []
-        for _ in range(repeats):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            torch.mm(a, b)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        total += statistics.median(times) * count
+        total += benchmark.time_call(lambda: torch.mm(a, b), device=device, rounds=repeats,
+                                     min_run_time=0.02).median_s * count
     return total
 
 
 def _worker(case) -> list[dict]:
-    """Run one (config, scope) in this process, its variants' timed steps interleaved so that machine
-    noise hits them alike; returns one row per variant."""
+    """Run one (config, scope) in this process (run_case gave it its thread count), its variants' timed
+    steps interleaved so that machine noise hits them alike; returns one row per variant."""
     import torch
-    if case["threads"]:
-        torch.set_num_threads(case["threads"])
     cuda = case["device"] == "cuda"
     module, loss_fn = _build(case)
     g = torch.Generator().manual_seed(1)
@@ -177,32 +164,31 @@ def _worker(case) -> list[dict]:
                 raise
             rows[variant] = dict(row, error=f"{type(e).__name__}: {e}"[:2000])
             continue
-        rows[variant] = dict(row, first_step_s=time.perf_counter() - start, loss=float(loss), times_s=[])
+        rows[variant] = dict(row, first_step_s=time.perf_counter() - start, loss=float(loss))
         for _ in range(case["warmup"] - 1):
             step(variant)
         live.append(variant)
-    sync()
     peak_mb = dict.fromkeys(live, None)
-    for _ in range(case["repeats"]):
+    if cuda:   # a step's peak, measured on an untimed step: the timer's own steps are not ours to wrap
         for variant in live:
-            if cuda:
-                torch.cuda.reset_peak_memory_stats()
             sync()
-            start = time.perf_counter()
+            torch.cuda.reset_peak_memory_stats()
             step(variant)
             sync()
-            rows[variant]["times_s"].append(time.perf_counter() - start)
-            if cuda:
-                peak_mb[variant] = max(peak_mb[variant] or 0.0, torch.cuda.max_memory_allocated() / 2**20)
+            peak_mb[variant] = torch.cuda.max_memory_allocated() / 2**20
+    # min_run_time 0: one step per block, ``repeats`` steps per variant (a step is slow enough to time alone).
+    timings = benchmark.time_calls({v: (lambda v=v: step(v)) for v in live}, device=case["device"],
+                                   rounds=case["repeats"], min_run_time=0.0) if live else {}
     # The GEMM-only time of the step, in the same process.
     shapes = gemm_shapes(module, case["batch"])
     flop = sum(2 * m * k * n * count for (m, k, n), count in shapes.items())
     gemm = {name: gemm_seconds(shapes, dtype, case["device"])
             for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     for variant in live:
-        r = rows[variant]
-        median = statistics.median(r["times_s"])
-        r.update(gflop_per_step=flop / 1e9, gflop_s=flop / median / 1e9,
+        r, timing = rows[variant], timings[variant]
+        median = timing.median_s
+        r.update(times_s=list(timing.times_s), iqr_s=timing.iqr_s,
+                 gflop_per_step=flop / 1e9, gflop_s=flop / median / 1e9,
                  **{f"gemm_peak_gflop_s_{n}": flop / t / 1e9 for n, t in gemm.items()},
                  **{f"fraction_of_{n}_peak": t / median for n, t in gemm.items()},
                  median_s=median, images_per_s=case["batch"] / median,
@@ -234,11 +220,10 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke check: every config shrunk to {QUICK}, small batch, few steps")
     parser.add_argument("--output", type=Path, default=None, help="output JSON path")
-    parser.add_argument("--case", help=argparse.SUPPRESS)  # worker mode: one case as JSON
+    parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one case
     args = parser.parse_args(argv)
     if args.case:
-        print(json.dumps(_worker(json.loads(args.case))))
-        return
+        return benchmark.serve_case(_worker, args.case)
 
     import torch
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -251,9 +236,6 @@ def main(argv=None) -> None:
         parser.error("--batch, --repeats and --warmup must be >= 1, --threads >= 0")
     variants = args.variants or (["eager", "compile", "triton"] if device == "cuda"
                                   else ["eager", "compile", "fast", "fast-bf16"])
-    kind, device_name = device_kind(device)
-
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     results = []
     print(f"{'config':16} {'scope':6} {'variant':9} {'median s':>9} {'images/s':>10} {'peak MB':>8} "
           f"{'first s':>8} {'GFLOP/s':>8} {'of fp32 GEMM':>12} {'of bf16 GEMM':>12}")
@@ -272,15 +254,14 @@ def main(argv=None) -> None:
             if not run:
                 continue
             # One process per (config, scope): its variants share the weights and interleave their steps.
-            # A fresh inductor cache: first_step_s is a cold compile, not a hit of an earlier run's.
-            with tempfile.TemporaryDirectory() as cache:
-                proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(dict(case, variants=run))],
-                                      env=dict(env, TORCHINDUCTOR_CACHE_DIR=cache), capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(f"{config:16} {scope:6} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
-                results += [dict(case, variant=v, error=proc.stderr[-2000:]) for v in run]
+            # run_case gives it a fresh inductor cache: first_step_s is a cold compile, not an earlier run's.
+            try:
+                rows = benchmark.run_case(__file__, dict(case, variants=run), threads=args.threads or None)
+            except benchmark.CaseError as e:
+                print(f"{config:16} {scope:6} failed: {e.stderr.strip().splitlines()[-1:]}", flush=True)
+                results += [dict(case, variant=v, error=e.stderr[-2000:]) for v in run]
                 continue
-            for r in json.loads(proc.stdout.strip().splitlines()[-1]):
+            for r in rows:
                 results.append(r)
                 row = f"{config:16} {scope:6} {r['variant']:9}"
                 if "error" in r:
@@ -297,19 +278,21 @@ def main(argv=None) -> None:
         step=("forward + backward of -mean(prior_log_prob(z) + logdet), Laplace prior, temperature 1; "
               "no optimizer (gradients set to None before each step)"),
         timing=(f"median of {repeats} timed steps after {warmup} untimed, the variants of a (config, scope) in one "
-                f"process with their steps interleaved; images/s = batch / median"),
+                f"process with their steps interleaved by rglt.benchmark.time_calls ({benchmark.timing_method(device)}); "
+                "images/s = batch / median"),
         flops=("gflop_s: the step's GEMM FLOPs (gflop_per_step) per second; fraction_of_*_peak: the plain "
                "torch.mm time of the same GEMMs over the step time"),
-        memory=("torch.cuda.max_memory_allocated() over the timed steps" if device == "cuda"
+        memory=("torch.cuda.max_memory_allocated() over one untimed step after the warm-up" if device == "cuda"
                 else "not recorded on the CPU"),
-        provenance=dict(environment(code=("kernels", "benchmarks", "rglt/flow", ":!benchmarks/results")),
-                        device=device_name, device_kind=kind, threads=args.threads or torch.get_num_threads(),
-                        cxx=os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++"),
-                        triton_interpret=os.environ.get("TRITON_INTERPRET") == "1"),
         results=results,
     )
-    out = args.output or (None if args.quick else ROOT / "benchmarks" / "results" / f"rg_coupling-{kind}.json")
-    save(out, data)
+    provenance = benchmark.record_provenance(
+        device, code=("kernels", "benchmarks", "rglt/flow", ":!benchmarks/results"),
+        threads=args.threads or torch.get_num_threads(),
+        cxx=os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++"),
+        triton_interpret=os.environ.get("TRITON_INTERPRET") == "1")
+    save(args.output or (None if args.quick else benchmark.record_path(f"rg_coupling-{provenance['device_kind']}")),
+         data, provenance)
 
 
 if __name__ == "__main__":

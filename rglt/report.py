@@ -126,12 +126,17 @@ def claims_table(claims: Iterable[Claim], title: str | None = None) -> ClaimsTab
 
 # ---- provenance ----------------------------------------------------------------------------------
 
-def provenance_table(result: Any, keys: Sequence[str] = PROVENANCE_KEYS) -> str:
+def provenance_table(result: Any, keys: Sequence[str] | None = None) -> str:
     """The provenance cell: a two-column text table of ``keys`` from a stored result's provenance
-    (a :class:`rglt.store.Result` or the provenance dict itself)."""
+    (a :class:`rglt.store.Result`, an :class:`rglt.benchmark.Record` or the provenance dict itself).
+    ``keys`` default to the result's own ``provenance_keys`` where it has them (a benchmark record has
+    no config hash), else :data:`PROVENANCE_KEYS`."""
     prov = result if isinstance(result, Mapping) else getattr(result, "provenance", None)
     if not isinstance(prov, Mapping):
-        raise TypeError(f"result must be an rglt.store.Result or a provenance dict; got {type(result).__name__}")
+        raise TypeError("result must be an rglt.store.Result, an rglt.benchmark.Record or a provenance dict; "
+                        f"got {type(result).__name__}")
+    if keys is None:
+        keys = getattr(result, "provenance_keys", PROVENANCE_KEYS)
     missing = [k for k in keys if k not in prov]
     if missing:
         raise KeyError(f"the provenance has no {', '.join(missing)} (it has {', '.join(prov)})")
