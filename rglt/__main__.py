@@ -25,6 +25,8 @@ def _state(name: str, profile: str, module) -> str:
         stored = store.load(name, profile)
     except store.CorruptResultError as err:
         return f"DAMAGED ({err})"
+    except OSError as err:   # e.g. a result another user's permissions hide: say so and go on
+        return f"UNREADABLE ({err})"
     if stored is None:
         return "none"
     return "fresh" if experiments.is_fresh(stored, module, module.CONFIGS[profile]) else "stale"

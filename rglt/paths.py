@@ -31,6 +31,8 @@ def _env_path(name: str) -> Path | None:
 def results_root() -> Path:
     """Where results of the cpu and gpu profiles are stored (see the module docstring)."""
     if (path := _env_path("RGLT_RESULTS")) is not None:
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"RGLT_RESULTS must name a directory; {path} is a file")
         return path
     if (root := checkout_root()) is not None:
         return root / "results"
@@ -40,6 +42,8 @@ def results_root() -> Path:
 def cache_root() -> Path:
     """``$RGLT_CACHE`` or ``~/.cache/rglt``; a ValueError when it lies inside the checkout."""
     root = (_env_path("RGLT_CACHE") or Path.home() / ".cache" / "rglt").resolve()
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"RGLT_CACHE must name a directory (the ticket cache); {root} is a file")
     checkout = checkout_root()
     if checkout is not None and (root == checkout or checkout in root.parents):
         raise ValueError(f"RGLT_CACHE must be outside the repository ({checkout}); got {root}: "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import itertools
 import os
 import sys
 import tempfile
@@ -42,7 +43,7 @@ def atomic_write(path: str | os.PathLike, content: bytes | str | Callable[[Binar
                 handle.write(content.encode() if isinstance(content, str) else content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other users of a shared cache
+        share(tmp)  # mkstemp's 0600 would hide the file from other users of a shared cache
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -119,11 +120,55 @@ def stamp() -> str:
 
 def set_aside(path: str | os.PathLike, why: str = "damaged", *, hidden: bool = False) -> Path:
     """Rename ``path`` (file or directory) to ``<name>.<why>-<time>`` beside it (``.<name>...`` when
-    ``hidden``), kept for inspection, so that a fresh one can take its place. Returns the new path."""
+    ``hidden``), kept for inspection, so that a fresh one can take its place. Returns the new path.
+    Two set aside in the same second get their own names (``-2``, ``-3``, ...): none overwrites another."""
     path = Path(path)
-    aside = path.with_name(f"{'.' if hidden else ''}{path.name}.{why}-{stamp()}")
-    os.replace(path, aside)
-    return aside
+    base = f"{'.' if hidden else ''}{path.name}.{why}-{stamp()}"
+    for n in itertools.count(1):
+        aside = path.with_name(base if n == 1 else f"{base}-{n}")
+        try:   # a hard link (files) or mkdir (directories) claims the name atomically, never overwriting
+            if path.is_dir():
+                aside.mkdir()
+                os.replace(path, aside)
+            else:
+                os.link(path, aside)
+                path.unlink()
+            return aside
+        except FileExistsError:
+            continue
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def share(path: str | os.PathLike) -> Path:
+    """Give a new file or directory the permissions the user's umask allows (``0o666`` / ``0o777`` less
+    the umask), instead of ``mkstemp``'s and ``mkdtemp``'s 0600 / 0700: with a umask of 002 or 022, the
+    other users of a shared cache can read it."""
+    path = Path(path)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
+    return path
+
+
+def check_writable(directory: str | os.PathLike, variable: str) -> Path:
+    """``directory``, made if missing, after checking that this process can write there; a ValueError
+    naming ``variable`` (the setting that chose it, e.g. ``RGLT_RESULTS``) otherwise. Called before any
+    work whose output would be lost."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{variable} must name a directory; {directory} is a file")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{variable}: cannot create {directory} ({err.strerror}); set {variable} to a "
+                         "directory you can write") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"{variable}: {directory} is not writable by this user; set {variable} to a "
+                         "directory you can write")
+    return directory
 
 
 @contextlib.contextmanager

@@ -171,21 +171,38 @@ def write_unit(base: Path, stem: str, data: dict[str, Any], provenance_: dict[st
     return json_path
 
 
-def read_unit(json_path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def read_unit(json_path: Path, place: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(provenance, data) of the unit at ``json_path``, None when there is none;
-    :class:`CorruptResultError` (naming the file) when it is damaged."""
+    :class:`CorruptResultError` (naming the file) when it is damaged, or when its provenance says it
+    belongs elsewhere than ``place`` (e.g. ``{"experiment": ..., "profile": ...}``): a unit copied or
+    moved to another unit's place is refused, never served as that one."""
     if not json_path.exists():
         return None
     with locked(json_path.parent):
         prov, data, arrays = _read(json_path)
+    wrong = {k: prov.get(k) for k, v in (place or {}).items() if prov.get(k) != v}
+    if wrong:
+        theirs = ", ".join(f"{k} {v!r}" for k, v in wrong.items())
+        ours = ", ".join(f"{k} {place[k]!r}" for k in wrong)
+        raise CorruptResultError(json_path, f"it belongs to {theirs} (its provenance says so), not to {ours}: "
+                                            "it was copied or moved here")
     data.update(arrays)
     return prov, data
 
 
+def _place(experiment: str, profile: str) -> dict[str, str]:
+    return {"experiment": experiment, "profile": profile}
+
+
 def save(result: Result) -> Path:
-    """Store ``result`` as one unit; returns the JSON's path."""
+    """Store ``result`` as one unit; returns the JSON's path. Its provenance records its place
+    (experiment and profile), which :func:`load` checks."""
     base = paths(result.experiment, result.profile)[1]
-    return write_unit(base, result.profile, result.data, result.provenance)
+    provenance = dict(result.provenance)
+    for key, value in _place(result.experiment, result.profile).items():
+        if provenance.setdefault(key, value) != value:
+            raise ValueError(f"result.provenance names {key} {provenance[key]!r}, but the result is {value!r}")
+    return write_unit(base, result.profile, result.data, provenance)
 
 
 def _read(json_path: Path) -> tuple[dict, dict, dict]:
@@ -237,7 +254,7 @@ def load(experiment: str, profile: str) -> Result | None:
 
     Raises :class:`CorruptResultError` (naming the file) when the stored result is damaged.
     """
-    unit = read_unit(paths(experiment, profile)[0])
+    unit = read_unit(paths(experiment, profile)[0], _place(experiment, profile))
     return None if unit is None else Result(experiment, profile, unit[1], unit[0])
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -231,6 +232,60 @@ def test_list_shows_a_damaged_result_and_goes_on(toy, results, capsys, monkeypat
     lines = capsys.readouterr().out.splitlines()[1:]   # after the line saying where results are
     assert len(lines) == 2
     assert all("cpu: DAMAGED" in line and "cpu.json" in line and "gpu: fresh" in line for line in lines)
+
+
+def test_list_shows_an_unreadable_result_and_goes_on(toy, results, capsys, monkeypatch):
+    experiments.load("toy", "gpu")
+    (results / "cpu.json").mkdir()          # read_text fails with an OSError (chmod would not stop root)
+    assert cli.main(["list"]) == 0
+    line, = [line for line in capsys.readouterr().out.splitlines() if line.startswith("toy ")]
+    assert "cpu: UNREADABLE" in line and "gpu: fresh" in line
+
+
+# ---- a unit knows its place -----------------------------------------------------------------
+
+@pytest.mark.parametrize("to", [("other", "cpu"), ("toy", "gpu")])
+def test_a_result_copied_to_another_place_is_refused_naming_both(results, to):
+    store.save(_result(1))
+    experiment, profile = to
+    json_path, base = store.paths(experiment, profile)
+    base.mkdir(parents=True, exist_ok=True)
+    for f in results.glob("cpu*"):
+        shutil.copy(f, base / f.name.replace("cpu", profile, 1))
+    with pytest.raises(store.CorruptResultError, match="belongs to .*'toy'|belongs to .*'cpu'") as err:
+        store.load(experiment, profile)
+    assert str(json_path) in str(err.value) and "copied or moved here" in str(err.value)
+
+
+def test_a_result_whose_provenance_names_another_place_is_not_saved(results):
+    with pytest.raises(ValueError, match="names experiment 'other'"):
+        store.save(store.Result("toy", "cpu", {"tag": 1}, {"experiment": "other"}))
+    assert not results.exists() or not list(results.glob("cpu*"))
+
+
+# ---- checked before the work, not after ------------------------------------------------------
+
+def test_a_results_directory_that_cannot_be_written_is_found_before_the_run(toy, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("RGLT_RESULTS", str(blocker / "results"))   # under a file: mkdir fails, even as root
+    with pytest.raises(ValueError, match="RGLT_RESULTS: cannot create"):
+        experiments.load("toy", "cpu")
+    assert toy["calls"] == 0
+    monkeypatch.setenv("RGLT_RESULTS", str(blocker))
+    with pytest.raises(ValueError, match="RGLT_RESULTS must name a directory"):
+        experiments.load("toy", "cpu")
+    assert toy["calls"] == 0
+
+
+def test_two_results_set_aside_in_one_second_keep_their_own_names(results):
+    from rglt.storage import set_aside
+    names = []
+    for tag in (1, 2, 3):
+        (results / "cpu.json").parent.mkdir(parents=True, exist_ok=True)
+        (results / "cpu.json").write_text(str(tag))
+        names.append(set_aside(results / "cpu.json"))
+    assert len(set(names)) == 3 and sorted(p.read_text() for p in names) == ["1", "2", "3"]
 
 
 # ---- names ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from torch import nn
 
 from rglt.prune import IMPConfig, TicketStore, imp
 from rglt.prune.ticket_store import CorruptTicketError
+from rglt.prune.ticket_store import _checksum as _meta_checksum
 from rglt.train import TrainConfig, TrainingDiverged, evaluate, train
 
 TRAIN = TrainConfig(epochs=2, batch_size=64, lr=0.05)
@@ -157,6 +158,12 @@ def _flip(path, where=0.5):
     path.write_bytes(bytes(raw))
 
 
+def _edit_meta(path, **metrics):
+    meta = json.loads(path.read_text())
+    meta["metrics"].update(metrics)
+    path.write_text(json.dumps(meta))
+
+
 DAMAGE = {
     "masks copied from another level": (lambda r: shutil.copy(r / "level_001/masks.pt", r / "level_002/masks.pt"),
                                         "level_002/masks.pt", "SHA-256"),
@@ -166,7 +173,9 @@ DAMAGE = {
     "weights removed": (lambda r: (r / "level_002/weights.pt").unlink(), "level_002/weights.pt", "missing"),
     "meta emptied": (lambda r: (r / "level_002/meta.json").write_text(""), "level_002/meta.json", "not readable JSON"),
     "meta of another level": (lambda r: shutil.copy(r / "level_001/meta.json", r / "level_002/meta.json"),
-                              "level_002/meta.json", "malformed level"),
+                              "level_002/meta.json", "belongs to level 1 .* not to level 2"),
+    "metrics edited by hand": (lambda r: _edit_meta(r / "level_002/meta.json", accuracy=0.99),
+                               "level_002/meta.json", "do not match the checksum"),
 }
 
 
@@ -184,9 +193,40 @@ def test_a_consistent_copy_of_another_levels_masks_is_caught_by_the_density(run)
     shutil.copy(run / "level_001/masks.pt", run / "level_002/masks.pt")
     meta = json.loads((run / "level_002/meta.json").read_text())
     meta["sha256"]["masks.pt"] = json.loads((run / "level_001/meta.json").read_text())["sha256"]["masks.pt"]
+    meta["checksum"] = _meta_checksum(meta)   # a forger who knows the format
     (run / "level_002/meta.json").write_text(json.dumps(meta))
     with pytest.raises(CorruptTicketError, match=r"density 0\.79\d*, but meta.json records 0\.63\d*"):
         TicketStore(run).load(2)
+
+
+def test_a_level_from_another_run_is_refused_where_it_lands(run, tmp_path):
+    """Same level number, same file layout, its own checksums intact: only its place tells."""
+    other = tmp_path / "other"
+    imp(_model, _weights, _data(shift=0.5), TRAIN, IMP, other)        # another run: other data
+    shutil.rmtree(run / "level_002")
+    shutil.copytree(other / "level_002", run / "level_002")
+    with pytest.raises(CorruptTicketError, match="belongs to level 2 of the run with record digest"):
+        TicketStore(run).load(2)
+    assert TicketStore(other).load(2).level == 2                       # at home it still loads
+
+
+def test_a_level_written_before_the_metadata_checksum_is_migrated_in_place(run):
+    path = run / "level_002/meta.json"
+    meta = json.loads(path.read_text())
+    old = {k: meta[k] for k in ("level", "density", "metrics", "sha256")}     # what rglt wrote before
+    path.write_text(json.dumps(old))
+    ticket = TicketStore(run).load(2)
+    migrated = json.loads(path.read_text())
+    assert ticket.metrics == old["metrics"] and "checksum" in migrated and migrated["migrated"]["rglt_version"]
+    assert migrated["run"] == meta["run"]
+    _edit_meta(path, accuracy=0.5)                                     # and from now on it is protected
+    with pytest.raises(CorruptTicketError, match="checksum"):
+        TicketStore(run).load(2)
+
+
+def test_level_files_are_readable_by_the_other_users_of_a_shared_cache(run):
+    for path in [run / "level_002", *(run / "level_002").iterdir()]:
+        assert path.stat().st_mode & 0o044 == 0o044, path      # group and others may read (umask 022)
 
 
 def test_a_flipped_rewind_point_is_named(run):

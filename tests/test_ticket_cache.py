@@ -1,6 +1,7 @@
 """IMP runs as data: the run's key, the ticket cache, branches, the runner (kills, determinism, Dask)."""
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -311,3 +312,27 @@ def test_metrics_are_read_without_the_weights_and_equal_the_loaded_ones(cache):
     store = train_tickets(RUN)
     for level in store.levels():
         assert store.metrics(level) == store.load(level).metrics
+
+
+def test_a_run_directory_copied_to_another_runs_place_is_refused(cache):
+    train_tickets(RUN)
+    other = dataclasses.replace(RUN, replicate=5)
+    shutil.copytree(run_dir(RUN), run_dir(other))
+    with pytest.raises(CorruptTicketError, match=f"holds the run {RUN.label}, not {other.label}"):
+        train_tickets(other)
+    with pytest.raises(CorruptTicketError, match="copied or moved here"):
+        store_of(other)
+
+
+def test_a_cache_that_names_a_file_is_refused_naming_the_variable(monkeypatch, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("RGLT_CACHE", str(tmp_path / "file"))
+    with pytest.raises(ValueError, match="RGLT_CACHE must name a directory"):
+        train_tickets(RUN)
+    runs = tmp_path / "runs.json"
+    runs.write_text(RUN.to_json())
+    from rglt.__main__ import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["tickets", str(runs)])
+    assert exit_.value.code == 2 and "RGLT_CACHE must name a directory" in capsys.readouterr().err
+

@@ -14,7 +14,7 @@ import rglt
 from rglt import identity, store
 from rglt.experiments._registry import get
 from rglt.provenance import environment
-from rglt.storage import stamp
+from rglt.storage import check_writable, stamp
 
 
 def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> dict[str, Any]:
@@ -92,6 +92,9 @@ def load(experiment: str, profile: str | None = None, *, rerun: bool | None = No
             stored = None
         if stored is not None and is_fresh(stored, module, config):
             return dataclasses.replace(stored, config=config)
+    # Before the run, not after it: a directory that cannot take the result would lose the run.
+    variable = "RGLT_SMOKE_CACHE" if profile == "smoke" else "RGLT_RESULTS"
+    check_writable(store.paths(experiment, profile)[1].parent, variable)
     start = time.perf_counter()
     data = module.run(config)
     result = store.Result(experiment, profile, data, provenance(module, profile, config, time.perf_counter() - start))

@@ -53,8 +53,9 @@ def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
         raise ValueError(f"level must be an integer in [0, {run.imp.rounds}]; got {level!r}")
     base = run_dir(run) / "branches" / what.key
     stem = f"level_{level:03d}"
+    place = {"branch": what.NAME, "run": run.key, "level": level}
     try:
-        unit = results.read_unit(base / f"{stem}.json")
+        unit = results.read_unit(base / f"{stem}.json", place)
     except results.CorruptResultError as err:
         print(f"[rglt] {err}; recomputing it")
         unit = None
@@ -62,10 +63,9 @@ def branch(run: TicketRun, what: Branch, level: int) -> dict[str, Any]:
         return unit[1]
     store = train_tickets(run)
     data = what.compute(run, store, level)
-    provenance = {"branch": what.NAME, "version": what.VERSION, "params": dataclasses.asdict(what),
-                  "run": run.key, "level": level, **environment()}
+    provenance = {**place, "version": what.VERSION, "params": dataclasses.asdict(what), **environment()}
     results.write_unit(base, stem, data, provenance)
-    return results.read_unit(base / f"{stem}.json")[1]
+    return results.read_unit(base / f"{stem}.json", place)[1]
 
 
 def train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int, start_step: int) -> dict:

@@ -25,8 +25,8 @@ from rglt.models import prunable_parameters
 from rglt.paths import cache_root
 from rglt.prune.imp import imp
 from rglt.prune.runs import PRUNABLE, TicketRun
-from rglt.prune.ticket_store import TicketStore
-from rglt.storage import atomic_write, locked, torch_threads
+from rglt.prune.ticket_store import CorruptTicketError, TicketStore
+from rglt.storage import atomic_write, check_writable, locked, torch_threads
 
 TICKET_THREADS = 1
 
@@ -53,9 +53,26 @@ def run_dir(run: TicketRun) -> Path:
     return cache_root() / "tickets" / run.label
 
 
+RUN_FILE = "ticket_run.json"   # the TicketRun a cache directory belongs to, written before its first level
+
+
 def store_of(run: TicketRun) -> TicketStore:
-    """The run's ticket store as it is now (nothing trained)."""
-    return TicketStore(run_dir(run))
+    """The run's ticket store as it is now (nothing trained), after checking that the directory belongs
+    to ``run``: a run directory copied or moved to another run's place is refused, naming both."""
+    directory = run_dir(run)
+    record = directory / RUN_FILE
+    if record.exists():
+        try:
+            recorded = TicketRun.from_json(record.read_text())
+        except (OSError, ValueError, TypeError) as err:
+            raise CorruptTicketError(record, f"not a readable TicketRun ({type(err).__name__}: {err})") from None
+        if recorded.key != run.key:
+            raise CorruptTicketError(record, f"this directory holds the run {recorded.label}, not {run.label}: "
+                                             "it was copied or moved here from another run's place")
+    elif (directory / "run.json").exists():
+        raise CorruptTicketError(directory / "run.json", f"its directory has levels but no {RUN_FILE}, so nothing "
+                                                         f"says which run they belong to (expected {run.label})")
+    return TicketStore(directory)
 
 
 def is_complete(run: TicketRun) -> bool:
@@ -76,12 +93,14 @@ def train_tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
     every level and sets the damaged ones aside (see ``TicketStore.set_aside``), then retrains them.
     """
     directory = run_dir(run)
-    store = TicketStore(directory)
+    store = store_of(run)
     if not repair and is_complete(run):
         return store
+    check_writable(directory.parent, "RGLT_CACHE")   # before any training, whose levels would be lost
     with locked(directory, waiting=f"waiting for another process training {directory.name}"):
-        if not (directory / "ticket_run.json").exists():
-            atomic_write(directory / "ticket_run.json", run.to_json() + "\n")
+        store = store_of(run)   # checked again under the lock
+        if not (directory / RUN_FILE).exists():
+            atomic_write(directory / RUN_FILE, run.to_json() + "\n")
         if repair:
             for level, err in sorted(store.verify().items()):
                 print(f"[rglt] {err}; setting level {level} aside to retrain it", file=sys.stderr)

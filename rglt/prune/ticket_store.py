@@ -8,13 +8,16 @@ Layout::
         weights.pt             state dict after training
         masks.pt               {param name: bool mask}
         rewind.pt              level 0 only: the rewind point theta_k that every later level restarts from
-        meta.json              level, density, metrics, and the SHA-256 of each file above
+        meta.json              level, density, metrics, the SHA-256 of each file above, the digest of
+                               run.json (the run it belongs to), and a checksum over all of it
     <root>/level_001/ ...
 
 A level directory is built under a temporary name and renamed into place, so it either exists
 complete or not at all: an interrupted run loses at most the level in progress. Loading trusts
-nothing: every file is checked against its recorded checksum, the masks against the recorded density
-and the weights' shapes, and any damage is a :class:`CorruptTicketError` naming the file.
+nothing: the metadata against its checksum and its place (this level of this run), every file against
+its recorded SHA-256, the masks against the recorded density and the weights' shapes; any damage is a
+:class:`CorruptTicketError` naming the file. A level written before metadata had a checksum is
+migrated in place the first time it is read (``meta["migrated"]`` says when and by which rglt).
 """
 from __future__ import annotations
 
@@ -29,9 +32,12 @@ from pathlib import Path
 
 import torch
 
-from rglt.storage import DamagedFileError, atomic_write, digest, set_aside, sha256
+import rglt
 
-FORMAT = 2
+from rglt.storage import DamagedFileError, atomic_write, digest, set_aside, sha256, share, stamp
+
+FORMAT = 2       # of run.json
+META_FORMAT = 3  # of a level's meta.json: 3 added its checksum and its run
 FILES = ("weights.pt", "masks.pt")
 
 
@@ -67,9 +73,22 @@ def _serialise(obj) -> bytes:
     return buffer.getvalue()
 
 
+def _checksum(meta: dict) -> str:
+    """SHA-256 over every field of a level's metadata but the checksum itself."""
+    return sha256(json.dumps({k: v for k, v in meta.items() if k != "checksum"}, sort_keys=True).encode())
+
+
 class TicketStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+
+    def run_digest(self) -> str | None:
+        """The digest of the run record (``run.json``) that this store's levels belong to; None when the
+        store has none (levels saved without :meth:`bind`)."""
+        path = self.root / "run.json"
+        if not path.exists():
+            return None
+        return sha256(json.dumps(_read_json(path), sort_keys=True).encode())
 
     def _level_dir(self, level: int) -> Path:
         return self.root / f"level_{level:03d}"
@@ -125,14 +144,18 @@ class TicketStore:
                  "masks.pt": _serialise({k: v.cpu() for k, v in masks.items()})}
         if rewind is not None:
             blobs["rewind.pt"] = _serialise({k: v.detach().cpu().clone() for k, v in rewind.items()})
-        meta = {"level": level, "density": density(masks), "metrics": metrics,
-                "sha256": {name: sha256(blob) for name, blob in blobs.items()}}
+        meta = {"format": META_FORMAT, "level": level, "density": density(masks), "metrics": metrics,
+                "sha256": {name: sha256(blob) for name, blob in blobs.items()}, "run": self.run_digest()}
+        try:
+            meta["checksum"] = _checksum(meta)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"metrics of level {level} must be JSON data (numbers, strings, lists, dicts); {err}") from None
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".level_{level:03d}."))
+        tmp = share(Path(tempfile.mkdtemp(dir=self.root, prefix=f".level_{level:03d}.")))
         try:
             for name, blob in blobs.items():
-                (tmp / name).write_bytes(blob)
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+                share(atomic_write(tmp / name, blob))
+            atomic_write(tmp / "meta.json", json.dumps(meta, indent=1) + "\n")
             if final.exists():  # a level without meta.json (damaged by hand): keep it aside, never block
                 set_aside(final, "incomplete", hidden=True)
             os.rename(tmp, final)
@@ -168,13 +191,37 @@ class TicketStore:
         path = self._level_dir(level)
         if not (path / "meta.json").exists():
             raise FileNotFoundError(f"no complete level {level} in {self.root} (complete: {self.levels()})")
-        meta = _read_json(path / "meta.json")
-        ok = (meta.get("level") == level and isinstance(meta.get("density"), float)
+        meta_path = path / "meta.json"
+        meta = _read_json(meta_path)
+        ok = (isinstance(meta.get("level"), int) and isinstance(meta.get("density"), float)
               and isinstance(meta.get("sha256"), dict) and isinstance(meta.get("metrics"), dict))
         if not ok:
-            raise CorruptTicketError(path / "meta.json", "missing or malformed level, density, metrics or sha256 "
-                                                         "(written by an older rglt, or edited)")
+            raise CorruptTicketError(meta_path, "missing or malformed level, density, metrics or sha256 "
+                                                "(written by an older rglt, or edited)")
+        if "checksum" not in meta and "format" not in meta:
+            meta = self._migrate(meta_path, meta)
+        if meta.get("format") != META_FORMAT or meta.get("checksum") != _checksum(meta):
+            raise CorruptTicketError(meta_path, "its contents do not match the checksum recorded in it (edited by "
+                                                "hand, or written by another rglt)")
+        run = self.run_digest()
+        if meta["level"] != level or meta.get("run") != run:
+            raise CorruptTicketError(meta_path, f"it belongs to level {meta['level']} of the run with record "
+                                                f"digest {meta.get('run')}, not to level {level} of this store's run "
+                                                f"({run}, {self.root / 'run.json'}): it was copied or moved here")
         return path, meta
+
+    def _migrate(self, meta_path: Path, meta: dict) -> dict:
+        """A level written before its metadata had a checksum and a run: add them in place (kept in
+        memory when the store is not writable), saying so in the metadata."""
+        meta = {"format": META_FORMAT, **meta, "run": self.run_digest(),
+                "migrated": {"from": "meta.json without checksum or run (before rglt 0.1.0's storage refactor)",
+                             "date": stamp(), "rglt_version": rglt.__version__}}
+        meta["checksum"] = _checksum(meta)
+        try:
+            atomic_write(meta_path, json.dumps(meta, indent=1) + "\n")
+        except OSError:
+            pass   # a read-only shared cache: the check below still holds for this process
+        return meta
 
     def _load_file(self, path: Path, meta: dict) -> dict[str, torch.Tensor]:
         expected = meta["sha256"].get(path.name)
