@@ -21,12 +21,15 @@ import pytest  # noqa: E402
 def register_experiment(monkeypatch):
     """Register a module as the experiment ``module.NAME`` for one test, as discovery would find it
     (importable as ``rglt.experiments.<NAME>`` and listed by ``experiments.names()``)."""
+    from rglt import experiments
     from rglt.experiments import _registry
 
     def register(module):
         monkeypatch.setitem(sys.modules, f"{_registry.PACKAGE}.{module.NAME}", module)
         known = _registry.names()
-        monkeypatch.setattr(_registry, "names", lambda: sorted({*known, module.NAME}))
+        names = lambda: sorted({*known, module.NAME})  # noqa: E731
+        monkeypatch.setattr(_registry, "names", names)
+        monkeypatch.setattr(experiments, "names", names)
         return module
 
     return register
