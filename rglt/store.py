@@ -87,30 +87,47 @@ def paths(experiment: str, profile: str) -> tuple[Path, Path]:
 
 # ---- one result as one unit -------------------------------------------------------------------
 
-def _jsonable(value: Any, where: str) -> Any:
-    """``value`` in plain JSON types: NumPy scalars and nested arrays become Python numbers and lists."""
+def _jsonable(value: Any, where: str, exact: bool) -> Any:
+    """``value`` in plain JSON types: NumPy scalars become the Python numbers equal to them.
+
+    ``exact`` (a result's data): refuse, naming the value, anything that would not come back equal
+    (tuples come back as lists, int keys as strings, arrays inside lists or dicts as lists, a long
+    double as a float). Otherwise (provenance, a description) those are converted as JSON does."""
     if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist(), where)
+        if exact:
+            raise TypeError(f"{where} is a NumPy array inside a list or dict, which would come back as a list; "
+                            "store arrays as top-level values of data")
+        return _jsonable(value.tolist(), where, exact)
     if isinstance(value, np.generic):
-        return _jsonable(value.item(), where)
+        item = value.item()
+        exact_item = not isinstance(item, np.generic) and (item == value or item != item and value != value)
+        if not exact_item and (exact or isinstance(item, np.generic)):   # (nan equals nan here)
+            raise TypeError(f"{where} is a {type(value).__name__} that no JSON number holds exactly; store "
+                            "it in an array")
+        return _jsonable(item, where, exact)
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)
+    if isinstance(value, tuple) and exact:
+        raise TypeError(f"{where} is a tuple, which would come back as a list; store a list")
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_jsonable(v, f"{where}[{i}]", exact) for i, v in enumerate(value)]
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             if isinstance(k, (numbers.Integral, np.integer)) and not isinstance(k, bool):
-                k = str(int(k))  # JSON keys are strings; convert up front so the checksum round-trips
+                if exact:
+                    raise TypeError(f"{where} has the int key {k!r}, which would come back as the string "
+                                    f"{str(int(k))!r}; use string keys")
+                k = str(int(k))
             if not isinstance(k, str):
-                raise TypeError(f"{where} has a key {k!r} of type {type(k).__name__}; keys must be strings or ints")
-            out[k] = _jsonable(v, f"{where}[{k!r}]")
+                raise TypeError(f"{where} has a key {k!r} of type {type(k).__name__}; keys must be strings")
+            out[k] = _jsonable(v, f"{where}[{k!r}]", exact)
         return out
-    raise TypeError(f"{where} is a {type(value).__name__}, which the results cache cannot store "
+    raise TypeError(f"{where} is a {type(value).__name__}, which the results store cannot store "
                     "(use NumPy arrays, numbers, strings, bools, None, and lists or dicts of them)")
 
 
@@ -134,8 +151,8 @@ def _split(data: dict, provenance_: dict) -> tuple[dict, dict[str, np.ndarray], 
                 raise TypeError(f"data[{key!r}] is an object array; store numbers or strings")
             arrays[key] = value
         else:
-            scalars[key] = _jsonable(value, f"data[{key!r}]")
-    return scalars, arrays, _jsonable(provenance_, "provenance")
+            scalars[key] = _jsonable(value, f"data[{key!r}]", exact=True)
+    return scalars, arrays, _jsonable(provenance_, "provenance", exact=False)
 
 
 def _write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
