@@ -120,7 +120,8 @@ def check_score(value, name: str) -> float:
     search compares. A NaN compares False with everything and inf wins every comparison, so either
     would decide a search silently."""
     number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    one = isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool
+    one = (isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex()
+           and value.dtype != torch.bool)
     if not (number or one):
         raise TypeError(f"{name} must be a finite number; got {describe(value)}")
     score = float(value)
@@ -135,7 +136,8 @@ def check_probabilities(probabilities, name: str = "probabilities") -> list[torc
         raise TypeError(f"{name} must be a list or tuple of (N, classes) tensors, one per member; "
                         f"got {type(probabilities).__name__}")
     if len(probabilities) == 0:
-        raise ValueError(f"{name} must hold at least one member's predictions; got an empty {type(probabilities).__name__}")
+        raise ValueError(f"{name} must hold at least one member's predictions; "
+                         f"got an empty {type(probabilities).__name__}")
     first = probabilities[0]
     for i, p in enumerate(probabilities):
         check_tensor(p, f"{name}[{i}]", kind="floating")

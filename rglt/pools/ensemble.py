@@ -35,7 +35,8 @@ def ensemble_accuracy(probabilities: Sequence[torch.Tensor], labels: torch.Tenso
         raise ValueError(f"labels must be one integer class per example, shape ({n},) as the members predict; "
                          f"got shape {tuple(labels.shape)}")
     if labels.device != probabilities[0].device:
-        raise ValueError(f"labels must be on the device of probabilities, {probabilities[0].device}; got {labels.device}")
+        raise ValueError(f"labels must be on the device of probabilities, {probabilities[0].device}; "
+                         f"got {labels.device}")
     if bool(((labels < 0) | (labels >= classes)).any()):
         raise ValueError(f"labels must be classes in [0, {classes}) (the members predict {classes} classes); "
                          f"got values in [{int(labels.min())}, {int(labels.max())}]")

@@ -38,7 +38,8 @@ def adjacency_order(target: int, levels: Sequence[int]) -> list[int]:
     t-1, t+1, t-2, t+2, ... (levels not on hand are skipped; the target itself is not a candidate)."""
     target = check_int(target, "target", 0)
     if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
-        raise TypeError(f"levels must be an iterable of integers >= 0 (the levels on hand); got {type(levels).__name__}")
+        raise TypeError(f"levels must be an iterable of integers >= 0 (the levels on hand); "
+                        f"got {type(levels).__name__}")
     available = sorted({check_int(n, f"levels[{i}]", 0) for i, n in enumerate(levels)} - {target})
     return sorted(available, key=lambda n: (abs(n - target), n))
 
@@ -59,6 +60,10 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
     ``trace(event, state)`` is called with each state made ("merged"), for tests of memory use;
     ``on_step(step, best)`` after each candidate with the best state so far, which is the result of a
     search over the candidates visited until then (the pool-size study reads it off one search).
+
+    Every score must be a finite number: a NaN compares False with everything and inf beats it, so
+    either would decide the search silently; one is an error naming the candidate and coefficient.
+    Each candidate must have the target's entries, shapes and dtypes, and so must ``finish``'s states.
     """
     require(isinstance(coefficients, Sequence) and not isinstance(coefficients, str) and len(coefficients) >= 1,
             "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
@@ -79,13 +84,14 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
             merged = _finish(finish, _mix(best, candidate, alpha), level, alpha, target)
             if trace:
                 trace("merged", merged)
-            scores.append(check_score(score(merged), f"score(finish(merge of candidate {level} at alpha {alpha}))"))
+            scores.append(_score(score, merged, level, alpha))
             del merged
         k = max(range(len(scores)), key=lambda j: (scores[j], -j))
         alpha = coefficients[k]
         keep = scores[k] > best_score if strict else scores[k] >= best_score
         if keep:
-            best = _finish(finish, _mix(best, candidate, alpha), level, alpha, target)  # recomputed: one merged state at a time
+            # recomputed: one merged state at a time
+            best = _finish(finish, _mix(best, candidate, alpha), level, alpha, target)
             if trace:
                 trace("merged", best)
             best_score = scores[k]
@@ -109,8 +115,7 @@ def running_average(target: State, candidates: Candidates, score: Callable[[Stat
     for k, (level, load) in enumerate(candidates, start=1):
         alpha = k / (k + 1) if kind == "swa" else decay
         current = _finish(finish, _mix(current, _load(load, level, target), alpha), level, alpha, target)
-        steps.append(Step(level, alpha, check_score(score(current), f"score(finish(merge of candidate {level} at alpha {alpha}))"),
-                          True))
+        steps.append(Step(level, alpha, _score(score, current, level, alpha), True))
     return current, steps
 
 
@@ -122,7 +127,7 @@ def _check_search(target, candidates, score, finish) -> tuple[State, list]:
         raise TypeError(f"candidates must be an iterable of (level, loader) pairs; got {type(candidates).__name__}")
     candidates = list(candidates)
     for i, pair in enumerate(candidates):
-        if not isinstance(pair, tuple) or len(pair) != 2:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"candidates[{i}] must be a pair (level, loader); got {type(pair).__name__}")
         check_int(pair[0], f"candidates[{i}]'s level", 0)
         check_callable(pair[1], f"candidates[{i}]'s loader", "() -> state dict")
@@ -140,3 +145,8 @@ def _finish(finish, merged: State, level: int, alpha: float, target: State) -> S
     """``finish(merged)``, checked: a state with the target's entries, shapes and dtypes, finite."""
     return check_state(finish(merged), f"finish(merge of candidate {level} at alpha {alpha})",
                        like=target, like_name="target", devices=False)
+
+
+def _score(score, merged: State, level: int, alpha: float) -> float:
+    """``score(merged)``, checked: a finite number (a NaN or inf would decide the search silently)."""
+    return check_score(score(merged), f"score(finish(merge of candidate {level} at alpha {alpha}))")

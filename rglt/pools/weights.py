@@ -40,7 +40,9 @@ def reprune(state: State, target_masks: Mapping[str, torch.Tensor], *, ties: str
     the new masks). A dense target (every mask all ones) is returned unpruned: the paper never
     re-prunes the dense network. ``ties="exact"``: exactly k survive, ties at the threshold going by
     rglt's one tie rule (magnitude_masks). ``ties="keep"``: every |w| >= the k-th largest survives, as
-    the authors' code does (topk threshold, ``>=``), so ties keep more than k."""
+    the authors' code does (topk threshold, ``>=``), so ties keep more than k. ``target_masks``: bool
+    tensors (True survives) of the shapes of the floating, finite entries of ``state`` they name, which
+    share one dtype; together they keep at least one entry."""
 
     check_choice(ties, "ties", TIES)
     check_state(state, "state")
@@ -72,7 +74,9 @@ def reprune(state: State, target_masks: Mapping[str, torch.Tensor], *, ties: str
 def recalibrate_bn(model: nn.Module, inputs: torch.Tensor, *, batches: int, batch_size: int = 128) -> nn.Module:
     """Recompute every BatchNorm's running mean and variance on the first ``batches`` batches of
     ``inputs`` (training data without augmentation), as ``torch.optim.swa_utils.update_bn`` does: the
-    statistics are reset and averaged equally over the batches (momentum None). In place; returns it."""
+    statistics are reset and averaged equally over the batches (momentum None). In place; returns it.
+    ``inputs``: a tensor of the model's floating dtype (or integer token ids), finite in the batches
+    used. A forward pass that fails leaves the statistics, momenta and mode as they were."""
     check_model(model)
     batches = check_int(batches, "batches", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
