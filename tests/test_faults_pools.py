@@ -90,7 +90,8 @@ def test_a_score_that_is_not_a_number_is_an_error_naming_it():
 def test_masks_of_another_shape_than_their_weights_are_refused():
     state = _state()
     # Before: a (5,) mask on a (10,) weight re-pruned without a word.
-    with pytest.raises(ValueError, match=r"target_masks\['w'\] must have the shape of state\['w'\], \(10,\); got \(5,\)"):
+    with pytest.raises(ValueError, match=r"target_masks\['w'\] must have the shape of state\['w'\], \(10,\); "
+                                         r"got \(5,\)"):
         pools.reprune(state, {"w": torch.ones(5, dtype=torch.bool)})
     net = _net()
     with pytest.raises(ValueError, match=r"target_masks\['0.weight'\] must have the shape of the model's state"):
@@ -100,7 +101,8 @@ def test_masks_of_another_shape_than_their_weights_are_refused():
 
 
 @pytest.mark.parametrize("masks,error,match", [
-    ({"w": (torch.arange(10) % 2).float()}, TypeError, r"target_masks\['w'\] must be a bool tensor; got a tensor of dtype float32"),
+    ({"w": (torch.arange(10) % 2).float()}, TypeError,
+     r"target_masks\['w'\] must be a bool tensor; got a tensor of dtype float32"),
     ({"w": torch.full((10,), 2)}, TypeError, r"target_masks\['w'\] must be a bool tensor; got a tensor of dtype int64"),
     ({"w": torch.zeros(10, dtype=torch.bool)}, ValueError, r"target_masks must keep at least one entry"),
     ({}, ValueError, r"target_masks must hold at least one entry"),
@@ -158,18 +160,33 @@ def test_a_failing_recalibration_leaves_the_model_as_it_was():
     assert _same_bn(nn.Sequential(nn.Identity(), net[1]), before) and not net.training
 
 
-LISTS = {
-    "interpolate": (lambda: pools.interpolate({"w": [1.0, 2.0]}, {"w": [1.0, 2.0]}, 0.5), r"a\['w'\] must be a torch.Tensor; got list"),
+TINY = {"w": torch.zeros(2)}
+LONGS = torch.zeros(16, dtype=torch.long)
+
+
+def _same(s):
+    return s
+
+
+LISTS = {  # a call with a Python list where a tensor belongs, and what its TypeError must say
+    "interpolate": (lambda: pools.interpolate({"w": [1.0, 2.0]}, {"w": [1.0, 2.0]}, 0.5),
+                    r"a\['w'\] must be a torch.Tensor; got list"),
     "interpolate-state": (lambda: pools.interpolate([1.0], [2.0], 0.5), r"a must be a state dict"),
-    "reprune": (lambda: pools.reprune(_state(), {"w": [True] * 10}), r"target_masks\['w'\] must be a torch.Tensor; got list"),
-    "recalibrate_bn": (lambda: pools.recalibrate_bn(_net(), _x().tolist(), batches=1), r"inputs must be a torch.Tensor; got list"),
-    "finisher": (lambda: pools.finisher(_net(), None, _x().tolist(), batches=1), r"inputs must be a torch.Tensor; got list"),
+    "reprune": (lambda: pools.reprune(_state(), {"w": [True] * 10}),
+                r"target_masks\['w'\] must be a torch.Tensor; got list"),
+    "recalibrate_bn": (lambda: pools.recalibrate_bn(_net(), _x().tolist(), batches=1),
+                       r"inputs must be a torch.Tensor; got list"),
+    "finisher": (lambda: pools.finisher(_net(), None, _x().tolist(), batches=1),
+                 r"inputs must be a torch.Tensor; got list"),
     "predictions": (lambda: pools.predictions(_net(), _x().tolist()), r"inputs must be a torch.Tensor; got list"),
-    "ensemble": (lambda: pools.ensemble_accuracy([[[0.2, 0.8]]], torch.tensor([1])), r"probabilities\[0\] must be a torch.Tensor; got list"),
-    "ensemble-labels": (lambda: pools.ensemble_accuracy([torch.tensor([[0.2, 0.8]])], [1]), r"labels must be a torch.Tensor; got list"),
-    "disagreement": (lambda: pools.disagreement([[[0.2, 0.8]]]), r"probabilities\[0\] must be a torch.Tensor; got list"),
-    "greedy-target": (lambda: pools.greedy([0.0], [], lambda s: 0.0, lambda s: s), r"target must be a state dict"),
-    "greedy-candidate": (lambda: pools.greedy({"w": torch.zeros(2)}, [(1, lambda: [1.0, 1.0])], lambda s: 0.0, lambda s: s),
+    "ensemble": (lambda: pools.ensemble_accuracy([[[0.2, 0.8]]], torch.tensor([1])),
+                 r"probabilities\[0\] must be a torch.Tensor; got list"),
+    "ensemble-labels": (lambda: pools.ensemble_accuracy([torch.tensor([[0.2, 0.8]])], [1]),
+                        r"labels must be a torch.Tensor; got list"),
+    "disagreement": (lambda: pools.disagreement([[[0.2, 0.8]]]),
+                     r"probabilities\[0\] must be a torch.Tensor; got list"),
+    "greedy-target": (lambda: pools.greedy([0.0], [], lambda s: 0.0, _same), r"target must be a state dict"),
+    "greedy-candidate": (lambda: pools.greedy(TINY, [(1, lambda: [1.0, 1.0])], lambda s: 0.0, _same),
                          r"candidate 1's state must be a state dict"),
 }
 
@@ -183,17 +200,19 @@ def test_python_lists_where_tensors_belong_are_refused_by_name(name):
         call()
 
 
-DTYPES = {
-    "interpolate-float64": (lambda: pools.interpolate({"w": torch.ones(3, dtype=torch.float64)}, {"w": torch.ones(3)}, 0.5),
+F64, F32, BOOL = torch.float64, torch.float32, torch.bool
+DTYPES = {  # a call that mixes dtypes, its error and what the message must say
+    "interpolate-float64": (lambda: pools.interpolate({"w": torch.ones(3, dtype=F64)}, {"w": torch.ones(3)}, 0.5),
                             ValueError, r"b\['w'\] must have the dtype of a\['w'\], torch.float64; got torch.float32"),
     "interpolate-int": (lambda: pools.interpolate({"w": torch.ones(3)}, {"w": torch.ones(3, dtype=torch.int64)}, 0.5),
                         ValueError, r"b\['w'\] must have the dtype of a\['w'\]"),
-    "reprune-mixed": (lambda: pools.reprune({"w": torch.randn(4, dtype=torch.float64), "v": torch.randn(4)},
-                                            {"w": torch.ones(4, dtype=torch.bool), "v": torch.tensor([1, 0, 0, 1]).bool()}, ties="keep"),
+    "reprune-mixed": (lambda: pools.reprune({"w": torch.randn(4, dtype=F64), "v": torch.randn(4)},
+                                            {"w": torch.ones(4, dtype=BOOL), "v": torch.ones(4, dtype=BOOL)},
+                                            ties="keep"),
                       TypeError, r"must share one dtype; state\['w'\] is torch.float64, state\['v'\] is torch.float32"),
     "recalibrate_bn-float64": (lambda: pools.recalibrate_bn(_net(), _x().double(), batches=1),
                                TypeError, r"inputs must have the dtype of the model's parameters, float32"),
-    "scorer-float64": (lambda: pools.scorer(_net(), (_x().double(), torch.zeros(16, dtype=torch.long))),
+    "scorer-float64": (lambda: pools.scorer(_net(), (_x().double(), LONGS)),
                        TypeError, r"data\[0\] must have the dtype of the model's parameters"),
     "ensemble-mixed": (lambda: pools.ensemble_accuracy([torch.eye(2), torch.eye(2).double()], torch.tensor([0, 1])),
                        ValueError, r"probabilities\[1\] must have the dtype of probabilities\[0\]"),
@@ -268,7 +287,8 @@ def test_the_search_checks_everything_before_any_work():
 
 def test_a_candidate_or_finished_state_unlike_the_target_is_refused_naming_it():
     target = {"w": torch.zeros(2)}
-    with pytest.raises(ValueError, match=r"candidate 4's state\['w'\] must have the shape of target\['w'\], \(2,\); got \(3,\)"):
+    with pytest.raises(ValueError, match=r"candidate 4's state\['w'\] must have the shape of target\['w'\], "
+                                         r"\(2,\); got \(3,\)"):
         pools.greedy(target, [(4, lambda: {"w": torch.ones(3)})], lambda s: 0.0, lambda s: s)
     # a finish that breaks the state: before, NaN weights went on to be scored and kept
     with pytest.raises(ValueError, match=r"finish\(merge of candidate 4 at alpha 0.5\)\['w'\] must be finite"):
@@ -313,7 +333,8 @@ def test_lottery_pool_refuses_data_of_another_dtype_and_a_model_of_other_shapes(
         pools.lottery_pool(_net(), store, data, (data[0].double(), data[1]))
     wide = nn.Sequential(nn.Conv1d(1, 2, 3), nn.BatchNorm1d(2), nn.Flatten(), nn.Linear(12, 5))
     # Before: load_state_dict's "size mismatch" RuntimeError, after the search had started.
-    with pytest.raises(ValueError, match=r"model must have the run's architecture: .*\['3.weight'\] must have the shape"):
+    with pytest.raises(ValueError, match=r"model must have the run's architecture: .*\['3.weight'\] "
+                                         r"must have the shape"):
         pools.lottery_pool(wide, store, data, data)
     assert pools.lottery_pool(_net(), store, data, data).score >= 0  # good input still runs
 
@@ -324,13 +345,15 @@ def test_lottery_pool_refuses_data_of_another_dtype_and_a_model_of_other_shapes(
 def test_magnitude_masks_names_fraction_for_a_count_too_large(scope, where):
     weights = [torch.randn(10), torch.randn(3)]
     # Before: "amount must be <= the surviving entries ...": masked_topk's name, not magnitude_masks'.
-    with pytest.raises(ValueError, match=rf"fraction \(as a count of entries\) must be <= the surviving entries of {where}") as error:
+    match = rf"fraction \(as a count of entries\) must be <= the surviving entries of {where}"
+    with pytest.raises(ValueError, match=match) as error:
         magnitude_masks(weights, None, 14 if scope == "global" else 4, scope=scope)
     assert "amount" not in str(error.value)
 
 
 def test_magnitude_masks_says_an_int_fraction_is_a_count():
-    with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\) .* or an int >= 0 \(a count of entries\)"):
+    with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\) .* "
+                                         r"or an int >= 0 \(a count of entries\)"):
         magnitude_masks([torch.randn(4)], None, 1.5)
 
 
@@ -364,26 +387,43 @@ def test_reprune_names_the_state_entries_not_magnitude_masks_arguments():
                       {"w": torch.ones(4, dtype=torch.bool), "v": torch.tensor([1, 0, 0, 1]).bool()})
 
 
-MESSAGES = {
-    # call, error, what the message must name; before: the message in the comment
-    "coefficients": (lambda: pools.greedy({"w": torch.zeros(2)}, [], lambda s: 0.0, lambda s: s, coefficients=0.5),
-                     ValueError, r"coefficients must be a non-empty sequence"),       # object of type 'float' has no len()
-    "levels": (lambda: pools.adjacency_order(3, 5), TypeError, r"levels must be an iterable of integers"),  # 'int' object is not iterable
+MESSAGES = {  # a call, its error, what the message must name; before, the message in the comment
+    # object of type 'float' has no len()
+    "coefficients": (lambda: pools.greedy(TINY, [], lambda s: 0.0, _same, coefficients=0.5),
+                     ValueError, r"coefficients must be a non-empty sequence"),
+    # 'int' object is not iterable
+    "levels": (lambda: pools.adjacency_order(3, 5), TypeError, r"levels must be an iterable of integers"),
+    # levels must be an integer >= 0; got 2.0 (named the argument, not which item)
     "levels-item": (lambda: pools.adjacency_order(3, [1, 2.0]), ValueError, r"levels\[1\] must be an integer >= 0"),
-    "batch_size": (lambda: pools.predictions(_net(), _x(), 0), ValueError, r"batch_size must be an integer >= 1"),  # range() arg 3
-    "disagreement-empty": (lambda: pools.disagreement([]), ValueError, r"probabilities must hold at least one"),  # stack expects a non-empty TensorList
+    # range() arg 3 must not be zero
+    "batch_size": (lambda: pools.predictions(_net(), _x(), 0), ValueError, r"batch_size must be an integer >= 1"),
+    # stack expects a non-empty TensorList
+    "disagreement-empty": (lambda: pools.disagreement([]), ValueError, r"probabilities must hold at least one"),
+    # stack expects each tensor to be equal size
     "disagreement-shapes": (lambda: pools.disagreement([torch.eye(3), torch.eye(2)]),
-                            ValueError, r"probabilities\[1\] must have the shape of probabilities\[0\], \(3, 3\)"),  # stack expects each tensor
-    "disagreement-1d": (lambda: pools.disagreement([torch.ones(3)]), ValueError, r"probabilities\[0\] must be \(N, classes\)"),  # Dimension out of range
+                            ValueError, r"probabilities\[1\] must have the shape of probabilities\[0\], \(3, 3\)"),
+    # Dimension out of range
+    "disagreement-1d": (lambda: pools.disagreement([torch.ones(3)]),
+                        ValueError, r"probabilities\[0\] must be \(N, classes\)"),
+    # Boolean value of Tensor with more than one value is ambiguous
     "ensemble-stacked": (lambda: pools.ensemble_accuracy(torch.ones(2, 3, 2), torch.tensor([0, 1, 1])),
-                         TypeError, r"probabilities must be a list or tuple"),   # Boolean value of Tensor ... is ambiguous
-    "recalibrate_bn-model": (lambda: pools.recalibrate_bn("net", _x(), batches=1), TypeError, r"model must be a torch.nn.Module"),
+                         TypeError, r"probabilities must be a list or tuple"),
+    # 'str' object has no attribute 'modules'
+    "recalibrate_bn-model": (lambda: pools.recalibrate_bn("net", _x(), batches=1),
+                             TypeError, r"model must be a torch.nn.Module"),
+    # len() of a 0-d tensor
     "recalibrate_bn-0d": (lambda: pools.recalibrate_bn(_net(), torch.tensor(1.0), batches=1),
-                          ValueError, r"inputs must have at least 1 dimension"),  # len() of a 0-d tensor
+                          ValueError, r"inputs must have at least 1 dimension"),
+    # 'str' object has no attribute 'training'
     "predictions-model": (lambda: pools.predictions("net", _x()), TypeError, r"model must be a torch.nn.Module"),
-    "finisher-batches": (lambda: pools.finisher(_net(), None, _x(), batches=0), ValueError, r"batches must be an integer >= 1"),  # at the first call
-    "scorer-model": (lambda: pools.scorer("net", (_x(), torch.zeros(16, dtype=torch.long))), TypeError, r"model must be a torch.nn.Module"),
-    "interpolate-key": (lambda: pools.interpolate({1: torch.ones(2)}, {1: torch.ones(2)}, 0.5), TypeError, r"a must map entry names \(str\)"),
+    # nothing until the first call of finish
+    "finisher-batches": (lambda: pools.finisher(_net(), None, _x(), batches=0),
+                         ValueError, r"batches must be an integer >= 1"),
+    # nothing until the first call of score
+    "scorer-model": (lambda: pools.scorer("net", (_x(), LONGS)), TypeError, r"model must be a torch.nn.Module"),
+    # nothing: an int key went through
+    "interpolate-key": (lambda: pools.interpolate({1: torch.ones(2)}, {1: torch.ones(2)}, 0.5),
+                        TypeError, r"a must map entry names \(str\)"),
 }
 
 
