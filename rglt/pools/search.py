@@ -10,7 +10,7 @@ the one being merged is in memory.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rglt.pools.checks import check_callable, check_score, check_state
 from rglt.pools.weights import State, _mix
@@ -65,9 +65,10 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
     either would decide the search silently; one is an error naming the candidate and coefficient.
     Each candidate must have the target's entries, shapes and dtypes, and so must ``finish``'s states.
     """
-    require(isinstance(coefficients, Sequence) and not isinstance(coefficients, str) and len(coefficients) >= 1,
+    require(isinstance(coefficients, Iterable) and not isinstance(coefficients, (str, bytes, Mapping)),
             "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
     coefficients = [check_real(a, f"coefficients[{i}]", 0, 1) for i, a in enumerate(coefficients)]
+    require(len(coefficients) >= 1, "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
     check_bool(strict, "strict")
     if initial_score is not None:
         initial_score = check_real(initial_score, "initial_score")
