@@ -10,12 +10,15 @@ What counts as what:
 The ``check_*`` functions raise a ``ValueError`` (``check_bool``: a ``TypeError``) before any work is
 done and return the value as a plain ``int`` / ``float`` / ``bool``. :func:`require` raises the same
 message for a condition the ``check_*`` functions do not cover (an even kernel, a tuple of fractions).
+:func:`check_tensor` checks a tensor argument (type, kind of dtype, dimensions, emptiness, finiteness).
 """
 from __future__ import annotations
 
 import math
 import numbers
 from collections.abc import Iterable
+
+import torch
 
 SEED_LIMIT = 2**63  # torch.Generator.manual_seed takes [-2**63, 2**64); seeds are [0, 2**63)
 
@@ -93,3 +96,41 @@ def check_seed(value, name: str = "seed") -> int:
     """``value`` as an int, if it is an integer in [0, 2**63): every seed in rglt."""
     require(is_int(value) and 0 <= value < SEED_LIMIT, name, "an integer in [0, 2**63)", value)
     return int(value)
+
+
+# Tensors ---------------------------------------------------------------------------------------
+
+TENSOR_KINDS = {
+    "floating": ("a floating tensor", lambda d: d.is_floating_point),
+    "integer": ("an integer tensor", lambda d: not d.is_floating_point and not d.is_complex and d != torch.bool),
+    "real": ("a floating or integer tensor", lambda d: not d.is_complex and d != torch.bool),
+    "bool": ("a bool tensor", lambda d: d == torch.bool),
+}
+
+
+def describe(value) -> str:
+    """``value`` for a message: a tensor's dtype and shape, anything else its (shortened) repr."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of dtype {str(value.dtype).removeprefix('torch.')} and shape {tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... (a {type(value).__name__})"
+
+
+def check_tensor(value, name: str, *, kind: str | None = None, min_ndim: int = 0, nonempty: bool = False,
+                 finite: bool = False) -> torch.Tensor:
+    """``value``, if it is a torch.Tensor (a TypeError otherwise, as for the wrong ``kind`` of dtype:
+    one of TENSOR_KINDS) with at least ``min_ndim`` dimensions, at least one entry along dim 0 when
+    ``nonempty``, and, when ``finite``, no NaN or inf (checked for floating tensors only)."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
+    if kind is not None:
+        allowed, ok = TENSOR_KINDS[kind]
+        if not ok(value.dtype):
+            raise TypeError(f"{name} must be {allowed}; got {describe(value)}")
+    if value.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s); got {describe(value)}")
+    if nonempty and (value.ndim == 0 or value.shape[0] == 0):
+        raise ValueError(f"{name} must hold at least one entry along dim 0; got {describe(value)}")
+    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} must be finite; it holds NaN or inf")
+    return value

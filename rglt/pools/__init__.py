@@ -5,7 +5,8 @@
 - :mod:`~rglt.pools.search`: Algorithm 2 (greedy interpolation over candidates ordered by adjacency),
   Algorithm 3 (average), and the SWA / EMA baselines over the same candidates;
 - :mod:`~rglt.pools.ensemble`: the output ensemble and the prediction-disagreement matrix;
-- :mod:`~rglt.pools.pool`: ``lottery_pool``, the search for one ticket of a ticket store in one call, for any network.
+- :mod:`~rglt.pools.pool`: ``lottery_pool``, the search for one ticket of a ticket store in one call, for any network;
+- :mod:`~rglt.pools.checks`: the input checks they share (states, masks, inputs, scores, probabilities).
 """
 from rglt.pools.ensemble import disagreement, ensemble_accuracy, predictions
 from rglt.pools.pool import PoolConfig, PoolResult, lottery_pool

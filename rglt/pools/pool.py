@@ -9,6 +9,7 @@ import os
 import torch
 from torch import nn
 
+from rglt.pools.checks import check_inputs, check_state
 from rglt.pools.search import COEFFICIENTS, Step, adjacency_order, greedy
 from rglt.pools.weights import TIES, finisher, scorer
 from rglt.prune import TicketStore
@@ -75,6 +76,8 @@ def lottery_pool(model: nn.Module, store, data: tuple[torch.Tensor, torch.Tensor
         raise TypeError(f"config must be an rglt.pools.PoolConfig; got {type(config).__name__}")
     check_data(data, "data")
     check_data(val, "val")
+    check_inputs(data[0], "data[0]", model, limit=config.bn_batches * config.bn_batch_size)
+    check_inputs(val[0], "val[0]", model)
     levels = store.levels()
     if len(levels) < 2:
         raise ValueError(f"store must hold at least 2 complete levels (a target and a candidate); "
@@ -86,6 +89,12 @@ def lottery_pool(model: nn.Module, store, data: tuple[torch.Tensor, torch.Tensor
     if mismatch:
         raise ValueError(f"model must have the run's architecture: its state and the tickets' differ in "
                          f"{sorted(mismatch)[:5]}")
+    check_state(ticket.weights, f"the ticket at level {target}")
+    try:  # its entries' shapes and dtypes
+        check_state(ticket.weights, f"the ticket at level {target}", like=model.state_dict(),
+                    like_name="the model's state", devices=False)
+    except ValueError as error:
+        raise ValueError(f"model must have the run's architecture: {error}") from None
 
     finish = finisher(model, ticket.masks, data[0], batches=config.bn_batches, batch_size=config.bn_batch_size,
                       ties=config.ties)

@@ -10,10 +10,11 @@ the one being merged is in memory.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from rglt.pools.weights import State, interpolate
-from rglt.validate import check_choice, check_int, check_real, require
+from rglt.pools.checks import check_callable, check_score, check_state
+from rglt.pools.weights import State, _mix
+from rglt.validate import check_bool, check_choice, check_int, check_real, require
 
 COEFFICIENTS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # 003 App. Table 1 (its text says 12)
 # 003 App. Table 2: the grids of the coefficient-count study (Fig. 5), by count
@@ -36,7 +37,10 @@ def adjacency_order(target: int, levels: Sequence[int]) -> list[int]:
     """The candidate levels for ``target``, nearest first, the lower one first at equal distance:
     t-1, t+1, t-2, t+2, ... (levels not on hand are skipped; the target itself is not a candidate)."""
     target = check_int(target, "target", 0)
-    available = sorted({check_int(n, "levels", 0) for n in levels} - {target})
+    if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
+        raise TypeError(f"levels must be an iterable of integers >= 0 (the levels on hand); "
+                        f"got {type(levels).__name__}")
+    available = sorted({check_int(n, f"levels[{i}]", 0) for i, n in enumerate(levels)} - {target})
     return sorted(available, key=lambda n: (abs(n - target), n))
 
 
@@ -56,26 +60,39 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
     ``trace(event, state)`` is called with each state made ("merged"), for tests of memory use;
     ``on_step(step, best)`` after each candidate with the best state so far, which is the result of a
     search over the candidates visited until then (the pool-size study reads it off one search).
+
+    Every score must be a finite number: a NaN compares False with everything and inf beats it, so
+    either would decide the search silently; one is an error naming the candidate and coefficient.
+    Each candidate must have the target's entries, shapes and dtypes, and so must ``finish``'s states.
     """
+    require(isinstance(coefficients, Iterable) and not isinstance(coefficients, (str, bytes, Mapping)),
+            "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
+    coefficients = [check_real(a, f"coefficients[{i}]", 0, 1) for i, a in enumerate(coefficients)]
     require(len(coefficients) >= 1, "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
-    coefficients = [check_real(a, "coefficients", 0, 1) for a in coefficients]
+    check_bool(strict, "strict")
+    if initial_score is not None:
+        initial_score = check_real(initial_score, "initial_score")
+    check_callable(trace, "trace", "(event, state)", optional=True)
+    check_callable(on_step, "on_step", "(step, best)", optional=True)
+    target, candidates = _check_search(target, candidates, score, finish)
     best = target
-    best_score = float(score(target)) if initial_score is None else check_real(initial_score, "initial_score")
+    best_score = check_score(score(target), "score(target)") if initial_score is None else initial_score
     steps = []
     for level, load in candidates:
-        candidate = load()
+        candidate = _load(load, level, target)
         scores = []
         for alpha in coefficients:
-            merged = finish(interpolate(best, candidate, alpha))
+            merged = _finish(finish, _mix(best, candidate, alpha), level, alpha, target)
             if trace:
                 trace("merged", merged)
-            scores.append(float(score(merged)))
+            scores.append(_score(score, merged, level, alpha))
             del merged
         k = max(range(len(scores)), key=lambda j: (scores[j], -j))
         alpha = coefficients[k]
         keep = scores[k] > best_score if strict else scores[k] >= best_score
         if keep:
-            best = finish(interpolate(best, candidate, alpha))  # recomputed: one merged state at a time
+            # recomputed: one merged state at a time
+            best = _finish(finish, _mix(best, candidate, alpha), level, alpha, target)
             if trace:
                 trace("merged", best)
             best_score = scores[k]
@@ -94,9 +111,43 @@ def running_average(target: State, candidates: Candidates, score: Callable[[Stat
     them (weight k / (k + 1) on the running state). EMA: weight ``decay`` on the running state."""
     check_choice(kind, "kind", ("swa", "ema"))
     decay = check_real(decay, "decay", 0, 1, low_open=True, high_open=True)
+    target, candidates = _check_search(target, candidates, score, finish)
     current, steps = target, []
     for k, (level, load) in enumerate(candidates, start=1):
         alpha = k / (k + 1) if kind == "swa" else decay
-        current = finish(interpolate(current, load(), alpha))
-        steps.append(Step(level, alpha, float(score(current)), True))
+        current = _finish(finish, _mix(current, _load(load, level, target), alpha), level, alpha, target)
+        steps.append(Step(level, alpha, _score(score, current, level, alpha), True))
     return current, steps
+
+
+def _check_search(target, candidates, score, finish) -> tuple[State, list]:
+    """The arguments every search shares, checked before any work; the candidates as a list of
+    (level, loader) pairs (the loaders are called later, one candidate at a time)."""
+    check_state(target, "target")
+    if isinstance(candidates, (str, bytes, dict)) or not isinstance(candidates, Iterable):
+        raise TypeError(f"candidates must be an iterable of (level, loader) pairs; got {type(candidates).__name__}")
+    candidates = list(candidates)
+    for i, pair in enumerate(candidates):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"candidates[{i}] must be a pair (level, loader); got {type(pair).__name__}")
+        check_int(pair[0], f"candidates[{i}]'s level", 0)
+        check_callable(pair[1], f"candidates[{i}]'s loader", "() -> state dict")
+    check_callable(score, "score", "(state) -> number")
+    check_callable(finish, "finish", "(state) -> state")
+    return target, candidates
+
+
+def _load(load, level: int, target: State) -> State:
+    """A candidate's state, checked against the target's before it is merged."""
+    return check_state(load(), f"candidate {level}'s state", like=target, like_name="target")
+
+
+def _finish(finish, merged: State, level: int, alpha: float, target: State) -> State:
+    """``finish(merged)``, checked: a state with the target's entries, shapes and dtypes, finite."""
+    return check_state(finish(merged), f"finish(merge of candidate {level} at alpha {alpha})",
+                       like=target, like_name="target", devices=False)
+
+
+def _score(score, merged: State, level: int, alpha: float) -> float:
+    """``score(merged)``, checked: a finite number (a NaN or inf would decide the search silently)."""
+    return check_score(score(merged), f"score(finish(merge of candidate {level} at alpha {alpha}))")

@@ -12,24 +12,46 @@ import math
 import torch
 
 from rglt.kernels.masked_topk import BACKENDS, SCOPES, check_inputs, masked_topk
-from rglt.kernels.masked_topk.reference import prune_count
-from rglt.validate import check_choice, check_int, check_real, is_int
+from rglt.kernels.masked_topk.reference import prune_count, survivor_counts
+from rglt.validate import (check_choice, check_int, check_real, check_seed, check_tensor, is_int, is_real,
+                           require)
 
 
 def _check_inputs(weights, masks, scope, min_ndim=0):
     """Checks shared by both functions, all before any work: a ValueError/TypeError naming the input."""
-    check_inputs(weights, masks)
+    masks = check_inputs(weights, masks)
     for i, w in enumerate(weights):
         if w.ndim < min_ndim:
             raise ValueError(f"weights[{i}] must have at least {min_ndim} dimension(s); got shape "
                              f"{tuple(w.shape)}")
+    for i, m in enumerate(masks):
+        if m is not None:  # nonzero survives: a NaN mask entry would survive as if it were 1
+            check_tensor(m, f"masks[{i}]", finite=True)
     check_choice(scope, "scope", SCOPES)
+    return masks
 
 
 def _check_finite(weights):
     for i, w in enumerate(weights):
-        if not bool(torch.isfinite(w).all()):
-            raise ValueError(f"weights[{i}] must be finite; it holds NaN or inf")
+        check_tensor(w, f"weights[{i}]", finite=True)
+
+
+def _check_fraction(fraction, weights, masks, scope):
+    """magnitude_masks' ``fraction``: a float in [0, 1), or an int count of surviving entries that
+    every group (the list, or each tensor when layerwise) has."""
+    if not is_int(fraction):
+        require(is_real(fraction) and 0 <= fraction < 1, "fraction",
+                "a number in [0, 1) (a share of the survivors) or an int >= 0 (a count of entries)", fraction)
+        return float(fraction)
+    fraction = check_int(fraction, "fraction (as a count of entries)", 0)
+    survivors = survivor_counts(weights, masks)
+    groups = [sum(survivors)] if scope == "global" else survivors
+    for i, n in enumerate(groups):
+        if fraction > n:
+            where = "the list" if scope == "global" else f"weights[{i}]"
+            raise ValueError(f"fraction (as a count of entries) must be <= the surviving entries of {where} "
+                             f"({n}); got {fraction}")
+    return fraction
 
 
 def magnitude_masks(weights, masks=None, fraction=0.2, *, scope="global", backend="auto"):
@@ -53,11 +75,9 @@ def magnitude_masks(weights, masks=None, fraction=0.2, *, scope="global", backen
     threshold |w|, those in earlier tensors and at lower indices go first. Without ties the masks
     equal torch.nn.utils.prune.global_unstructured / l1_unstructured with ``L1Unstructured``.
     """
-    _check_inputs(weights, masks, scope)
-    if is_int(fraction):  # an exact count, e.g. re-pruning an interpolation to a ticket's density
-        fraction = check_int(fraction, "fraction (as a count of entries)", 0)
-    else:
-        fraction = check_real(fraction, "fraction", 0, 1, high_open=True)
+    checked = _check_inputs(weights, masks, scope)
+    # an int is an exact count, e.g. re-pruning an interpolation to a ticket's density
+    fraction = _check_fraction(fraction, weights, checked, scope)
     check_choice(backend, "backend", BACKENDS)
     _check_finite(weights)
     return masked_topk([w.detach() for w in weights], masks, fraction, scope=scope, backend=backend)
@@ -118,8 +138,11 @@ def structured_masks(weights, masks=None, fraction=0.2, *, scope="global"):
 def random_like(mask: torch.Tensor, seed: int) -> torch.Tensor:
     """A uniformly random bool mask of ``mask``'s shape with exactly as many survivors (the random-pruning
     control at the same per-layer count)."""
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a tensor; got {type(mask).__name__}")
+    check_tensor(mask, "mask")
+    if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(f"mask must be a bool tensor or hold only 0 and 1 (its survivors are counted); "
+                         f"got {mask.dtype} values other than 0 and 1")
+    seed = check_seed(seed)
     flat = torch.zeros(mask.numel(), dtype=torch.bool)
     flat[torch.randperm(mask.numel(), generator=torch.Generator().manual_seed(seed))[:int(mask.sum())]] = True
     return flat.reshape(mask.shape)
