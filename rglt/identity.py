@@ -13,6 +13,8 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
+
 
 def unhashed(default: Any) -> Any:
     """A config field that does not change the science (workers, threads, check tolerances): it is
@@ -24,6 +26,29 @@ def hashed_unless_default(default: Any) -> Any:
     """A science field added after results were stored: hashed only when it differs from ``default``
     (the behaviour before the field existed), so every key and config hash stored earlier stays valid."""
     return dataclasses.field(default=default, metadata={"hashed": "unless-default"})
+
+
+def normalised(value: Any, annotation: Any = None) -> Any:
+    """``value`` as the plain Python value it equals, so that equal configs have equal keys: NumPy
+    scalars become Python numbers (inside lists and tuples too), and an int in a field annotated
+    ``float`` becomes a float (``lr=1`` and ``lr=1.0`` are one run)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(normalised(v) for v in value)
+    if annotation in ("float", float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def normalise_fields(config: Any) -> None:
+    """Normalise a frozen dataclass's fields in place (see :func:`normalised`); call it first in
+    ``__post_init__``, so that validation, keys and JSON all see plain Python values."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        plain = normalised(value, f.type)
+        if plain is not value:
+            object.__setattr__(config, f.name, plain)
 
 
 def _check(config: Any) -> None:
@@ -39,7 +64,7 @@ def hashed_fields(config: Any) -> dict[str, Any]:
         hashed, value = f.metadata.get("hashed", True), getattr(config, f.name)
         if hashed is False or (hashed == "unless-default" and value == f.default):
             continue
-        out[f.name] = _science(value)
+        out[f.name] = _science(normalised(value, f.type))
     return out
 
 

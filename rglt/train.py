@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rglt.progress import progress
-from rglt.identity import hashed_unless_default
+from rglt.identity import hashed_unless_default, normalise_fields
 from rglt.validate import check_choice, check_int, check_real, check_seed, is_real, require
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -55,6 +55,7 @@ class TrainConfig:
     mix_alpha: float = hashed_unless_default(1.0)   # lambda ~ Beta(alpha, alpha)
 
     def __post_init__(self):
+        normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
         for name in ("epochs", "batch_size"):
             check_int(getattr(self, name), name, 1)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
@@ -90,6 +91,34 @@ def check_data(data, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"{name} must be (inputs, labels) with the same non-zero length; "
                          f"got shapes {tuple(inputs.shape)} and {tuple(labels.shape)}")
     return inputs, labels
+
+
+IGNORE_INDEX = -100   # cross_entropy's ignore_index: per-token labels of masked-token tasks
+
+
+@torch.no_grad()
+def check_fits(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], name: str = "data") -> None:
+    """``data``'s inputs fit ``model`` and its labels are class indices of its output, checked on one
+    forward pass of one example (in eval mode, so no state changes) before any training or evaluation:
+    a label out of range would otherwise fail deep inside torch, or silently train on garbage."""
+    inputs, labels = data
+    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"{name}[1] (the labels) must hold integer class indices; got dtype {labels.dtype}")
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(inputs[:1].to(next(model.parameters()).device))
+    except (RuntimeError, TypeError, ValueError, IndexError) as err:
+        raise ValueError(f"{name}[0] (the inputs, shape {tuple(inputs.shape)}, dtype {inputs.dtype}) does not fit "
+                         f"the model: {type(err).__name__}: {err}") from None
+    finally:
+        model.train(was_training)
+    classes = logits.shape[1]
+    used = labels[labels != IGNORE_INDEX]
+    if used.numel() and (int(used.min()) < 0 or int(used.max()) >= classes):
+        raise ValueError(f"{name}[1] (the labels) must be class indices in [0, {classes - 1}] for this model's "
+                         f"{classes} outputs (or {IGNORE_INDEX}, ignored); got values in "
+                         f"[{int(used.min())}, {int(used.max())}]")
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
@@ -212,8 +241,10 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be an rglt.train.TrainConfig; got {type(config).__name__}")
     inputs, labels = check_data(data, "data")
+    if criterion is None:   # a custom criterion decides what its labels are
+        check_fits(model, data, "data")
     if evaluate_on is not None:
-        check_data(evaluate_on, "evaluate_on")
+        check_fits(model, check_data(evaluate_on, "evaluate_on"), "evaluate_on")
     masks = _check_masks(model, masks)
     if criterion is not None and (not callable(criterion) or config.mix != "none"):
         raise ValueError(f"criterion must be a callable (logits, labels, inputs) -> summed loss, and config.mix "
@@ -289,6 +320,7 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
 def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_size: int = 1024) -> dict[str, float]:
     """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``data = (inputs, labels)``."""
     inputs, labels = check_data(data, "data")
+    check_fits(model, data, "data")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -296,7 +328,7 @@ def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_si
     for start in range(0, inputs.shape[0], batch_size):
         x, y = inputs[start:start + batch_size].to(device), labels[start:start + batch_size].to(device)
         logits = model(x)
-        valid = y != -100  # cross_entropy's ignore_index: per-token labels of masked-token tasks
+        valid = y != IGNORE_INDEX
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         correct += ((logits.argmax(1) == y) & valid).sum().item()
         counted += valid.sum().item()

@@ -34,7 +34,7 @@ from rglt.data.mnist_1d import KINDS, mnist1d_corrupted, mnist1d_splits
 from rglt.data.msds import msds
 from rglt.data.splits import check_seed
 from rglt.data.vision import vision_corrupted, vision_dataset, vision_splits
-from rglt.identity import hashed_unless_default
+from rglt.identity import hashed_unless_default, normalise_fields
 
 SEQUENCE_TASKS = ("seq-mlm", "seq-chain", "seq-majority", "seq-firstlast", "seq-count")
 TASKS = ("mnist1d", "digits", "cifar10", "cifar100", "svhn", "msds1", "msds2", *SEQUENCE_TASKS)
@@ -58,6 +58,7 @@ class Task:
     minority: float = hashed_unless_default(0.0)
 
     def __post_init__(self):
+        normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
         if self.name not in TASKS:
             raise ValueError(f"name must be one of {', '.join(TASKS)}; got {self.name!r}")
         check_seed(self.split_seed, "split_seed")

@@ -21,7 +21,7 @@ from torch import nn
 from rglt.kernels.masked_topk import BACKENDS, SCOPES
 from rglt.progress import progress
 from rglt.prune.masks import magnitude_masks, structured_masks
-from rglt.identity import hashed_unless_default, unhashed
+from rglt.identity import hashed_unless_default, normalise_fields, unhashed
 from rglt.prune.ticket_store import TicketStore, fingerprint
 from rglt.train import TrainConfig, check_data, evaluate, steps_per_epoch, train
 from rglt.validate import check_choice, check_real, is_int, require
@@ -43,6 +43,7 @@ class IMPConfig:
     backend: str = unhashed("auto")   # every backend gives the same masks, bit for bit
 
     def __post_init__(self):
+        normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
         # Every field is checked here, so that a typo is found before level 0 trains, not after.
         for name in ("rounds", "rewind_step"):
             value = getattr(self, name)

@@ -13,11 +13,12 @@ import json
 from typing import Any
 
 from rglt.data.tasks import Task
-from rglt.identity import hashed_fields, hashed_unless_default, key
+from rglt.identity import hashed_fields, hashed_unless_default, key, normalise_fields
 from rglt.models import build
 from rglt.models.factory import model_family
 from rglt.prune.imp import IMPConfig
 from rglt.train import TrainConfig
+from rglt.validate import check_int
 
 KEY_FORMAT = 1
 # Which parameters IMP prunes (always conv/linear weights, never biases or norms), as flags of
@@ -39,9 +40,16 @@ class ModelSpec:
     shortcut: str | None = None     # ResNets: "A" or "B" (None: "B")
 
     def __post_init__(self):
-        model_family(self.name)  # a ValueError listing the names when unknown
+        normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
+        # Everything build() checks of these fields, checked now: a bad spec fails when the run is made,
+        # not when a worker builds it after other runs have trained.
+        family, _ = model_family(self.name)  # a ValueError listing the names when unknown
+        if self.width is not None:
+            check_int(self.width, "width", 1)
         if self.shortcut not in (None, "A", "B"):
             raise ValueError(f"shortcut must be None, 'A' or 'B'; got {self.shortcut!r}")
+        if self.shortcut is not None and family not in ("cifar_resnet", "resnet18", "resnet50_bottleneck"):
+            raise ValueError(f"shortcut applies to the ResNets only; got shortcut={self.shortcut!r} for {self.name!r}")
 
     def build(self, data, seed: int):
         """The model for a task's ``data`` (an ``rglt.data.TaskData``), initialised with ``seed``."""
@@ -64,6 +72,7 @@ class TicketRun:
     init: TicketRun | None = hashed_unless_default(None)
 
     def __post_init__(self):
+        normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
         for name, cls in (("model", ModelSpec), ("task", Task), ("train", TrainConfig), ("imp", IMPConfig)):
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"{name} must be a {cls.__name__}; got {type(getattr(self, name)).__name__}")
