@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-from rglt.plot import text_table
 
-VERDICTS = ("reproduced", "partly", "not")
+from rglt.plot import text_table
+from rglt.stats import CONVENTION, seeds_to_decide
+
+VERDICTS = ("reproduced", "partly", "not", "inconclusive")
 PROVENANCE_KEYS = ("experiment_version", "config_hash", "git_commit", "device", "torch", "wall_time_s", "date")
 _TEXT_FIELDS = ("claim", "source", "source_value", "ours", "tolerance")
 
@@ -71,10 +74,37 @@ def judged(held: bool, reason: str, *, partly: bool = False) -> dict[str, str]:
     return {"verdict": "partly" if partly else "not", "reason": reason}
 
 
+def derived(interval, low: float = -math.inf, high: float = math.inf, *, what: str = "the effect",
+            precondition: tuple[bool, str] | None = None) -> dict[str, str]:
+    """``verdict`` and ``reason`` for a Claim, derived from an interval (:class:`rglt.stats.Interval`)
+    and the claim's region ``(low, high)`` for ``what``, never typed:
+
+    - **inconclusive** when the regime ``precondition`` ``(holds, "the measured number that decides
+      it")`` fails: the setting cannot test the claim, so it is neither reproduced nor not;
+    - **reproduced** when the interval lies inside the region;
+    - **not** when it lies outside (tested, and it failed: the reason gives the interval);
+    - **inconclusive** when it straddles a boundary, with how many seeds of the same spread would decide.
+    """
+    region = (f"> {low:g}" if math.isinf(high) else f"< {high:g}" if math.isinf(low)
+              else f"in ({low:g}, {high:g})")
+    if precondition is not None and not precondition[0]:
+        return {"verdict": "inconclusive", "reason": f"outside the claim's regime: {precondition[1]}"}
+    measured = f"{what} {interval.mean:.3g}, {CONVENTION} [{interval.low:.3g}, {interval.high:.3g}] (n = {interval.n})"
+    if low < interval.low and interval.high < high:
+        return {"verdict": "reproduced", "reason": ""}
+    if interval.high <= low or interval.low >= high:
+        return {"verdict": "not", "reason": f"{measured}, outside the claimed region {region}"}
+    boundary = low if interval.low <= low < interval.high else high
+    n = seeds_to_decide(interval, boundary)
+    more = f"about {n} seeds of this spread would decide it" if n else "no number of seeds of this spread would decide it"
+    return {"verdict": "inconclusive", "reason": f"{measured} straddles the boundary {boundary:g} of {region}; {more}"}
+
+
 # ---- the claims table ----------------------------------------------------------------------------
 
 _HEADERS = ("verdict", "claim", "source", "source's number", "ours", "tolerance", "reason")
-_VERDICT_STYLE = {"reproduced": "background:#dcfce7", "partly": "background:#fef3c7", "not": "background:#fee2e2"}
+_VERDICT_STYLE = {"reproduced": "background:#dcfce7", "partly": "background:#fef3c7", "not": "background:#fee2e2",
+                  "inconclusive": "background:#e5e7eb"}
 
 
 def _row(claim: Claim) -> list[str]:

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first. A unit is a top-level module or subpackage of rglt (rglt.kernels is kernels/).
 LAYERS = [
     {"rglt", "rglt.kernels"},
-    {"rglt.identity", "rglt.storage", "rglt.paths", "rglt.validate", "rglt.progress", "rglt.plot"},
+    {"rglt.identity", "rglt.storage", "rglt.paths", "rglt.validate", "rglt.progress", "rglt.plot", "rglt.stats"},
     {"rglt.provenance", "rglt.report", "rglt.store", "rglt.benchmark"},
     {"rglt.data", "rglt.models"},
     {"rglt.train"},
