@@ -50,5 +50,6 @@ class _Sleeps(torch.nn.Module):
 def test_forward_seconds_times_each_model_in_inference_mode():
     short, long = _Sleeps(0.002), _Sleeps(0.006)
     fast, slow = forward_seconds([short, long], torch.zeros(1), repeats=5)
-    assert 0.002 <= fast < 0.004 and 0.006 <= slow < 0.009        # sleep() lasts at least as asked
+    # sleep() lasts at least as asked, and a loaded machine may stretch it (a CI run saw 9.8 ms for 6)
+    assert 0.002 <= fast < 0.006 <= slow < 0.03
     assert short.grad_enabled == long.grad_enabled == [False] * 6  # warm-up + 5 rounds, no graph built
