@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import itertools
 import os
@@ -138,7 +139,15 @@ def set_aside(path: str | os.PathLike, why: str = "damaged", *, hidden: bool = F
             continue
 
 
+@functools.cache
 def _umask() -> int:
+    """The process's umask, read once (setting it to read it would race other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
