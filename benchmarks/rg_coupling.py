@@ -137,6 +137,11 @@ def gemm_seconds(shapes: dict, dtype, device: str, repeats: int = 3) -> float:
     return total
 
 
+class CompileTimeout(BaseException):
+    """Raised by SIGALRM inside a cold compile past --compile-timeout: a BaseException, so that no
+    ``except Exception`` (or ``except OSError``, as TimeoutError would be) inside torch swallows it."""
+
+
 def _worker(case) -> list[dict]:
     """Run one (config, scope) in this process (run_case gave it its thread count), its variants' timed
     steps interleaved so that machine noise hits them alike; returns one row per variant."""
@@ -158,8 +163,8 @@ def _worker(case) -> list[dict]:
         return loss
 
     def too_long(signum, frame):
-        raise TimeoutError(f"the first step (a cold torch.compile) ran past --compile-timeout "
-                           f"{case['compile_timeout']} s")
+        raise CompileTimeout(f"the first step (a cold torch.compile) ran past --compile-timeout "
+                             f"{case['compile_timeout']} s")
 
     rows, live = {}, []
     for variant in case["variants"]:
@@ -174,7 +179,7 @@ def _worker(case) -> list[dict]:
         try:
             loss = step(variant)
             sync()
-        except Exception as e:  # noqa: BLE001 - a compile failure is a result to record, not a crash
+        except (Exception, CompileTimeout) as e:  # noqa: BLE001 - a compile failure is a result to record
             if variant not in ("compile", "fast", "fast-bf16"):
                 raise
             rows[variant] = dict(row, error=f"{type(e).__name__}: {e}"[:2000])
