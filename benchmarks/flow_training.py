@@ -106,9 +106,11 @@ def main(argv=None) -> None:
                         help="runs per path: the initial weights as drawn, then moved one ulp (default 3)")
     parser.add_argument("--batch", type=int, default=64, help="images per step (default 64)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the runs train (default cpu)")
-    parser.add_argument("--paths", nargs="+", default=list(PATHS), help=f"train_flow backends (default {' '.join(PATHS)})")
+    from rglt.flow.model import BACKENDS
+    parser.add_argument("--paths", nargs="+", choices=BACKENDS, default=list(PATHS),
+                        help=f"train_flow backends (default {' '.join(PATHS)})")
     parser.add_argument("--check-steps", type=int, default=0,
-                        help="also train the CPU eager reference this many steps and check every run's first steps against it")
+                        help="also train the CPU eager reference this many steps; check every run's first steps against it")
     parser.add_argument("--quick", action="store_true", help=f"smoke check: the flow shrunk to {QUICK}")
     parser.add_argument("--output", type=Path, default=None, help="output JSON path")
     parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one run

@@ -275,7 +275,8 @@ def compare_stores(device_root, reference_root, levels: int) -> dict:
     from rglt.prune import TicketStore
     dev, ref = TicketStore(Path(device_root) / "r0"), TicketStore(Path(reference_root) / "r0")
     a, b = dev.rewind(), ref.rewind()
-    rewind = {name: float((a[name].double() - y.double()).abs().max() / y.double().abs().max().clamp_min(1e-12))
+    # relative to the tensor's largest |value|, floored at 1e-6: a tensor still ~0 is compared absolutely
+    rewind = {name: float((a[name].double() - y.double()).abs().max() / y.double().abs().max().clamp_min(1e-6))
               for name, y in b.items() if y.numel()}
     kept = [[int(sum(m.sum() for m in store.load(level).masks.values())) for store in (dev, ref)]
             for level in range(levels)]

@@ -45,6 +45,8 @@ from rglt import benchmark
 from _common import Budget, save  # benchmarks/ is on sys.path when run as a script
 
 FRACTION = 0.2
+METHODS = ("masked_topk/reference", "masked_topk/reference+masks", "masked_topk/triton", "masked_topk/triton+masks",
+           "prune.global_unstructured", "torch.topk", "torch.kthvalue", "torch.sort")
 # Peak extra bytes per fp32 weight of one call, beyond the inputs: measured on the CPU at 2e7 weights in
 # 40 tensors (masked_topk-cpu.json: peak RSS rise / weights, rounded up); Triton's: its new masks (1 B)
 # plus per-block tie counts (16 B per 4096 weights). At 1e9 weights (4 GB) with the 1.25 margin every
@@ -199,7 +201,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="timing rounds per case (rglt.benchmark.time_call; median and IQR reported)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--methods", nargs="+", default=None, help="subset of methods to run")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=None, help="subset of methods to run")
     parser.add_argument("--budget", type=float, default=None, help="seconds for all cases (default: no limit)")
     parser.add_argument("--case-timeout", type=float, default=None, help="seconds for one case (default: no limit)")
     parser.add_argument("--out", type=Path, default=None, help="output JSON path")
@@ -214,10 +216,9 @@ def main(argv=None) -> None:
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
     sizes = args.sizes or ([1e6, 1e7, 2e7] + ([1e8, 1e9] if cuda else []))
-    methods = ["masked_topk/reference", "masked_topk/reference+masks"]
-    if cuda or os.environ.get("TRITON_INTERPRET") == "1":   # on the CPU interpreted: a dry run, not a timing
-        methods += ["masked_topk/triton", "masked_topk/triton+masks"]
-    methods += ["prune.global_unstructured", "torch.topk", "torch.kthvalue", "torch.sort"]
+    # Triton on the CPU only interpreted: a dry run, not a timing
+    triton = cuda or os.environ.get("TRITON_INTERPRET") == "1"
+    methods = [m for m in METHODS if triton or not m.startswith("masked_topk/triton")]
     if args.methods:
         methods = [m for m in methods if m in args.methods]
     cases = [(int(n), args.tensors, m) for n in sizes for m in methods]

@@ -4,48 +4,53 @@ A GPU is lent for minutes, so everything is prepared here and runs in one go (``
 from a clean checkout), one part after the other, each a subprocess under a hard time limit (its budget),
 each writing one record with provenance through rglt.benchmark to ``benchmarks/results/<name>-<kind>.json``
 (kind: ``cuda-<device name>``, e.g. ``masked_topk-cuda-nvidia-h100-80gb-hbm3.json``), then a summary
-(printed, and ``gpu_check-<kind>.json``). The parts reuse the benchmark scripts:
+(printed, and ``gpu_check-<kind>.json``). The parts reuse the benchmark scripts.
 
- part          budget  what                                           how the budget was estimated (H100)
- kernel_tests    90 s  the kernel tests on CUDA (pytest: masked top-k  55 tests; a cold Triton JIT compile per kernel
-                       exact in every dtype with ties; the couplings   specialisation (~1 s, a few dozen) and one CPU
+The budgets, enforced (each part is killed at its budget; masked_topk.py and rg_coupling.py stop starting
+cases SCRIPT_SLACK_S before it, and record what they skipped), estimated for one H100, since no GPU was at
+hand when this was written:
+
+ part          budget  what                                           how the budget was estimated
+ kernel_tests    80 s  the kernel tests on CUDA (pytest: masked top-k  55 tests; a cold Triton JIT compile per kernel
+                       exact in every dtype with ties; the couplings   specialisation (~1 s, a few dozen), one CPU
                        against the reference; fp64 gradcheck)          torch.compile test (12 s on one core here)
- masked_topk    110 s  benchmarks/masked_topk.py: Triton (with and     20 fresh processes (~4 s each to start torch
-                       without masks) against global_unstructured,    and CUDA); 3 rounds of do_bench (>= 100 ms or
-                       torch.topk and torch.kthvalue at 1e6..1e9       >= 8 calls) per case: Triton at 1e9 ~4 passes
-                       weights in 40 tensors, with the fraction of     over 4 GB at ~3 TB/s = 6 ms a call; the peers
-                       one streaming pass (and of nominal HBM)         0.1-1 s a call at 1e9 (3-25 s a case);
-                                                                       kthvalue (one thread block per slice in
-                                                                       torch's CUDA kernel) last, each case <= 30 s
- rg_coupling    170 s  benchmarks/rg_coupling.py at batch 512: eager,  4 processes; MSDS model step 10.4 TFLOP (fp32
-                       Triton and torch.compile, one RG layer and the  GEMMs at ~50 TFLOP/s + elementwise: ~0.4 s),
-                       whole flow, cpu profile and MSDS original:      ~27 steps per variant (warm-up, memory step,
-                       images/s and the GEMM rate                      3 do_bench rounds of >= 8): ~11 s a variant;
-                                                                       the cpu profile's step 0.24 TFLOP; a cold
-                                                                       compile (unknown on a GPU: 36 s for one tiny
-                                                                       layer on one CPU core here) capped at 40 s
+ masked_topk    130 s  benchmarks/masked_topk.py: Triton (with and     20 fresh processes, ~3-4 s each to start torch
+                       without masks) against global_unstructured,    and CUDA and run 3 do_bench rounds (>= 100 ms
+                       torch.topk and torch.kthvalue at 1e6, 1e7, 1e8  or >= 8 calls each) below 1e9; at 1e9 Triton
+                       and 1e9 weights in 40 tensors, with the share   makes ~4 passes over 4 GB (~6 ms a call at
+                       of one streaming pass (and of nominal HBM)      3 TB/s), the peers 0.1-1 s a call (5-25 s a
+                                                                       case); kthvalue, one thread block per slice in
+                                                                       torch's CUDA kernel, comes last; <= 30 s a case
+ rg_coupling    160 s  benchmarks/rg_coupling.py at batch 512: eager,  4 processes, MSDS first; its flow's step is
+                       Triton and torch.compile, one RG layer and the  10.4 TFLOP (fp32 GEMMs at ~50 TFLOP/s plus the
+                       whole flow, MSDS original and the cpu profile:  elementwise work: ~0.4 s), ~26 steps a variant
+                       images/s and the GEMM rate                      (warm-up, memory step, 3 do_bench rounds of
+                                                                       >= 8 calls): ~10 s a variant; the cpu profile's
+                                                                       step 0.24 TFLOP; a cold compile (36 s for one
+                                                                       tiny layer on a CPU core here, unknown on a
+                                                                       GPU) stopped at 30 s and recorded as such
  flow_training   45 s  benchmarks/flow_training.py: 50 RG-Flow steps   ~10 ms a step on the GPU + a held-out
-                       (cpu profile, Triton couplings) on CUDA, its    evaluation of 128 images per step; the
-                       first 10 checked against the CPU eager run      reference ~1 s a step on one CPU thread;
-                                                                       two processes side by side: ~25 s
+                       (cpu profile, Triton couplings) on CUDA, the    evaluation of 128 images after each; the
+                       first 10 checked against the CPU eager run      reference ~1 s a step on one CPU thread; both
+                                                                       processes side by side: ~25 s
  imp             45 s  benchmarks/imp.py: a 2-level IMP run (1D        32 steps a level at batch 128 (~1.2 s an
                        ResNet-20, width 16, MNIST-1D, Triton masks)    epoch on one CPU thread here, less on the
                        on CUDA, then on the CPU; the rewind weights    GPU) + MNIST-1D generation (3 s) + start,
                        (first 7 steps) and kept counts compared        twice: ~25 s
  total          460 s  + this script's start and summary (~10 s): under 8 minutes even if every part runs out
 
-Memory on one H100 (80 GB: 85.0e9 bytes, 79.2 GiB):
-- masked top-k at 1e9 fp32 weights: 4.0 GB of weights (+1.0 GB of masks for ``+masks``); the peak extra
-  bytes per weight, measured on the CPU at 2e7 (benchmarks/masked_topk.py PEAK_EXTRA_BYTES): Triton 1.1
-  (its new masks), torch.kthvalue 17, torch.topk 23, global_unstructured 44 (the concatenations, a float
-  mask per tensor, |w|, topk's values and int64 indices). With masked_topk.py's 1.25 margin the largest,
-  global_unstructured, needs (4 + 44) x 1.25 = 60 GB: every peer fits (the script skips, and records, a
-  case that would not: on a 40 GB GPU global_unstructured and topk at 1e9). torch.sort (25 B) would fit
-  but is left out for time.
+Memory on one H100 (85.0e9 bytes = 79.2 GiB reported, about 78 GiB usable):
+- masked top-k at 1e9 fp32 weights: 4.0 GB of weights (+1.0 GB of masks for ``+masks``) and the peak extra
+  bytes per weight measured on the CPU at 2e7 (``PEAK_EXTRA_BYTES`` in benchmarks/masked_topk.py):
+  Triton 1.1 (its new masks), torch.kthvalue 17, torch.topk 23, global_unstructured 44 (the
+  concatenations, a float mask per tensor, |w|, topk's values and int64 indices). With the script's 1.25
+  margin: Triton 6.4 GB, kthvalue 26, topk 34 and global_unstructured (4 + 44) x 1.25 = 60 GB: every peer
+  fits. The script skips, and records, a case that would not (on a 40 GB GPU, global_unstructured at
+  1e9). torch.sort (25 B a weight) would fit but is left out for time.
 - the couplings at batch 512: the tensors saved for backward, counted with saved_tensors_hooks at
   batch 2 and 4 on the CPU (linear in the batch): cpu profile 1.9 GiB (one layer) and 5.0 GiB (the
   flow); MSDS original 25.4 GiB (one layer) and 68.2 GiB (the flow: 134.5 MiB an image + 0.9 GiB of
-  normalised weights), plus 0.3 GiB of parameters and 0.3 of gradients: ~70 of 79 GiB, so its processes
+  normalised weights), plus 0.3 GiB of parameters and 0.3 of gradients: ~70 of 78 GiB, so its processes
   run with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True against fragmentation.
 - training: the cpu-profile flow at batch 64 and a 94k-parameter ResNet: well under 1 GiB.
 
@@ -58,7 +63,6 @@ Exit status 0 when every part wrote its record and every check passed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -76,7 +80,7 @@ DRY_TESTS = "(equals_reference and (global-dtype0 or 8-0-False or k2-size4)) or 
 TOPK_METHODS = ["masked_topk/triton", "masked_topk/triton+masks", "prune.global_unstructured", "torch.topk",
                 "torch.kthvalue"]   # kthvalue last: the slowest at 1e9 spends what is left
 DRY_METHODS = TOPK_METHODS[1:3] + TOPK_METHODS[4:]   # each code path once (topk and kthvalue share one)
-BUDGET_S = {"kernel_tests": 90, "masked_topk": 110, "rg_coupling": 170, "flow_training": 45, "imp": 45}
+BUDGET_S = {"kernel_tests": 80, "masked_topk": 130, "rg_coupling": 160, "flow_training": 45, "imp": 45}
 SCRIPT_SLACK_S = 10   # of a part's budget, for its script's own start and record (the rest: --budget)
 
 
@@ -93,9 +97,9 @@ def commands(out: Path, kind: str, dry: bool) -> dict[str, list[str]]:
                              "--budget", budget("masked_topk"), "--case-timeout", "30", "--out", path("masked_topk")]
                             + ([] if gpu else ["--threads", "1"]),
         "rg_coupling": py + [str(BENCH / "rg_coupling.py"), "--device", "cuda" if gpu else "cpu",
-                             "--configs", "cpu-profile", *(["msds-original"] if gpu else []),
+                             "--configs", *(["msds-original", "cpu-profile"] if gpu else ["cpu-profile"]),
                              "--scopes", *(["layer", "model"] if gpu else ["layer"]),
-                             "--variants", "eager", "triton", "compile", "--compile-timeout", "40" if gpu else "1",
+                             "--variants", "eager", "triton", "compile", "--compile-timeout", "30" if gpu else "1",
                              "--budget", budget("rg_coupling"), "--output", path("rg_coupling")]
                             + (["--batch", "512", "--repeats", "3", "--warmup", "2"] if gpu
                                else ["--quick", "--threads", "1"]),
@@ -190,7 +194,8 @@ def headline(part: str, record) -> list[str]:
                 f"{c['name']}: steps 0-{check['steps']} against the CPU eager reference: "
                 f"{max([c['step0_held_out_bpd_diff'], *c['train_bpd_diffs']]):.1e} bpd at most: "
                 f"{'ok' if c['ok'] else 'FAILED'}" for c in (check["runs"] if check else [])]
-    return [f"{r['model']} on {r.get('device')}: {r['levels_per_hour']:.0f} levels/h, accuracy {r['final_accuracy']}"
+    return [f"{r['model']} on {r.get('device')} ({r.get('backend')} masks): {r['levels_per_hour']:.0f} levels/h, "
+            f"accuracy {r['final_accuracy']}"
             for r in rows if "wall_s" in r] + [
             f"{c['model']}: " + (f"rewind weights within {c['rewind_max_relative_diff']:.1e}, kept {c['kept_per_level']}, "
                                  f"masks agree {c['last_level_mask_agreement']:.2%}" if "kept_per_level" in c
