@@ -123,7 +123,7 @@ def main(argv=None) -> None:
     if min(steps, train, held_out, args.batch) < 1 or train < args.batch:
         parser.error("--steps, --held-out and --batch must be >= 1, --train >= --batch (one batch)")
     if args.replicates < 1 or not 0 <= args.check_steps <= steps:
-        parser.error(f"--replicates must be >= 1 (a spread needs two runs per path), --check-steps in [0, --steps]")
+        parser.error("--replicates must be >= 1 (a spread needs 2 or more), --check-steps in [0, --steps]")
     import torch
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")

@@ -82,6 +82,8 @@ TOPK_METHODS = ["masked_topk/triton", "masked_topk/triton+masks", "prune.global_
 DRY_METHODS = TOPK_METHODS[1:3] + TOPK_METHODS[4:]   # each code path once (topk and kthvalue share one)
 BUDGET_S = {"kernel_tests": 80, "masked_topk": 130, "rg_coupling": 160, "flow_training": 45, "imp": 45}
 SCRIPT_SLACK_S = 10   # of a part's budget, for its script's own start and record (the rest: --budget)
+# The code a record depends on, for its provenance's git_dirty (the records written meanwhile excepted).
+CODE = ("rglt", "kernels", "benchmarks", "scripts", "tests", ":!benchmarks/results")
 
 
 def commands(out: Path, kind: str, dry: bool) -> dict[str, list[str]]:
@@ -150,7 +152,7 @@ def kernel_tests(record: Path, device: str, dry: bool, timeout: float) -> int | 
     counts = {k: sum(c["outcome"] == k for c in cases) for k in ("passed", "failed", "error", "skipped")}
     data = dict(benchmark="kernel_tests", command=" ".join(cmd[1:]), exit_status=status, seconds=round(seconds, 1),
                 **counts, results=cases)
-    benchmark.write_record(record, data, benchmark.record_provenance(device, code=("kernels", "tests", "rglt")))
+    benchmark.write_record(record, data, benchmark.record_provenance(device, code=CODE))
     return status
 
 
@@ -229,7 +231,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     device = "cpu" if args.dry_run else "cuda"
     kind, name = benchmark.device_kind(device)
-    commit, dirty = git_state(("rglt", "kernels", "benchmarks", "scripts", "tests"))
+    commit, dirty = git_state(CODE)
     print(f"GPU check{' (dry run on the CPU, Triton interpreted)' if args.dry_run else ''}: {name}, commit "
           f"{commit[:10]}{' with uncommitted changes: records made now cannot be committed' if dirty else ''}; "
           f"records in {out}", flush=True)
@@ -265,8 +267,7 @@ def main(argv=None) -> int:
             print(f"    {line}")
     data = dict(benchmark="gpu_check", dry_run=args.dry_run, seconds=round(time.monotonic() - start, 1),
                 budgets_s=BUDGET_S, ok=all(p["ok"] for p in parts), results=parts)
-    path = benchmark.write_record(out / f"gpu_check-{kind}.json", data, benchmark.record_provenance(
-        device, code=("rglt", "kernels", "benchmarks", "scripts", "tests")))
+    path = benchmark.write_record(out / f"gpu_check-{kind}.json", data, benchmark.record_provenance(device, code=CODE))
     print(f"wrote {path}")
     return 0 if data["ok"] else 1
 
