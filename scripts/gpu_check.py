@@ -116,6 +116,10 @@ def commands(out: Path, kind: str, dry: bool) -> dict[str, list[str]]:
     }
 
 
+def _stamp(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
 def run(cmd: list[str], timeout: float, env: dict | None = None) -> tuple[int | str, float]:
     """Run ``cmd`` (its output to ours) in its own process group, killed whole past ``timeout``:
     (exit status or "timed out", seconds)."""
@@ -242,7 +246,7 @@ def main(argv=None) -> int:
         budget = 300 if args.dry_run else BUDGET_S[part]
         print(f"\n== {part} (budget {budget} s)", flush=True)
         record_path = out / f"{part}-{kind}.json"
-        record_path.unlink(missing_ok=True)   # a record left by an earlier run must not pass for this one's
+        before = _stamp(record_path)   # a record left by an earlier run must not pass for this one's
         if part == "kernel_tests":
             begun = time.monotonic()
             status = kernel_tests(record_path, device, args.dry_run, budget)
@@ -250,14 +254,15 @@ def main(argv=None) -> int:
         else:
             env = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"} if part == "rg_coupling" else None
             status, seconds = run(cmds[part], budget, env)
+        new = _stamp(record_path) not in (None, before)
         try:
-            record = benchmark.load_record(record_path)
-            ok = status == 0 and _checks(part, record)
-            lines = headline(part, record)
-        except (FileNotFoundError, ValueError, KeyError) as e:
+            record = benchmark.load_record(record_path) if new else None
+            ok = new and status == 0 and _checks(part, record)
+            lines = headline(part, record) if new else [f"no new record {record_path.name} (exit {status})"]
+        except (ValueError, KeyError) as e:
             ok, lines = False, [f"no usable record: {type(e).__name__}: {e}"]
         parts.append(dict(part=part, ok=ok, status=status, seconds=round(seconds, 1), budget_s=budget,
-                          record=record_path.name if record_path.exists() else None, summary=lines))
+                          record=record_path.name if new else None, summary=lines))
 
     print(f"\n== summary ({time.monotonic() - start:.0f} s; records in {out})")
     for p in parts:
