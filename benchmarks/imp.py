@@ -16,30 +16,43 @@ Variants, each in a fresh subprocess, one after the other (never two at once):
   G replicates becomes one grouped layer (groups = G), each replicate reading its own batch order, so
   each kernel call does G models' work; two one-thread workers. The maths is each replicate's own
   (grouped convolution, per-channel BatchNorm and the optimizer are separable), but the float reduction
-  order differs, so its tickets are not the runner's bit for bit: it is measured, not used by the book.
+  order differs, so its tickets are not the runner's bit for bit: it is measured, not used by the book;
+- ``imp`` (not run by default): ``rglt.prune.imp`` itself, as ``train_tickets`` calls it, on ``--device``
+  (one thread on the host) into a temporary ticket store, its masks from the Triton kernels (CUDA, or
+  the CPU under TRITON_INTERPRET=1; else the reference). ``--check`` also runs it on the CPU with the
+  reference masks and compares replicate 0 of the two: the rewind weights (the first ``--rewind-step``
+  training steps, the same initial weights and batches) within REWIND_TOLERANCE of each tensor's largest
+  |value|, and the same number of weights kept at every level; the last level's mask agreement and the
+  accuracies are reported.
 
 levels/hour = replicates x levels / wall time x 3600 (process start, data loading and evaluation included).
 Each variant runs once in its own process (``rglt.benchmark.run_case``, which sets its thread count), timed
 by one wall clock: an IMP run is long enough to time alone, and repeating it is what the replicates do.
 Usage: python benchmarks/imp.py [--models resnet20 vgg16] [--width 16] [--replicates 4] [--levels 3]
-       [--epochs 5] [--variants plain runner grouped] [--out PATH]
+       [--epochs 5] [--variants plain runner grouped imp] [--device cpu|cuda] [--check] [--out PATH]
 Writes JSON with provenance atomically to benchmarks/results/imp-<device-kind>.json.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from _common import save  # benchmarks/ is on sys.path when run as a script
 
 from rglt import benchmark
 
-VARIANTS = ("plain", "runner", "grouped")
+VARIANTS = ("plain", "runner", "grouped", "imp")
 BATCH, LR, MOMENTUM, WEIGHT_DECAY, FRACTION = 128, 0.1, 0.9, 5e-4, 0.2
+# The check: after the same first steps from the same weights, a device's rewind weights differ from the
+# CPU's by float rounding, which cuDNN's default TF32 convolutions raise to ~1e-3 of a value; a wrong
+# device path (masks not applied, another batch order) moves them by O(1).
+REWIND_TOLERANCE = 1e-2
 
 
 def _runs(case):
@@ -239,12 +252,49 @@ def _grouped(case):
     return [a for part in map_jobs(_grouped_job, [j for j in jobs if j[1]], workers=2) for a in part]
 
 
+# ---- (d) rglt.prune.imp on a device ------------------------------------------------------------
+
+def _imp(case):
+    from rglt.data.tasks import load_task
+    from rglt.models import prunable_parameters
+    from rglt.prune import PRUNABLE, TicketStore, imp
+
+    accuracies = []
+    for run in _runs(case):   # train_tickets' model and prunable weights, on the device, into case["store"]
+        data = load_task(run.task)
+        store = imp(lambda: run.model.build(data, seed=run.replicate).to(case["device"]),
+                    lambda model: [n for n, _ in prunable_parameters(model, **PRUNABLE[run.prunable])],
+                    data.train, run.train, dataclasses.replace(run.imp, backend=case["backend"]),
+                    TicketStore(Path(case["store"]) / f"r{run.replicate}"), evaluate_on=data.test)
+        accuracies.append(store.metrics(case["levels"] - 1)["accuracy"])
+    return accuracies
+
+
+def compare_stores(device_root, reference_root, levels: int) -> dict:
+    """Replicate 0 of the ``imp`` variant on a device against the CPU reference (see the module doc)."""
+    from rglt.prune import TicketStore
+    dev, ref = TicketStore(Path(device_root) / "r0"), TicketStore(Path(reference_root) / "r0")
+    a, b = dev.rewind(), ref.rewind()
+    # relative to the tensor's largest |value|, floored at 1e-6: a tensor still ~0 is compared absolutely
+    rewind = {name: float((a[name].double() - y.double()).abs().max() / y.double().abs().max().clamp_min(1e-6))
+              for name, y in b.items() if y.numel()}
+    kept = [[int(sum(m.sum() for m in store.load(level).masks.values())) for store in (dev, ref)]
+            for level in range(levels)]
+    last = [dev.load(levels - 1).masks, ref.load(levels - 1).masks]
+    agree = sum(int((last[0][n] == m).sum()) for n, m in last[1].items()) / sum(m.numel() for m in last[1].values())
+    worst = max(rewind, key=rewind.get)
+    return dict(rewind_max_relative_diff=rewind[worst], rewind_worst_tensor=worst, rewind_tolerance=REWIND_TOLERANCE,
+                kept_per_level=kept, last_level_mask_agreement=agree,
+                accuracy=[[s.metrics(level)["accuracy"] for s in (dev, ref)] for level in range(levels)],
+                ok=rewind[worst] <= REWIND_TOLERANCE and all(x == y for x, y in kept))
+
+
 # ---- driver -------------------------------------------------------------------------------------
 
 def _case(case):
     """One variant, timed in this (fresh) process, whose thread count run_case set; returns its row."""
     start = time.perf_counter()
-    accuracies = {"plain": _plain, "runner": _runner, "grouped": _grouped}[case["variant"]](case)
+    accuracies = {"plain": _plain, "runner": _runner, "grouped": _grouped, "imp": _imp}[case["variant"]](case)
     wall = time.perf_counter() - start
     levels = case["replicates"] * case["levels"]
     return dict(case, wall_s=round(wall, 2), levels_done=levels, levels_per_hour=round(levels / wall * 3600, 1),
@@ -260,7 +310,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--rewind-step", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the plain loop")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS[:3]), choices=VARIANTS)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the imp variant trains")
+    parser.add_argument("--check", action="store_true", help="check the imp variant against a CPU reference run")
     parser.add_argument("--out", default=None)
     parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one variant
     args = parser.parse_args()
@@ -271,30 +323,54 @@ def main():
             parser.error(f"--{name} must be >= {2 if name == 'levels' else 1}; got {getattr(args, name)}")
     if args.replicates < 2 and "grouped" in args.variants:
         parser.error("--replicates must be >= 2 for the grouped variant")
+    if (args.device != "cpu" or args.check) and args.variants != ["imp"]:
+        parser.error("--device and --check apply to the imp variant alone: pass --variants imp")
 
     import torch
-    results = []
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    # The Triton masks where they run (CUDA; the CPU interpreted), else the reference.
+    backend = "triton" if args.device == "cuda" or os.environ.get("TRITON_INTERPRET") == "1" else "reference"
+    runs = [(args.device, backend)] + ([("cpu", "reference")] if args.check else [])
+    results, checks = [], []
     for model in args.models:
         for variant in args.variants:
-            case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
-                        epochs=args.epochs, rewind_step=args.rewind_step, threads=args.threads, variant=variant)
-            try:   # the plain loop on all its threads; the runner's and grouped's workers have one each
-                record = benchmark.run_case(__file__, case, env={"RGLT_PROGRESS": "0"},
-                                            threads=args.threads if variant == "plain" else 1)
-            except benchmark.CaseError as e:
-                print(f"{model} {variant}: {e}", file=sys.stderr)
-                results.append(dict(case, error=e.stderr[-2000:]))
-                continue
-            record["load_average_after"] = list(os.getloadavg())
-            results.append(record)
-            print(f"{model:10s} {variant:8s} {record['wall_s']:8.1f} s  {record['levels_per_hour']:8.1f} levels/h  "
-                  f"accuracy {sum(record['final_accuracy']) / len(record['final_accuracy']):.4f}", flush=True)
+            stores = []
+            for device, masks in runs if variant == "imp" else [(None, None)]:
+                case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
+                            epochs=args.epochs, rewind_step=args.rewind_step, threads=args.threads, variant=variant)
+                if variant == "imp":   # its tickets in a temporary store, kept until the check has read them
+                    stores.append(tempfile.TemporaryDirectory(prefix="rglt-bench-imp-"))
+                    case.update(device=device, backend=masks, store=stores[-1].name)
+                try:   # the plain loop on all its threads; the other variants' workers have one each
+                    record = benchmark.run_case(__file__, case, env={"RGLT_PROGRESS": "0"},
+                                                threads=args.threads if variant == "plain" else 1)
+                except benchmark.CaseError as e:
+                    print(f"{model} {variant}: {e}", file=sys.stderr)
+                    results.append(dict(case, error=e.stderr[-2000:]))
+                    continue
+                record["load_average_after"] = list(os.getloadavg())
+                results.append(record)
+                print(f"{model:10s} {variant:8s} {record['wall_s']:8.1f} s  {record['levels_per_hour']:8.1f} levels/h  "
+                      f"accuracy {sum(record['final_accuracy']) / len(record['final_accuracy']):.4f}"
+                      + (f"  ({device}, {masks} masks)" if device else ""), flush=True)
+            if args.check:
+                ok = all("error" not in r for r in results[-len(runs):])
+                checks.append(dict(model=model, **(compare_stores(stores[0].name, stores[1].name, args.levels) if ok
+                                                   else dict(ok=False, error="a run failed: nothing to compare"))))
+                c = checks[-1]
+                print(f"{model}: {args.device} against the CPU reference: " + (
+                      f"rewind weights differ by {c['rewind_max_relative_diff']:.1e} of a tensor's largest |value| "
+                      f"(at most {REWIND_TOLERANCE}), weights kept per level {c['kept_per_level']}, last masks agree "
+                      f"on {c['last_level_mask_agreement']:.2%}: {'ok' if c['ok'] else 'FAILED'}" if ok else c["error"]))
+            for store in stores:
+                store.cleanup()
     data = dict(benchmark="imp", task="mnist1d (4,000 train / 1,000 test, length 40)",
                 workload=dict(batch=BATCH, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, fraction=FRACTION,
                               schedule="one-cycle, pct_start 0.3"),
                 timing="wall time of one fresh subprocess per variant, variants one after another",
-                results=results)
-    provenance = benchmark.record_provenance("cpu", code=("rglt", "kernels", "benchmarks", ":!benchmarks/results"),
+                results=results, check=checks or None)
+    provenance = benchmark.record_provenance(args.device, code=("rglt", "kernels", "benchmarks", ":!benchmarks/results"),
                                              threads=args.threads, torch_interop=torch.get_num_interop_threads())
     save(args.out or benchmark.record_path(f"imp-{provenance['device_kind']}"), data, provenance)
 

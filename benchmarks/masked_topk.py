@@ -4,7 +4,8 @@ Task: prune 20% of the weights with the smallest |w| over a list of fp32 tensors
 (global scope), as one IMP round does. Methods:
 
 - ``masked_topk/reference``: the PyTorch radix select (no masks, and with 20% of entries already pruned);
-- ``masked_topk/triton``: the Triton kernels (CUDA only);
+- ``masked_topk/triton``: the Triton kernels (CUDA; on the CPU only under TRITON_INTERPRET=1, whose
+  timings mean nothing);
 - ``prune.global_unstructured``: torch.nn.utils.prune with L1Unstructured (builds the masks and the
   reparametrisation, as users call it);
 - ``torch.topk`` / ``torch.kthvalue`` / ``torch.sort``: the threshold over ``torch.cat`` of |w| (the
@@ -19,20 +20,62 @@ on CUDA, ``torch.cuda.max_memory_allocated()`` minus the memory allocated before
 weights' bytes divided by the median time (one logical read of every weight). Records made before the
 shared harness (``timing`` absent) timed ``--repeats`` single calls with ``time.perf_counter``.
 
+The limit: no method can beat one streaming read of the weights. Each case also times that pass
+(``w.sum()`` of every tensor, same harness, same process: ``stream_s``) and reports
+``fraction_of_stream`` = stream_s / median_s; on CUDA also the nominal HBM bandwidth from the device's
+memory clock and bus width (``hbm_gb_s``) and ``fraction_of_hbm`` = GB/s over it.
+
+Memory: a case is skipped (and recorded so) when its estimated peak, the inputs plus
+``PEAK_EXTRA_BYTES`` per weight of the method, times a 1.25 margin, exceeds the device's memory (the GPU's,
+or the machine's RAM). ``--budget`` bounds the seconds spent on all cases (``--case-timeout`` each one):
+a case past its time is recorded as an error and the cases left once the budget is spent as skipped.
+
 Usage: python benchmarks/masked_topk.py [--sizes 1e6 1e7 2e7] [--tensors 40] [--extra 2e7:400]
-       [--repeats 3] [--threads N] [--out PATH]
+       [--repeats 3] [--threads N] [--methods ...] [--budget S] [--case-timeout S] [--out PATH]
 Writes JSON with provenance atomically to benchmarks/results/masked_topk-<device-kind>.json.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 from pathlib import Path
 
 from rglt import benchmark
-from _common import save  # benchmarks/ is on sys.path when run as a script
+from _common import Budget, save  # benchmarks/ is on sys.path when run as a script
 
 FRACTION = 0.2
+METHODS = ("masked_topk/reference", "masked_topk/reference+masks", "masked_topk/triton", "masked_topk/triton+masks",
+           "prune.global_unstructured", "torch.topk", "torch.kthvalue", "torch.sort")
+# Peak extra bytes per fp32 weight of one call, beyond the inputs: measured on the CPU at 2e7 weights in
+# 40 tensors (masked_topk-cpu.json: peak RSS rise / weights, rounded up); Triton's: its new masks (1 B)
+# plus per-block tie counts (16 B per 4096 weights). At 1e9 weights (4 GB) with the 1.25 margin every
+# method fits an 80 GB GPU: global_unstructured, the largest, needs (4 + 44) x 1.25 = 60 GB.
+PEAK_EXTRA_BYTES = {"masked_topk/reference": 2.5, "masked_topk/triton": 1.1, "prune.global_unstructured": 44,
+                    "torch.topk": 23, "torch.kthvalue": 17, "torch.sort": 25}
+MARGIN = 1.25
+
+
+def needed_bytes(n: int, method: str) -> float:
+    """Estimated peak memory of a case: fp32 weights (4 B), input masks (1 B) and the method's extra."""
+    base = method.removesuffix("+masks")
+    return MARGIN * n * (4 + (1 if method.endswith("+masks") else 0) + PEAK_EXTRA_BYTES[base])
+
+
+def device_memory(device: str) -> int:
+    """Bytes of memory on ``device``: the GPU's, or the machine's RAM."""
+    if device == "cuda":
+        import torch
+        return torch.cuda.get_device_properties(0).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def hbm_gb_s() -> float | None:
+    """The GPU's nominal memory bandwidth: double data rate x bus width x memory clock (None if unknown)."""
+    import torch
+    props = torch.cuda.get_device_properties(0)
+    clock_khz, bus_bits = getattr(props, "memory_clock_rate", 0), getattr(props, "memory_bus_width", 0)
+    return 2 * bus_bits / 8 * clock_khz * 1e3 / 1e9 if clock_khz and bus_bits else None
 
 
 def _sizes(total: int, tensors: int, seed: int = 0) -> list[int]:
@@ -135,11 +178,17 @@ def _worker(case) -> dict:
         extra = _peak_rss() - before
         case = dict(case, peak_rss_reset=reset)
     del out
-    timing = benchmark.time_call(run, device=case["device"], rounds=case["repeats"])
+    # The method and the limit, one streaming read of every weight, interleaved by the harness.
+    timings = benchmark.time_calls({"method": run, "stream": lambda: [w.sum() for w in weights]},
+                                   device=case["device"], rounds=case["repeats"])
+    timing, stream = timings["method"], timings["stream"].median_s
     nbytes = sum(w.numel() * w.element_size() for w in weights)
+    gb_per_s = nbytes / timing.median_s / 1e9
+    hbm = hbm_gb_s() if cuda else None
     return dict(case, times_s=list(timing.times_s), median_s=timing.median_s, iqr_s=timing.iqr_s,
-                calls_per_block=timing.number, peak_extra_mb=extra / 2**20,
-                gb_per_s=nbytes / timing.median_s / 1e9, threads=torch.get_num_threads())
+                calls_per_block=timing.number, peak_extra_mb=extra / 2**20, gb_per_s=gb_per_s,
+                stream_s=stream, stream_gb_s=nbytes / stream / 1e9, fraction_of_stream=stream / timing.median_s,
+                hbm_gb_s=hbm, fraction_of_hbm=gb_per_s / hbm if hbm else None, threads=torch.get_num_threads())
 
 
 def main(argv=None) -> None:
@@ -152,7 +201,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="timing rounds per case (rglt.benchmark.time_call; median and IQR reported)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--methods", nargs="+", default=None, help="subset of methods to run")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=None, help="subset of methods to run")
+    parser.add_argument("--budget", type=float, default=None, help="seconds for all cases (default: no limit)")
+    parser.add_argument("--case-timeout", type=float, default=None, help="seconds for one case (default: no limit)")
     parser.add_argument("--out", type=Path, default=None, help="output JSON path")
     parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one case
     args = parser.parse_args(argv)
@@ -165,9 +216,9 @@ def main(argv=None) -> None:
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
     sizes = args.sizes or ([1e6, 1e7, 2e7] + ([1e8, 1e9] if cuda else []))
-    methods = ["masked_topk/reference", "masked_topk/reference+masks"]
-    methods += ["masked_topk/triton", "masked_topk/triton+masks"] if cuda else []
-    methods += ["prune.global_unstructured", "torch.topk", "torch.kthvalue", "torch.sort"]
+    # Triton on the CPU only interpreted: a dry run, not a timing
+    triton = cuda or os.environ.get("TRITON_INTERPRET") == "1"
+    methods = [m for m in METHODS if triton or not m.startswith("masked_topk/triton")]
     if args.methods:
         methods = [m for m in methods if m in args.methods]
     cases = [(int(n), args.tensors, m) for n in sizes for m in methods]
@@ -176,24 +227,35 @@ def main(argv=None) -> None:
         cases += [(int(float(n)), int(t), m) for m in methods
                   if m.startswith("masked_topk/") or m == "prune.global_unstructured"]
     results = []
-    print(f"{'weights':>12} {'tensors':>7} {'method':32} {'median s':>9} {'peak MB':>9} {'GB/s':>7}")
+    budget, memory = Budget(args.budget, args.case_timeout), device_memory(device)
+    print(f"{'weights':>12} {'tensors':>7} {'method':32} {'median s':>9} {'peak MB':>9} {'GB/s':>7} {'of stream':>9}")
     for n, t, method in cases:
         case = dict(n=n, tensors=t, method=method, repeats=args.repeats, threads=args.threads, device=device)
+        need = needed_bytes(n, method)
+        skip = budget.spent() or (f"needs ~{need / 1e9:.1f} GB (estimated), the {device} has "
+                                  f"{memory / 1e9:.1f} GB" if need > memory else None)
+        if skip:
+            print(f"{n:>12} {t:>7} {method:32} skipped: {skip}")
+            results.append(dict(case, skipped=skip))
+            continue
         try:
-            r = benchmark.run_case(__file__, case, threads=args.threads or None)
+            r = benchmark.run_case(__file__, case, threads=args.threads or None, timeout=budget.timeout())
         except benchmark.CaseError as e:
-            print(f"{n:>12} {t:>7} {method:32} failed: {e.stderr.strip().splitlines()[-1:]}")
-            results.append(dict(case, error=e.stderr[-2000:]))
+            print(f"{n:>12} {t:>7} {method:32} failed: {(e.stderr.strip().splitlines() or str(e).splitlines())[-1]}")
+            results.append(dict(case, error=f"{str(e).splitlines()[0]}\n{e.stderr[-2000:]}"))
             continue
         results.append(r)
         print(f"{n:>12} {t:>7} {method:32} {r['median_s']:9.4f} {r['peak_extra_mb']:9.1f} "
-              f"{r['gb_per_s']:7.2f}", flush=True)
+              f"{r['gb_per_s']:7.2f} {r['fraction_of_stream']:9.1%}", flush=True)
     data = dict(
         benchmark="masked_topk", fraction=FRACTION, dtype="float32", scope="global",
         memory=("peak RSS rise (VmHWM reset after building the inputs) in a fresh subprocess per case, "
                 "returned masks included" if not cuda
                 else "torch.cuda.max_memory_allocated() minus allocated before the call"),
-        timing=f"{args.repeats} rounds of rglt.benchmark.time_call: {benchmark.timing_method(device)}",
+        timing=f"{args.repeats} rounds of rglt.benchmark.time_calls: {benchmark.timing_method(device)}",
+        limit=("stream_s: one read of every weight (w.sum() per tensor), timed with the method; fraction_of_stream "
+               "= stream_s / median_s; fraction_of_hbm = GB/s over the nominal HBM bandwidth (CUDA only)"),
+        device_memory_gb=memory / 1e9, budget_s=args.budget, case_timeout_s=args.case_timeout,
         results=results,
     )
     provenance = benchmark.record_provenance(device, code=("kernels", "benchmarks", ":!benchmarks/results"),

@@ -37,8 +37,14 @@ median images per second are reported. Peak memory on CUDA: ``torch.cuda.max_mem
 one more untimed step per variant (model, batch and gradients included). Records made before the shared
 harness timed single steps with ``time.perf_counter`` and took the memory over the timed steps.
 
+Time limits, so that a short GPU session cannot be spent by one case: ``--compile-timeout S`` stops a
+``compile`` variant whose first step (the cold compile) runs past S seconds and records that as its
+error (the case's other variants still run); ``--budget S`` bounds all cases (``--case-timeout`` each
+one): a case past its time is recorded as an error, and those left once the budget is spent as skipped.
+
 Usage: python benchmarks/rg_coupling.py [--device cpu|cuda] [--batch N] [--threads N] [--repeats 5]
-       [--warmup 2] [--configs ...] [--variants ...] [--scopes layer model] [--quick] [--output PATH]
+       [--warmup 2] [--configs ...] [--variants ...] [--scopes layer model] [--quick]
+       [--compile-timeout S] [--budget S] [--case-timeout S] [--output PATH]
 Writes JSON with provenance atomically to benchmarks/results/rg_coupling-<device-kind>.json; ``--quick``
 (tiny networks and batch, a smoke check) writes nothing unless ``--output`` is given.
 """
@@ -47,11 +53,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
 from rglt import benchmark
-from _common import save  # benchmarks/ is on sys.path when run as a script
+from _common import Budget, save  # benchmarks/ is on sys.path when run as a script
 
 SIZE, KERNEL, CHANNELS = 32, 4, 3
 CONFIGS = {
@@ -130,6 +137,11 @@ def gemm_seconds(shapes: dict, dtype, device: str, repeats: int = 3) -> float:
     return total
 
 
+class CompileTimeout(BaseException):
+    """Raised by SIGALRM inside a cold compile past --compile-timeout: a BaseException, so that no
+    ``except Exception`` (or ``except OSError``, as TimeoutError would be) inside torch swallows it."""
+
+
 def _worker(case) -> list[dict]:
     """Run one (config, scope) in this process (run_case gave it its thread count), its variants' timed
     steps interleaved so that machine noise hits them alike; returns one row per variant."""
@@ -150,20 +162,31 @@ def _worker(case) -> list[dict]:
         loss.backward()
         return loss
 
+    def too_long(signum, frame):
+        raise CompileTimeout(f"the first step (a cold torch.compile) ran past --compile-timeout "
+                             f"{case['compile_timeout']} s")
+
     rows, live = {}, []
     for variant in case["variants"]:
         row = dict(case, variant=variant)
         del row["variants"]
         sync()
         start = time.perf_counter()
+        limit = case.get("compile_timeout") if variant == "compile" else None
+        if limit:   # SIGALRM raises in this thread, inside the compile; the variant is then dropped
+            signal.signal(signal.SIGALRM, too_long)
+            signal.setitimer(signal.ITIMER_REAL, limit)
         try:
             loss = step(variant)
             sync()
-        except Exception as e:  # noqa: BLE001 - a compile failure is a result to record, not a crash
+        except (Exception, CompileTimeout) as e:  # noqa: BLE001 - a compile failure is a result to record
             if variant not in ("compile", "fast", "fast-bf16"):
                 raise
             rows[variant] = dict(row, error=f"{type(e).__name__}: {e}"[:2000])
             continue
+        finally:
+            if limit:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         rows[variant] = dict(row, first_step_s=time.perf_counter() - start, loss=float(loss))
         for _ in range(case["warmup"] - 1):
             step(variant)
@@ -219,6 +242,10 @@ def main(argv=None) -> None:
     parser.add_argument("--scopes", nargs="+", choices=SCOPES, default=list(SCOPES))
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke check: every config shrunk to {QUICK}, small batch, few steps")
+    parser.add_argument("--compile-timeout", type=float, default=None,
+                        help="seconds for the compile variant's first step (default: no limit)")
+    parser.add_argument("--budget", type=float, default=None, help="seconds for all cases (default: no limit)")
+    parser.add_argument("--case-timeout", type=float, default=None, help="seconds for one case (default: no limit)")
     parser.add_argument("--output", type=Path, default=None, help="output JSON path")
     parser.add_argument(benchmark.CASE_FLAG, dest="case", help=argparse.SUPPRESS)  # worker mode: one case
     args = parser.parse_args(argv)
@@ -236,16 +263,16 @@ def main(argv=None) -> None:
         parser.error("--batch, --repeats and --warmup must be >= 1, --threads >= 0")
     variants = args.variants or (["eager", "compile", "triton"] if device == "cuda"
                                   else ["eager", "compile", "fast", "fast-bf16"])
-    results = []
+    results, budget = [], Budget(args.budget, args.case_timeout)
     print(f"{'config':16} {'scope':6} {'variant':9} {'median s':>9} {'images/s':>10} {'peak MB':>8} "
           f"{'first s':>8} {'GFLOP/s':>8} {'of fp32 GEMM':>12} {'of bf16 GEMM':>12}")
     for config in args.configs:
         for scope in args.scopes:
             case = dict(config=config, scope=scope, device=device, batch=batch, repeats=repeats, warmup=warmup,
-                        threads=args.threads, quick=args.quick)
+                        threads=args.threads, quick=args.quick, compile_timeout=args.compile_timeout)
             run = []
             for variant in variants:
-                reason = _skip_reason(variant, device)
+                reason = budget.spent() or _skip_reason(variant, device)
                 if reason:
                     print(f"{config:16} {scope:6} {variant:9} skipped: {reason}")
                     results.append(dict(case, variant=variant, skipped=reason))
@@ -256,10 +283,12 @@ def main(argv=None) -> None:
             # One process per (config, scope): its variants share the weights and interleave their steps.
             # run_case gives it a fresh inductor cache: first_step_s is a cold compile, not an earlier run's.
             try:
-                rows = benchmark.run_case(__file__, dict(case, variants=run), threads=args.threads or None)
+                rows = benchmark.run_case(__file__, dict(case, variants=run), threads=args.threads or None,
+                                          timeout=budget.timeout())
             except benchmark.CaseError as e:
-                print(f"{config:16} {scope:6} failed: {e.stderr.strip().splitlines()[-1:]}", flush=True)
-                results += [dict(case, variant=v, error=e.stderr[-2000:]) for v in run]
+                last = (e.stderr.strip().splitlines() or str(e).splitlines())[-1]
+                print(f"{config:16} {scope:6} failed: {last}", flush=True)
+                results += [dict(case, variant=v, error=f"{str(e).splitlines()[0]}\n{e.stderr[-2000:]}") for v in run]
                 continue
             for r in rows:
                 results.append(r)
@@ -284,6 +313,7 @@ def main(argv=None) -> None:
                "torch.mm time of the same GEMMs over the step time"),
         memory=("torch.cuda.max_memory_allocated() over one untimed step after the warm-up" if device == "cuda"
                 else "not recorded on the CPU"),
+        budget_s=args.budget, case_timeout_s=args.case_timeout, compile_timeout_s=args.compile_timeout,
         results=results,
     )
     provenance = benchmark.record_provenance(

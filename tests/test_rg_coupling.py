@@ -77,7 +77,7 @@ def test_reference_gather_is_geometry_and_scatter_inverts_it():
 
 
 def _gradcheck(backend, size=8, level=0, offset=True, fast_mode=False):
-    image, x, s_raw, t_raw, keep, a, b = inputs(size, level, batch=1, channels=1, dtype=torch.float64)
+    image, x, s_raw, t_raw, keep, a, b = inputs(size, level, batch=1, channels=1, dtype=torch.float64, device=DEVICE)
     leaf = lambda t: t.detach().clone().requires_grad_()  # noqa: E731
     image, x, s_raw, t_raw, a, b = map(leaf, (image, x, s_raw, t_raw, a, b))
     check = lambda fn, args: torch.autograd.gradcheck(fn, args, fast_mode=fast_mode)  # noqa: E731
@@ -95,11 +95,10 @@ def test_gradcheck_reference_fp64():
     _gradcheck("reference")
 
 
-@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1",
-                    reason="fp64 Triton is checked in the interpreter only")
-def test_gradcheck_triton_fp64_interpreter():
-    # fast_mode (random projections of the Jacobian): the full Jacobian costs ~17 s in the interpreter.
-    _gradcheck("triton", fast_mode=True)
+@needs_triton
+def test_gradcheck_triton_fp64():
+    # In the interpreter the full Jacobian costs ~17 s: random projections of it there (fast_mode).
+    _gradcheck("triton", fast_mode=not torch.cuda.is_available())
 
 
 def _pre_scale(net, h):

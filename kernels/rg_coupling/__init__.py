@@ -30,7 +30,7 @@ from . import reference
 from .geometry import check_geometry
 
 BACKENDS = ("auto", "reference", "triton")
-TRITON_DTYPES = (torch.float32, torch.float64)  # float64 is checked in the interpreter only
+TRITON_DTYPES = (torch.float32, torch.float64)  # float64: for gradcheck (tests/test_rg_coupling.py)
 
 
 # ----------------------------------------------------------------------------------------------------

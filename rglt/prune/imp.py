@@ -128,7 +128,11 @@ def imp(make_model: Callable[[], nn.Module], prunable: Callable[[nn.Module], lis
         if on_level:
             on_level(t)
         previous = store.load(t - 1)
-        survivors = ([previous.weights[n] for n in names], [previous.masks[n] for n in names], round_fraction(config, t))
+        # On the model's device (the store holds CPU tensors): on CUDA the masks come from the Triton
+        # kernels, which give the reference's masks bit for bit.
+        device = next(model.parameters()).device
+        survivors = ([previous.weights[n].to(device) for n in names], [previous.masks[n].to(device) for n in names],
+                     round_fraction(config, t))
         new_masks = (magnitude_masks(*survivors, scope=config.scope, backend=config.backend)
                      if config.granularity == "weights" else structured_masks(*survivors, scope=config.scope))
         masks = dict(zip(names, new_masks))
