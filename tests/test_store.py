@@ -1,7 +1,6 @@
 """The results cache: round trips, provenance, staleness, reruns, and where each profile writes."""
 import dataclasses
 import json
-import sys
 import types
 
 import numpy as np
