@@ -4,6 +4,9 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
+
+from rglt.stats import CONVENTION, LEVEL
 
 # Phases of a spin system, used wherever below / at / above T_c appear together.
 PHASE_COLOURS = {"below": "#1f5fa8", "critical": "#c2410c", "above": "#6b7280"}
@@ -57,10 +60,30 @@ def show(fig=None) -> None:
     plt.close(fig if fig is not None else "all")
 
 
-def seed_errorbar(ax, x, values, **style) -> None:
-    """Mean over seeds (axis 0 of ``values``) with the seed-to-seed std as error bars."""
+def seed_errorbar(ax, x, values, *, band: bool = False, label=None, **style):
+    """The mean over seeds (axis 0 of ``values``) against ``x`` with the book's one error bar, the 95%
+    t interval of the mean (:data:`rglt.stats.CONVENTION`): bars, or a shaded band when ``band``. One
+    seed draws no bar. The figure says which interval it draws, once, below its panels. Returns
+    (mean, half width)."""
     values = np.asarray(values, dtype=float)
-    ax.errorbar(x, values.mean(0), yerr=values.std(0, ddof=1), capsize=2, **{"ms": 4, **style})
+    if values.ndim == 0 or values.shape[0] == 0:
+        raise ValueError(f"values must have at least one seed along axis 0; got shape {values.shape}")
+    seeds = values.shape[0]
+    mean = values.mean(0)
+    half = (stats.t.ppf(0.5 + LEVEL / 2, seeds - 1) * values.std(0, ddof=1) / np.sqrt(seeds) if seeds > 1
+            else np.zeros_like(mean))
+    x = np.asarray(x)
+    if x.shape != mean.shape:
+        raise ValueError(f"x has shape {x.shape}, the mean over seeds has shape {mean.shape}")
+    if band:
+        (line,) = ax.plot(x, mean, label=label, **style)
+        ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.25, lw=0)
+    else:
+        ax.errorbar(x, mean, yerr=half, capsize=2, label=label, **{"ms": 4, **style})
+    fig = ax.figure
+    if getattr(fig, "_rglt_errorbar_note", None) is None:
+        fig._rglt_errorbar_note = fig.supxlabel(f"error bars: {CONVENTION} (n = {seeds})", fontsize=8, color="0.35")
+    return mean, half
 
 
 def density_axis(ax, ticks=(100, 50, 20, 10, 5, 2), title: str | None = None) -> None:

@@ -1,4 +1,4 @@
-"""What every chapter shows alike: the provenance cell, the claims table, image grids, seed-spread error bars.
+"""What every chapter shows alike: the provenance cell, the claims table, image grids.
 
 A chapter's verdict is the table of its claims (:class:`Claim`, one row each, with its own verdict),
 never one word for the whole chapter. Experiments build their claims in ``checks(result, config)``
@@ -8,7 +8,7 @@ never one word for the whole chapter. Experiments build their claims in ``checks
     report.claims_table(ising_rg.checks(result, config))   # last line of the chapter's last cell
 
 Figure style (fonts, colours, spin images) stays in :mod:`rglt.plot`; the pieces here are the ones
-several chapters draw: grids of images and means over seeds with their spread.
+several chapters draw: grids of images.
 """
 from __future__ import annotations
 
@@ -19,97 +19,33 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from rglt.claims import VERDICTS, Claim, derived  # noqa: F401  (the claims table's rows; re-exported)
 from rglt.plot import text_table
-from rglt.stats import CONVENTION, seeds_to_decide
+from rglt.stats import CONVENTION
 
-VERDICTS = ("reproduced", "partly", "not", "inconclusive")
 PROVENANCE_KEYS = ("experiment_version", "config_hash", "git_commit", "device", "torch", "wall_time_s", "date")
-_TEXT_FIELDS = ("claim", "source", "source_value", "ours", "tolerance")
-
-
-@dataclasses.dataclass(frozen=True)
-class Claim:
-    """One claim of a source document, measured here, with its own verdict.
-
-    ``claim``: what is claimed, in words. ``source``: the seed file and where in it (``"000 Eq. 2"``,
-    ``"001 (report) Table 1"``). ``source_value``: the source's number, quoted as the source gives it
-    (or, where it gives none, a sentence saying so). ``ours``: our number, with its error or seed spread
-    where there is one. ``tolerance``: how close counts as reproduced. ``verdict``: ``"reproduced"``,
-    ``"partly"`` or ``"not"``; ``reason``: required for the last two, the measured reason.
-    """
-
-    claim: str
-    source: str
-    source_value: str
-    ours: str
-    tolerance: str
-    verdict: str
-    reason: str = ""
-
-    def __post_init__(self):
-        for name in (*_TEXT_FIELDS, "verdict", "reason"):
-            value = getattr(self, name)
-            if not isinstance(value, str):
-                raise TypeError(f"Claim.{name} must be a str; got {type(value).__name__} ({value!r})")
-        for name in _TEXT_FIELDS:
-            if not getattr(self, name).strip():
-                raise ValueError(f"Claim.{name} must not be empty (claim: {self.claim!r})")
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"Claim.verdict must be one of {', '.join(VERDICTS)}; got {self.verdict!r} "
-                             f"(claim: {self.claim!r})")
-        if self.verdict != "reproduced" and not self.reason.strip():
-            raise ValueError(f"Claim.reason is required when the verdict is {self.verdict!r}: say what was "
-                             f"measured and why it falls short (claim: {self.claim!r})")
-
-    @property
-    def reproduced(self) -> bool:
-        return self.verdict == "reproduced"
 
 
 def judged(held: bool, reason: str, *, partly: bool = False) -> dict[str, str]:
-    """``verdict`` and ``reason`` for a Claim from one test: reproduced when ``held``, else ``partly``
-    (when ``partly`` is true) or ``not``, with ``reason`` (the measured reason) kept only then."""
+    """Deprecated: a typed verdict. Claims derive theirs from a rule (:meth:`rglt.claims.Rule.judge`)."""
     if held:
         return {"verdict": "reproduced", "reason": ""}
     return {"verdict": "partly" if partly else "not", "reason": reason}
 
 
-def derived(interval, low: float = -math.inf, high: float = math.inf, *, what: str = "the effect",
-            precondition: tuple[bool, str] | None = None) -> dict[str, str]:
-    """``verdict`` and ``reason`` for a Claim, derived from an interval (:class:`rglt.stats.Interval`)
-    and the claim's region ``(low, high)`` for ``what``, never typed:
-
-    - **inconclusive** when the regime ``precondition`` ``(holds, "the measured number that decides
-      it")`` fails: the setting cannot test the claim, so it is neither reproduced nor not;
-    - **reproduced** when the interval lies inside the region;
-    - **not** when it lies outside (tested, and it failed: the reason gives the interval);
-    - **inconclusive** when it straddles a boundary, with how many seeds of the same spread would decide.
-    """
-    region = (f"> {low:g}" if math.isinf(high) else f"< {high:g}" if math.isinf(low)
-              else f"in ({low:g}, {high:g})")
-    if precondition is not None and not precondition[0]:
-        return {"verdict": "inconclusive", "reason": f"outside the claim's regime: {precondition[1]}"}
-    measured = f"{what} {interval.mean:.3g}, {CONVENTION} [{interval.low:.3g}, {interval.high:.3g}] (n = {interval.n})"
-    if low < interval.low and interval.high < high:
-        return {"verdict": "reproduced", "reason": ""}
-    if interval.high <= low or interval.low >= high:
-        return {"verdict": "not", "reason": f"{measured}, outside the claimed region {region}"}
-    boundary = low if interval.low <= low < interval.high else high
-    n = seeds_to_decide(interval, boundary)
-    more = f"about {n} seeds of this spread would decide it" if n else "no number of seeds of this spread would decide it"
-    return {"verdict": "inconclusive", "reason": f"{measured} straddles the boundary {boundary:g} of {region}; {more}"}
-
-
 # ---- the claims table ----------------------------------------------------------------------------
 
-_HEADERS = ("verdict", "claim", "source", "source's number", "ours", "tolerance", "reason")
+_HEADERS = ("verdict", "claim", "source", "source's number", "ours", "rule: region, test, regime", "reason")
 _VERDICT_STYLE = {"reproduced": "background:#dcfce7", "partly": "background:#fef3c7", "not": "background:#fee2e2",
                   "inconclusive": "background:#e5e7eb"}
 
 
 def _row(claim: Claim) -> list[str]:
-    return [claim.verdict, claim.claim, claim.source, claim.source_value, claim.ours, claim.tolerance,
-            claim.reason or "-"]
+    rule = claim.tolerance + (f"; p = {claim.p:.2g}" if claim.p is not None else "")
+    rule += f"; regime: {claim.precondition}" if claim.precondition else ""
+    reason = claim.reason or "-"
+    reason += f" | {claim.registered}" if claim.registered else ""
+    return [claim.verdict, claim.claim, claim.source, claim.source_value, claim.ours, rule, reason]
 
 
 class ClaimsTable:
@@ -218,26 +154,22 @@ def image_grid(ax, images, ncol: int | None = None, title: str | None = None, **
         ax.set_title(title, fontsize=9)
 
 
-def seed_spread(ax, x, values, *, axis: int = 0, error: str = "sem", band: bool = False, label=None, **style):
-    """Plot the mean of ``values`` over seeds (``axis``) against ``x`` with the seeds' spread: error bars,
-    or a shaded band when ``band``. ``error``: ``"sem"`` (standard error of the mean, the default) or
-    ``"std"`` (standard deviation, ddof = 1). Returns (mean, spread); one seed has zero spread."""
-    if error not in ("sem", "std"):
-        raise ValueError(f"error must be 'sem' or 'std'; got {error!r}")
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 0 or values.shape[axis] == 0:
-        raise ValueError(f"values must have at least one seed along axis {axis}; got shape {values.shape}")
-    seeds = values.shape[axis]
-    mean = values.mean(axis=axis)
-    spread = values.std(axis=axis, ddof=1) if seeds > 1 else np.zeros_like(mean)
-    if error == "sem":
-        spread = spread / np.sqrt(seeds)
-    x = np.asarray(x)
-    if x.shape != mean.shape:
-        raise ValueError(f"x has shape {x.shape}, the mean over seeds has shape {mean.shape}")
-    if band:
-        (line,) = ax.plot(x, mean, label=label, **style)
-        ax.fill_between(x, mean - spread, mean + spread, color=line.get_color(), alpha=0.25, lw=0)
-    else:
-        ax.errorbar(x, mean, spread, label=label, capsize=2, **style)
-    return mean, spread
+# ---- prose from results --------------------------------------------------------------------------
+
+def glue(name: str, value: Any, fmt: str | None = None) -> str:
+    """Glue one of our numbers for the chapter's prose (``{glue:text}`name``` in its markdown), hidden
+    from the cell's output: ``value`` formatted with ``fmt`` (``"{:.2f}"``, ``"{:.1%}"``) when given, else
+    as it is (a str, or an int or float; numpy scalars are turned into Python's, whose repr glue can
+    read). Returns the text glued. Numbers quoted from the sources stay typed in the markdown, marked
+    ``[...]{.source}``; ``tests/test_prose_numbers.py`` fails on any other number there."""
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name must be letters, digits, '_' and '-'; got {name!r}")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if fmt is not None:
+        value = fmt.format(value)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TypeError(f"value must be a str, int or float (or a numpy scalar); got {type(value).__name__}")
+    from myst_nb import glue as _glue   # the book's dependency, not the library's
+    _glue(name, value, display=False)
+    return str(value)

@@ -6,6 +6,8 @@ with n - 1 degrees of freedom), unless a function says otherwise. With 3 seeds t
 
 - :func:`mean_interval`: one sample's mean (or the paired differences of two, by seed);
 - :func:`welch_interval`: the difference of two unpaired means (Welch's t);
+- :func:`normal_interval`: an estimate with a known standard error (Monte Carlo, a fit);
+- :func:`proportion_interval`: an exact interval of a proportion (counts);
 - :func:`bootstrap_interval`: a percentile-BCa bootstrap interval of any statistic (``scipy.stats.bootstrap``);
 - :func:`binomial_test`, :func:`mcnemar_test`: exact tests on counts;
 - :func:`equivalence_test`: two one-sided tests (TOST) that a mean lies within ``(low, high)``;
@@ -41,6 +43,19 @@ class Interval:
     def __str__(self) -> str:
         return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}] (n = {self.n})"
 
+    @classmethod
+    def exact(cls, value: float, n: int = 1, method: str = "exact (deterministic)") -> "Interval":
+        """A value with no sampling error (a count, an exact computation): an interval of zero width."""
+        value = float(value)
+        return cls(value, value, value, int(n), 0.0, method)
+
+    def scaled(self, factor: float) -> "Interval":
+        """The same interval in other units (``factor`` > 0), e.g. fractions to points."""
+        if not factor > 0:
+            raise ValueError(f"factor must be > 0; got {factor}")
+        return dataclasses.replace(self, mean=self.mean * factor, low=self.low * factor, high=self.high * factor,
+                                   sd=self.sd * factor)
+
 
 def _values(x, name: str, min_n: int = 1) -> np.ndarray:
     a = np.asarray(x, dtype=float).reshape(-1)
@@ -71,6 +86,26 @@ def mean_interval(x, paired_with=None, *, level: float = LEVEL) -> Interval:
     half = _half_width(sd, a.size, level)
     mean = float(a.mean())
     return Interval(mean, mean - half, mean + half, a.size, sd, method)
+
+
+def normal_interval(mean: float, se: float, n: int = 1, *, level: float = LEVEL,
+                    method: str = "normal interval from the standard error") -> Interval:
+    """The ``level`` interval ``mean +- z se`` of an estimate with a known standard error (a Monte
+    Carlo mean with its autocorrelation-corrected error, a fit's parameter); ``n``: the samples behind it."""
+    if not (math.isfinite(mean) and math.isfinite(se) and se >= 0):
+        raise ValueError(f"mean and se must be finite and se >= 0; got {mean}, {se}")
+    half = float(_st.norm.ppf(0.5 + level / 2) * se)
+    return Interval(float(mean), float(mean) - half, float(mean) + half, int(n), float(se) * math.sqrt(max(n, 1)), method)
+
+
+def proportion_interval(successes: int, trials: int, *, level: float = LEVEL) -> Interval:
+    """The exact (Clopper-Pearson) ``level`` interval of a proportion ``successes / trials``."""
+    if not 0 <= int(successes) <= int(trials) or int(trials) < 1:
+        raise ValueError(f"need 0 <= successes <= trials and trials >= 1; got {successes}, {trials}")
+    ci = _st.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=level, method="exact")
+    p = successes / trials
+    return Interval(p, float(ci.low), float(ci.high), int(trials), math.sqrt(p * (1 - p)),
+                    "exact binomial interval of a proportion")
 
 
 def welch_interval(x, y, *, level: float = LEVEL) -> Interval:

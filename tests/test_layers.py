@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     {"rglt", "rglt.kernels"},
     {"rglt.identity", "rglt.storage", "rglt.paths", "rglt.validate", "rglt.progress", "rglt.plot", "rglt.stats"},
-    {"rglt.provenance", "rglt.report", "rglt.store", "rglt.benchmark"},
+    {"rglt.provenance", "rglt.claims", "rglt.report", "rglt.store", "rglt.benchmark"},
     {"rglt.data", "rglt.models"},
     {"rglt.train"},
     {"rglt.prune"},

@@ -12,10 +12,15 @@ Each module in this package (every module whose name does not start with ``_``) 
   result fresh;
 - ``CONFIGS``: one config per profile (``smoke``, ``cpu``, ``gpu``);
 - ``run(config) -> dict``: arrays and JSON-able scalars, stored by :func:`load`;
-- ``checks(result, config) -> list[rglt.report.Claim]``: the experiment's claims, one per row, each
-  naming the source's number (quoted, with the seed file and its table, figure or section), ours, the
-  tolerance (from the config's unhashed fields) and its own verdict. ``result`` is a stored result or a
-  dict of its data. A chapter shows them with :func:`rglt.report.claims_table`; never one word.
+- ``rules(config) -> tuple[rglt.claims.Rule, ...]``: the experiment's claims as rules, written before
+  the run (statement, the source's number, the effect and its test, the region where the claim holds,
+  the regime precondition). Their records and hash go into a result's provenance (``rules``,
+  ``rules_hash``) when it runs; a rule changed after that keeps its registered version (see
+  :mod:`rglt.claims`);
+- ``checks(result, config) -> list[rglt.claims.Claim]``: one row per rule, each made by
+  :meth:`rglt.claims.Rule.judge` from the measured interval, so every verdict is derived, never typed.
+  ``result`` is a stored result or a dict of its data. A chapter shows them with
+  :func:`rglt.report.claims_table`; never one word.
 
 ``tests/test_experiment_contract.py`` holds every experiment to this: each has a test in which a
 result that makes a claim false turns that claim's verdict. The README's "Adding an experiment" says
@@ -23,7 +28,8 @@ how to add one.
 """
 from __future__ import annotations
 
+from rglt.experiments._chapters import CHAPTERS, chapter_claims, verdict_counts
 from rglt.experiments._registry import Experiment, get, names
-from rglt.experiments._running import is_fresh, load, provenance, rehash, rerun_requested
+from rglt.experiments._running import is_fresh, load, provenance, register, rehash, rerun_requested
 
-__all__ = ["Experiment", "get", "is_fresh", "load", "names", "provenance", "rehash", "rerun_requested"]
+__all__ = ["CHAPTERS", "chapter_claims", "verdict_counts", "Experiment", "get", "is_fresh", "load", "names", "provenance", "register", "rehash", "rerun_requested"]

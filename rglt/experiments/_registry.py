@@ -21,6 +21,7 @@ class Experiment(Protocol):
     Config: type
     CONFIGS: Mapping[str, Any]
     run: Callable[[Any], dict]
+    rules: Callable[[Any], tuple]
     checks: Callable[[Any, Any], list]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import rglt
-from rglt import identity, store
+from rglt import claims, identity, store
 from rglt.experiments._registry import get
 from rglt.provenance import environment
 from rglt.storage import check_writable, stamp
@@ -20,6 +20,7 @@ from rglt.storage import check_writable, stamp
 def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> dict[str, Any]:
     """Everything needed to tell where a result came from and whether it is stale."""
     env = environment()
+    rules = claims.rules_record(module.rules(config))
     return {
         "experiment": module.NAME,
         "experiment_version": module.VERSION,
@@ -30,6 +31,9 @@ def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> di
         # The commit names its dirtiness too: a result from uncommitted code must not imply the commit.
         "git_commit": env["git_commit"] + ("+dirty" if env["git_dirty"] else ""),
         "wall_time_s": round(wall_time_s, 2),
+        # The rules the result will be judged by, registered before the run (rglt.claims).
+        "rules": rules,
+        "rules_hash": claims.rules_hash(rules),
     }
 
 
@@ -55,6 +59,19 @@ def rehash(result: store.Result, module: Any, config: Any) -> store.Result:
     if prov["config_hash"] != identity.key(config):
         prov.update(rehashed_from=prov["config_hash"], config_hash=identity.key(config),
                     config=dataclasses.asdict(config))
+    return dataclasses.replace(result, provenance=prov)
+
+
+def register(result: store.Result, module: Any, config: Any, when: str) -> store.Result:
+    """``result`` with its rules registered, for a result made before rules were data: each rule as
+    first registered (:meth:`rglt.claims.Rule.first`), and ``rules_registered`` saying ``when`` and
+    that it was after the result. A result that already has its rules is returned as it is."""
+    prov = dict(result.provenance)
+    if "rules" in prov:
+        return result
+    rules = claims.rules_record(module.rules(config), first=True)
+    prov.update(rules=rules, rules_hash=claims.rules_hash(rules),
+                rules_registered=f"{when}, after the result: the rules were first written as data then")
     return dataclasses.replace(result, provenance=prov)
 
 
