@@ -17,18 +17,20 @@ Deep Compression's 35-49x (pruning + quantisation + Huffman coding, no accuracy 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
 from rglt.data.tasks import load_task, Task
 from rglt.identity import unhashed
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
-from rglt.report import Claim, judged
+from rglt.claims import Claim, Rule, derived, part
 from rglt.train import evaluate, TrainConfig
 from rglt.applications import (COMPRESSORS, MODELS, PRECISIONS, binary_entropy, code_lengths, decode_ticket,
                                dense_size, encode_ticket)
 from rglt.prune import run_all, train_tickets
 from rglt.prune.masks import random_like
+from rglt.stats import LEVEL, holm, mean_interval, superiority_test
 from rglt.validate import check_choice, check_int
 
 NAME = "tickets_compression"
@@ -149,46 +151,77 @@ def _matched_level(result, config: Config) -> np.ndarray:
     return np.array([np.flatnonzero(row).max() for row in ok])
 
 
+def rules(config: Config) -> tuple[Rule, ...]:
+    seeds = f"{config.replicates} seeds"
+    return (
+        Rule(id="mask_saving", claim="IMP's masks cost fewer bits than random masks of the same density",
+             source=f"{SOURCE} (mask entropy)", source_value='no number: "a very sparse, orderly mask is cheaper to describe"',
+             what="mask bits saved against random masks with the same per-layer counts, at the last level (share; a "
+                  "region per part):",
+             test=f"t interval over {seeds}, paired by seed (each ticket against its own random masks); best of the "
+                  f"codes; parts: cheaper (> 0) and by at least {config.mask_saving_min:g}"),
+        Rule(id="larger_near_dense",
+             claim="near density 1 the mask costs more than the dropped weights save: the ticket is larger than the "
+                   "dense model",
+             source=f"{SOURCE} (mask entropy)",
+             source_value='no number: "a true compression gain is only achieved if the savings ... outweigh the cost of '
+                          'encoding the mask"',
+             what=f"log(encoded ticket / dense model, same precision) at the best (density, precision) cell "
+                  f"(random prunings at densities {', '.join(f'{d:g}' for d in config.high_densities)})",
+             test=f"at some cell: t interval over {seeds}, Holm over the cells (the best cell's interval at level "
+                  "1 - 0.05 / cells; p: Holm-adjusted, two-sided)", low=0.0),
+        Rule(id="deep_compression",
+             claim="a ticket at no accuracy lost, quantised and coded, compresses the raw fp32 model as far as "
+                   "Deep Compression does",
+             source=f"{SOURCE} (model compression); Deep Compression (Han et al. 2016)",
+             source_value=f"{DEEP_COMPRESSION[0]}-{DEEP_COMPRESSION[1]}x (AlexNet, VGG-16 on ImageNet)",
+             what=f"log(raw fp32 size / the coded ticket) at each seed's sparsest level within {config.matched_drop:g} "
+                  "of dense accuracy, at the smallest precision that keeps it there (a region per part):",
+             test=f"t interval of the mean log ratio over {seeds} (a ratio's own interval would cross zero); parts: "
+                  f"smaller than the raw model (> log 1) and as far as Deep Compression (> log {DEEP_COMPRESSION[0]})"),
+    )
+
+
 def checks(result, config: Config) -> list[Claim]:
+    saving_rule, larger_rule, deep_rule = rules(config)
     imp_bits = np.asarray(result["imp_bits"], dtype=float)[..., -1].sum(-1)     # [replicates, levels]: the bound
     random_bits = np.asarray(result["random_bits"], dtype=float)[..., -1].sum(-1)
     density = np.asarray(result["density"], dtype=float)
     last = density.shape[1] - 1
-    saving = 1 - imp_bits[:, last] / random_bits[:, last]
-    sd = saving.std(ddof=1) if len(saving) > 1 else float("inf")
-    out = [Claim(
-        claim="IMP's masks cost fewer bits than random masks of the same density",
-        source=f"{SOURCE} (mask entropy)", source_value='no number: "a very sparse, orderly mask is cheaper to describe"',
-        ours=(f"at density {density[:, last].mean():.3f} the best code takes {100 * saving.mean():.1f}% +- "
-              f"{100 * sd:.1f}% (sd, {len(saving)} seeds) fewer bits than for random masks with the same per-layer "
-              f"counts ({imp_bits[:, last].mean() / 8:,.0f} vs {random_bits[:, last].mean() / 8:,.0f} bytes)"),
-        tolerance=f"saving >= {config.mask_saving_min:.0%} and > 2 sd; > 2 sd alone is partly",
-        **judged(saving.mean() >= config.mask_saving_min and saving.mean() > 2 * sd,
-                 f"the saving is {100 * saving.mean():.1f}% +- {100 * sd:.1f}%: IMP's masks are nearly as "
-                 "random as random masks of the same per-layer density",
-                 partly=saving.mean() > 2 * sd))]
+    saving = mean_interval(1 - imp_bits[:, last] / random_bits[:, last])
+    what = f"saving at density {density[:, last].mean():.3f}"
+    out = [saving_rule.judge(
+        parts=dict([part("cheaper", saving, low=0.0, what=what),
+                    part(f"by at least {config.mask_saving_min:g}", saving, low=config.mask_saving_min, what=what)]),
+        ours=(f"at density {density[:, last].mean():.3f} the best code takes {100 * saving.mean:.1f}% "
+              f"[{100 * saving.low:.1f}, {100 * saving.high:.1f}] fewer bits than for random masks with the same "
+              f"per-layer counts ({imp_bits[:, last].mean() / 8:,.0f} vs {random_bits[:, last].mean() / 8:,.0f} bytes)"))]
     # Where a ticket stops being smaller than the dense model, per precision: measured and bound.
     n = int(np.asarray(result["layer_sizes"]).sum())
     dense = np.asarray(result["dense_bytes"], dtype=float)                     # [replicates, precisions]
     high = np.asarray(result["high_density_encoded"], dtype=float)             # [replicates, densities, precisions]
     hd = np.asarray(result["high_densities"], dtype=float)
+    log_ratio = np.log(high / dense[:, None, :])                               # [replicates, densities, precisions]
+    cells = [(i, j) for i in range(len(hd)) for j in range(len(PRECISIONS))]
+    level = 1 - (1 - LEVEL) / len(cells)                                       # Holm's first step
+    intervals = [mean_interval(log_ratio[:, i, j], level=level) for i, j in cells]
+    one_sided = np.array([superiority_test(log_ratio[:, i, j]) for i, j in cells])
+    adjusted = holm(np.minimum(1.0, 2 * np.minimum(one_sided, 1 - one_sided)))
+    rank = {"reproduced": 0, "inconclusive": 1, "not": 2}
+    best = min(range(len(cells)), key=lambda c: (rank[derived(intervals[c], larger_rule.low)["verdict"]],
+                                                 -intervals[c].low))
     parts = []
     for j, p in enumerate(PRECISIONS):
         larger = hd[(high[:, :, j] >= dense[:, None, j]).all(0)]
         parts.append(f"{p}: larger when under {100 * (1 - crossing_density(BITS[p])):.2g}% of the weights are pruned "
                      f"(entropy bound); "
-                     f"measured ({config.compressor}) larger than dense at "
+                     f"measured ({config.compressor}) larger than dense in every seed at "
                      + (", ".join(f"{d:g}" for d in larger) if len(larger) else "none of " + ", ".join(f"{d:g}" for d in hd)))
-    measured_any = bool((high >= dense[:, None, :]).all(0).any())
-    out.append(Claim(
-        claim="near density 1 the mask costs more than the dropped weights save: the ticket is larger than the dense model",
-        source=f"{SOURCE} (mask entropy)",
-        source_value='no number: "a true compression gain is only achieved if the savings ... outweigh the cost of '
-                     'encoding the mask"',
-        ours="; ".join(parts),
-        tolerance="at some measured density and precision the encoded ticket is >= the dense model in every seed",
-        **judged(measured_any, "the ticket was smaller than the dense model at every measured density and precision: "
-                               "the crossing lies above the densities measured")))
+    i, j = cells[best]
+    out.append(larger_rule.judge(
+        intervals[best], p=float(adjusted[best]),
+        ours="; ".join(parts) + f"; the best cell: density {hd[i]:g} at {PRECISIONS[j]}, the ticket "
+                                f"{math.exp(intervals[best].mean):.4f} x the dense model"))
     # How far pruning + quantisation + coding go at no accuracy lost: against Deep Compression's 35-49x.
     matched = _matched_level(result, config)
     encoded = np.asarray(result["encoded"], dtype=float)
@@ -202,16 +235,13 @@ def checks(result, config: Config) -> list[Claim]:
         ratios.append(4 * n / encoded[r, level, j])       # against the raw fp32 model, as Deep Compression
         drops.append(PRECISIONS[j])
     ratios = np.array(ratios)
+    ratio = mean_interval(np.log(ratios))
     lo = DEEP_COMPRESSION[0]
-    out.append(Claim(
-        claim="a ticket at no accuracy lost, quantised and coded, compresses the raw fp32 model as far as "
-              "Deep Compression does",
-        source=f"{SOURCE} (model compression); Deep Compression (Han et al. 2016)",
-        source_value=f"{DEEP_COMPRESSION[0]}-{DEEP_COMPRESSION[1]}x (AlexNet, VGG-16 on ImageNet)",
-        ours=(f"{ratios.mean():.1f}x +- {ratios.std(ddof=1) if len(ratios) > 1 else 0:.1f}x (sd) at densities "
+    out.append(deep_rule.judge(
+        parts=dict([part("smaller than the raw model", ratio, low=0.0, what="log ratio"),
+                    part(f"as far as Deep Compression ({lo}x)", ratio, low=math.log(lo), what="log ratio")]),
+        ours=(f"{math.exp(ratio.mean):.1f}x (geometric mean; 95% [{math.exp(ratio.low):.1f}x, "
+              f"{math.exp(ratio.high):.1f}x]; seeds " + ", ".join(f"{q:.1f}x" for q in ratios) + ") at densities "
               + ", ".join(f"{density[r, l]:.3f}" for r, l in enumerate(matched)) + " with " + ", ".join(drops)
-              + f" ({config.compressor}; accuracy within {config.matched_drop:.0%} of dense)"),
-        tolerance=f">= {lo}x; smaller than dense but less is partly",
-        **judged(ratios.mean() >= lo, f"{ratios.mean():.1f}x: a {n:,}-weight MLP on MNIST-1D keeps its accuracy only "
-                                      "down to the density above", partly=ratios.mean() > 1)))
+              + f" ({config.compressor}; accuracy within {config.matched_drop:.0%} of dense; a {n:,}-weight MLP)")))
     return out

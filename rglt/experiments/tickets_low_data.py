@@ -14,6 +14,7 @@ network at 50-100 training examples per class. Measured here with IMP (rewinding
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -22,7 +23,8 @@ from rglt.identity import unhashed
 from rglt.prune import run_all, train_tickets
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
-from rglt.report import Claim, judged
+from rglt.claims import Claim, Rule, derived, part
+from rglt.stats import mean_interval
 from rglt.train import evaluate, TrainConfig
 from rglt.validate import check_int
 
@@ -43,8 +45,8 @@ class Config:
     rewind_step: int = 10
     replicates: int = 3
     workers: int = unhashed(2)
-    gain_min: float = unhashed(0.01)             # the picked ticket beats dense by >= 1 point ...
-    gain_sigmas: float = unhashed(2.0)           # ... and by this many standard errors over seeds
+    gain_min: float = unhashed(0.01)             # the picked ticket beats dense by >= 1 point
+    matched_drop: float = unhashed(0.01)         # "tests as well as": no more than 1 point below dense
 
 
 CONFIGS = {
@@ -106,51 +108,66 @@ def picked(result) -> dict[str, np.ndarray]:
             "dense_test": np.asarray(result["test_accuracy"])[..., 0]}
 
 
-def _mean_se(v) -> tuple[float, float]:
-    v = np.asarray(v, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("inf")
+def _at_every(intervals: dict, low: float, high: float = math.inf):
+    """The cell that decides an "at every cell" claim: the first outside the region, else the first that
+    straddles it, else the one nearest its boundary (each cell judged on its own interval)."""
+    rank = {"not": 0, "inconclusive": 1, "reproduced": 2}
+    return min(intervals, key=lambda c: (rank[derived(intervals[c], low, high)["verdict"]],
+                                         min(intervals[c].low - low, high - intervals[c].high)))
+
+
+def rules(config: Config) -> tuple[Rule, ...]:
+    smallest = min(config.train_sizes) // 10
+    seeds = f"paired t interval over {config.replicates} seeds (ticket and dense of the same seed)"
+    return (
+        Rule(id="picked_ahead",
+             claim=f"with {smallest} training signals per class, the ticket picked on validation tests better than the "
+                   "dense network",
+             source=f"{SOURCE}; {VARMA}", source_value="no number in the essay; Varma et al.: tickets ahead at 50-100 per class",
+             what=f"test accuracy of the ticket picked on validation minus dense (points), {smallest} per class (a region "
+                  "per part):",
+             test=f"{seeds}; parts: ahead (> 0) and by at least {100 * config.gain_min:g} point"),
+        Rule(id="trains_worse_tests_as_well",
+             claim=f"the sparsest ticket (density {0.8 ** config.rounds:.3f}) has a higher training error yet tests as well as "
+                   "or better than the dense network",
+             source=SOURCE, source_value="no number: \"a higher training error, but they often generalize better\"",
+             what="the sparsest ticket minus dense, training and test accuracy (points), at every training-set size (a "
+                  "region per part):",
+             test=f"at every size: each size's {seeds}; parts: training accuracy lower (< 0), test accuracy no more than "
+                  f"{100 * config.matched_drop:g} point lower"),
+    )
 
 
 def checks(result, config: Config) -> list[Claim]:
+    ahead_rule, worse_rule = rules(config)
     p = picked(result)
     sizes = np.asarray(result["train_sizes"])
     per_class = [int(n) // 10 for n in sizes]
-    gains = [_mean_se(p["test"][i] - p["dense_test"][i]) for i in range(len(sizes))]
-    i = 0                                                         # the smallest training set
-    gain, se = gains[i]
-    out = [Claim(
-        claim=f"with {per_class[i]} training signals per class, the ticket picked on validation tests better than the "
-              f"dense network",
-        source=f"{SOURCE}; {VARMA}", source_value="no number in the essay; Varma et al.: tickets ahead at 50-100 per class",
+    gains = [mean_interval(p["test"][i], paired_with=p["dense_test"][i]).scaled(100) for i in range(len(sizes))]
+    i = int(np.argmin(sizes))                                     # the smallest training set
+    what = f"gain at {per_class[i]} per class (points)"
+    out = [ahead_rule.judge(
+        parts=dict([part("ahead", gains[i], low=0.0, what=what),
+                    part(f"by at least {100 * config.gain_min:g} point", gains[i], low=100 * config.gain_min, what=what)]),
         ours=("test accuracy gain of the picked ticket over dense: "
-              + ", ".join(f"{c}/class {100 * g:+.2f} +- {100 * s:.2f}" for c, (g, s) in zip(per_class, gains))
-              + f" points (SE over {p['test'].shape[1]} seeds); picked densities "
-              + ", ".join(f"{np.median(p['density'][j]):.3f}" for j in range(len(sizes))) + " (median)"),
-        tolerance=f"gain >= {100 * config.gain_min:g} point and > {config.gain_sigmas:g} SE at the smallest set; "
-                  "> 0 is partly",
-        **judged(gain >= config.gain_min and gain > config.gain_sigmas * se,
-                 f"{100 * gain:+.2f} +- {100 * se:.2f} points at {per_class[i]} per class", partly=gain > 0))]
+              + ", ".join(f"{c}/class {g.mean:+.2f} [{g.low:+.2f}, {g.high:+.2f}]" for c, g in zip(per_class, gains))
+              + f" points (95% paired t interval over {p['test'].shape[1]} seeds); picked densities "
+              + ", ".join(f"{np.median(p['density'][j]):.3f}" for j in range(len(sizes))) + " (median)"))]
     # "Higher training error, yet generalise better": the sparsest level against dense.
     train = np.asarray(result["train_accuracy"])
     test = np.asarray(result["test_accuracy"])
-    gap = train - test                                            # [sizes, replicates, levels]
-    d_gap = [_mean_se(gap[j, :, -1] - gap[j, :, 0]) for j in range(len(sizes))]
-    d_train = [_mean_se(train[j, :, -1] - train[j, :, 0]) for j in range(len(sizes))]
-    d_test = [_mean_se(test[j, :, -1] - test[j, :, 0]) for j in range(len(sizes))]
+    d_train = {c: mean_interval(train[j, :, -1], paired_with=train[j, :, 0]).scaled(100) for j, c in enumerate(per_class)}
+    d_test = {c: mean_interval(test[j, :, -1], paired_with=test[j, :, 0]).scaled(100) for j, c in enumerate(per_class)}
     density = float(np.median(np.asarray(result["density"])[..., -1]))
-    worse_train = all(m < -2 * s for m, s in d_train)
-    no_worse_test = all(m >= -2 * s for m, s in d_test)
-    out.append(Claim(
-        claim=f"the sparsest ticket (density {density:.3f}) has a higher training error yet tests as well as or better "
-              f"than the dense network",
-        source=f"{SOURCE}", source_value="no number: \"a higher training error, but they often generalize better\"",
-        ours="; ".join(f"{c}/class: train {100 * a:+.2f} +- {100 * sa:.2f}, test {100 * b:+.2f} +- {100 * sb:.2f}, "
-                       f"gap {100 * g:+.2f} +- {100 * sg:.2f} points"
-                       for c, (a, sa), (b, sb), (g, sg) in zip(per_class, d_train, d_test, d_gap)),
-        tolerance="at every size: training accuracy lower by > 2 SE and test accuracy not lower by > 2 SE; the gap "
-                  "narrowing by > 2 SE at every size is partly",
-        **judged(worse_train and no_worse_test,
-                 ("the sparsest ticket fits the training set as well as dense at some size" if not worse_train else
-                  "the sparsest ticket tests worse than dense at some size"),
-                 partly=all(m < -2 * s for m, s in d_gap))))
+    c_train = _at_every(d_train, -math.inf, 0.0)
+    c_test = _at_every(d_test, -100 * config.matched_drop)
+    out.append(worse_rule.judge(
+        parts=dict([part("higher training error at every size", d_train[c_train], high=0.0,
+                         what=f"training accuracy, sparsest - dense, {c_train}/class"),
+                    part("tests as well at every size", d_test[c_test], low=-100 * config.matched_drop,
+                         what=f"test accuracy, sparsest - dense, {c_test}/class")]),
+        ours=f"sparsest ticket (density {density:.3f}) minus dense, points: "
+             + "; ".join(f"{c}/class: train {d_train[c].mean:+.2f} [{d_train[c].low:+.2f}, {d_train[c].high:+.2f}], test "
+                         f"{d_test[c].mean:+.2f} [{d_test[c].low:+.2f}, {d_test[c].high:+.2f}]" for c in per_class)
+             + f"; training accuracy of every network, dense or sparse: {100 * train.min():.1f}% to {100 * train.max():.1f}%"))
     return out
