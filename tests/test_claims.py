@@ -60,8 +60,16 @@ def test_several_parts_combine(verdicts, expected):
 def test_a_claim_of_several_parts_names_them():
     parts = dict([part("at 41%", stats.mean_interval([1.0, 1.1, 1.2]), 0.0),
                   part("at 4%", stats.mean_interval([-1.0, -1.1, -1.2]), 0.0)])
-    row = _rule().judge(parts=parts, ours="gains")
+    rule = _rule(parts=("at 41%", "at 4%"))
+    row = rule.judge(parts=parts, ours="gains")
     assert row.verdict == "partly" and "at 4%: not" in row.reason and row.interval is None
+    assert rule.judge(parts=parts, ours="g", precondition=None).verdict == "partly"
+    with pytest.raises(ValueError, match="declares"):
+        _rule(parts=("at 41%", "at 2%")).judge(parts=parts, ours="gains")
+    with pytest.raises(ValueError, match="declares no parts"):
+        _rule().judge(parts=parts, ours="gains")
+    regime = _rule(parts=("at 41%", "at 4%"), precondition="dense as good as the best ticket")
+    assert regime.judge(parts=parts, ours="g", precondition=(False, "gap 4 points")).verdict == "inconclusive"
 
 
 def test_a_changed_rule_shows_both_readings_and_a_new_one_says_when_it_was_written():

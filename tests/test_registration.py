@@ -86,6 +86,8 @@ def test_every_rule_can_reach_every_verdict_its_region_allows(name):
     come out inconclusive for it and never "not"."""
     module = experiments.get(name)
     for rule in module.rules(module.CONFIGS["cpu"]):
+        if rule.parts:
+            continue   # judged by its parts, each on its own region (tests/test_claims_*.py drive them)
         assert math.isfinite(rule.low) or math.isfinite(rule.high), f"{name}.{rule.id}: a region that cannot fail"
         inside, outside, across = _intervals_for(rule)
         pre = (True, "holds") if rule.precondition else None
