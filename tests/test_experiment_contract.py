@@ -471,7 +471,7 @@ CASES += [
            _edit("random_accuracy", lambda a, d: 0 * a + np.asarray(d["accuracy"])[:, :1]))),
     ("tickets_recurrent", "weight tying shapes the ticket",
      _edit("layer_density", _at((slice(None), -1, 1), lambda a: 0.5 * a[:, -1, 0])),
-     _edit("layer_density", _at((slice(None), -1, 1), lambda a: a[:, -1, 0]))),
+     _edit("layer_density", _at((slice(None), -1, 1), lambda a: a[:, -1, 2]))),   # pruned like the untied classifier
     ("tickets_distillation", "a ticket trained on a dense teacher's soft targets",
      _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float) + 0.05),
      _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float))),
