@@ -188,6 +188,21 @@ def rules(config: Config) -> tuple[Rule, ...]:
     return tuple(out)
 
 
+def summary(result) -> dict[str, float]:
+    """The numbers the claims and the prose quote, per pair (``width_``, ``depth_``), in points (means over
+    seeds): transferred minus the target's own ticket and minus random masks, their smallest and largest
+    over the levels, and the densest and sparsest level's density."""
+    out = {}
+    for i, pair in enumerate(PAIRS):
+        t, r, own = (np.asarray(result[k], dtype=float)[i].mean(0) for k in ("transferred", "random", "own"))
+        density = np.asarray(result["density"])[i]
+        out.update({f"{pair}_vs_own_min": float(100 * (t - own).min()), f"{pair}_vs_own_max": float(100 * (t - own).max()),
+                    f"{pair}_vs_random_min": float(100 * (t - r).min()),
+                    f"{pair}_vs_random_max": float(100 * (t - r).max()),
+                    f"{pair}_density_max": float(density.max()), f"{pair}_density_min": float(density.min())})
+    return out
+
+
 def checks(result, config: Config) -> list[Claim]:
     own_drop = 100 * config.own_drop
     out = []
