@@ -217,11 +217,11 @@ def _iv(low, high):
 
 def test_the_deciding_cell_of_an_every_claim_is_a_failing_one_before_a_straddling_one():
     cells = [_iv(1, 2), _iv(-5, 3), _iv(-0.2, -0.1)]
-    assert tickets_transfer.deciding(cells, 0.0) == 2
-    assert tickets_transfer.deciding(cells[:2], 0.0) == 1
-    assert tickets_transfer.deciding([_iv(1, 2), _iv(0.5, 3)], 0.0) == 1            # nearest the boundary
-    assert tickets_transfer.deciding(cells, 0.0, every=False) == 0                   # a cell inside, for "some"
-    assert tickets_transfer.deciding([_iv(-5, 3), _iv(-1, -0.5)], 0.0, every=False) == 0
+    assert claims.deciding(cells, 0.0) == 2
+    assert claims.deciding(cells[:2], 0.0) == 1
+    assert claims.deciding([_iv(1, 2), _iv(0.5, 3)], 0.0) == 1            # nearest the boundary
+    assert claims.deciding(cells, 0.0, every=False) == 0                   # a cell inside, for "some"
+    assert claims.deciding([_iv(-5, 3), _iv(-1, -0.5)], 0.0, every=False) == 0
 
 
 def test_summaries_hold_the_numbers_the_prose_quotes():

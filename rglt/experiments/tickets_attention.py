@@ -15,10 +15,9 @@ import dataclasses
 
 import numpy as np
 
-from rglt.claims import Claim, Rule
+from rglt.claims import Claim, Rule, deciding
 from rglt.data.tasks import load_task
 from rglt.experiments import imp_flow_transformer
-from rglt.experiments.tickets_transfer import deciding
 from rglt.identity import unhashed
 from rglt.prune import run_all, train_tickets
 from rglt.stats import mean_interval

@@ -16,9 +16,8 @@ import functools
 import numpy as np
 
 from rglt.applications import distillation_criterion
-from rglt.claims import Claim, Rule, derived, part
+from rglt.claims import Claim, Rule, deciding, derived, part
 from rglt.data.tasks import load_task, Task
-from rglt.experiments.tickets_transfer import deciding
 from rglt.identity import unhashed
 from rglt.prune import map_jobs, run_all, train_tickets
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
@@ -99,7 +98,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
              "intersection-union) and ahead at some level (Holm over the levels: each level's interval at "
              "1 - 0.05/levels, Holm's first step); the second alone is partly (as registered: at some level)",
         precondition="the dense teacher beats the students: its accuracy above every label-trained ticket's "
-                     "(paired t interval of teacher minus ticket > 0 at every level)"),)
+                     "(paired t interval of teacher minus ticket > 0 at every level)",
+        parts=("ahead at every level", "ahead at some level (Holm over levels)")),)
 
 
 def summary(result) -> dict[str, float]:

@@ -114,7 +114,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
              what=f"at the sparsest random-control level where every seed's ticket is within {drop:g} point of its "
                   "dense network: ticket minus dense, and ticket minus random masks (points)",
              test=f"paired t intervals over seeds; two parts: ticket - dense > -{drop:g} (matches dense) and "
-                  "ticket - random > 0 (beats random masks); one of the two is partly"),
+                  "ticket - random > 0 (beats random masks); one of the two is partly",
+             parts=("matches dense", "beats random masks")),
         dataclasses.replace(
             _tying_rule(config, "fc"), registered=_tying_rule(config, "stem"),
             change="written after the result existed (issue 28): the input weights are applied at every time step "

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-from collections.abc import Sequence
 
 import numpy as np
 
 from rglt.applications.transfer import deepen_masks, widen_masks
-from rglt.claims import Claim, Rule, derived, part
+from rglt.claims import Claim, Rule, conjunction, deciding, part
 from rglt.data.tasks import Task
 from rglt.identity import unhashed
 from rglt.prune import map_jobs, run_all, train_tickets
@@ -120,35 +118,6 @@ def run(config: Config) -> dict:
     return out
 
 
-def deciding(intervals: Sequence[Interval], low: float = -math.inf, high: float = math.inf, *,
-             every: bool = True) -> int:
-    """The index of the cell whose interval decides a claim judged over many cells (levels, tasks).
-
-    ``every`` (the claim holds at every cell; intersection-union, no correction): a cell whose interval
-    lies outside the region ``(low, high)`` if there is one (the farthest out), else a straddling one
-    (the farthest out), else the cell nearest the boundary. Otherwise (the claim holds at some cell;
-    give intervals already corrected for the number of cells): a cell inside if there is one (the
-    farthest in), else a straddling one, else the nearest to the region.
-    """
-    if not intervals:
-        raise ValueError("intervals must hold at least one cell")
-    rank = {"not": 0, "inconclusive": 1, "reproduced": 2}
-    keys = [(rank[derived(iv, low, high)["verdict"]], min(iv.low - low, high - iv.high)) for iv in intervals]
-    order = sorted(range(len(keys)), key=lambda i: keys[i])
-    return order[0] if every else order[-1]
-
-
-def conjunction(name: str, parts: Sequence[Claim]) -> Claim:
-    """A part that holds when all of ``parts`` hold (reproduced), fails when one fails (not), else
-    inconclusive: for a registered rule whose "partly" asks for one part and then the others."""
-    verdicts = [c.verdict for c in parts]
-    verdict = ("reproduced" if all(v == "reproduced" for v in verdicts)
-               else "not" if "not" in verdicts else "inconclusive")
-    return Claim(claim=name, source="part", source_value="part", ours="; ".join(c.ours for c in parts),
-                 tolerance=" and ".join(c.tolerance for c in parts), verdict=verdict,
-                 reason="" if verdict == "reproduced" else "; ".join(f"{c.claim}: {c.verdict}" for c in parts))
-
-
 def _every_level(differences: np.ndarray, low: float, density, what: str) -> tuple[Interval, str]:
     """The deciding level's paired t interval (points) of ``differences`` [replicates, levels] and its label."""
     intervals = [mean_interval(differences[:, j]).scaled(100) for j in range(differences.shape[1])]
@@ -173,7 +142,10 @@ def _rule(config: Config, pair: str, registered: bool) -> Rule:
         source=f"{SOURCE}; {ELTH}",
         source_value="no number in the essay; E-LTH: within ~1 point of the target's own ticket, above random pruning",
         what="transferred minus random masks and minus the target's own ticket (points), at every level",
-        test=both + partly)
+        test=both + partly,
+        parts=(("above random masks at every level", f"and within {own:g} point of the own ticket at every level")
+               if registered else
+               ("above random masks at every level", f"within {own:g} point of the target's own ticket at every level")))
 
 
 def rules(config: Config) -> tuple[Rule, ...]:
