@@ -112,7 +112,9 @@ class Rule:
     a sentence saying it gives none. ``what``: the effect measured, with its unit. ``test``: how its
     interval is made. ``low``, ``high``: the region of the effect where the claim holds.
     ``precondition``: the regime the claim lives in, in words ("" when it has none); the measured
-    number that decides it is given when judging. ``registered`` and ``change``: the rule as first
+    number that decides it is given when judging. ``parts``: for a claim of several parts, their names
+    (each judged on its own region, described in ``test``; the rule's own region is then unused).
+    ``registered`` and ``change``: the rule as first
     registered, and what changed since (see :func:`check_registration`).
     """
 
@@ -125,10 +127,14 @@ class Rule:
     low: float = -math.inf
     high: float = math.inf
     precondition: str = ""
+    parts: tuple[str, ...] = ()
     registered: Rule | None = None
     change: str = ""
 
     def __post_init__(self):
+        if not isinstance(self.parts, tuple) or not all(isinstance(p, str) and p.strip() for p in self.parts) \
+                or len(set(self.parts)) != len(self.parts) or len(self.parts) == 1:
+            raise ValueError(f"Rule {self.id!r}: parts must be a tuple of two or more distinct names; got {self.parts!r}")
         for name in ("id", "claim", "source", "source_value", "what", "test", "precondition", "change"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"Rule.{name} must be a str; got {getattr(self, name)!r}")
@@ -150,11 +156,12 @@ class Rule:
 
     @property
     def region(self) -> str:
-        return region_text(self.low, self.high)
+        return "every part holds" if self.parts else region_text(self.low, self.high)
 
     def record(self) -> dict[str, Any]:
         """The rule as JSON-able data (infinite bounds as None), without its history."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("registered", "change")}
+        out["parts"] = list(self.parts)
         for name in ("low", "high"):
             out[name] = None if math.isinf(out[name]) else float(out[name])
         return out
@@ -165,6 +172,11 @@ class Rule:
 
     def _verdict(self, interval: Interval | None, precondition, parts) -> dict[str, str]:
         if parts is not None:
+            if precondition is not None and not precondition[0]:
+                return {"verdict": "inconclusive", "reason": f"outside the claim's regime: {precondition[1]}"}
+            if set(parts) != set(self.parts):
+                raise ValueError(f"rule {self.id!r} is judged by the parts it declares ({', '.join(self.parts) or 'none'}); "
+                                 f"got {', '.join(parts)}")
             return _parts_verdict(parts)
         return derived(interval, self.low, self.high, what=self.what, precondition=precondition)
 
@@ -179,6 +191,9 @@ class Rule:
         gives the verdict under it as well."""
         if (interval is None) == (parts is None):
             raise ValueError(f"rule {self.id!r}: give an interval or parts, not both or neither")
+        if bool(self.parts) != (parts is not None):
+            raise ValueError(f"rule {self.id!r}: " + ("judge it by its parts" if self.parts else
+                                                      "it declares no parts: judge it by an interval"))
         if self.precondition and precondition is None:
             raise ValueError(f"rule {self.id!r} lives in a regime ({self.precondition}): "
                              "pass precondition=(holds, 'the measured number')")
@@ -225,6 +240,35 @@ def part(name: str, interval: Interval, low: float = -math.inf, high: float = ma
     verdict = derived(interval, low, high, what=what, precondition=precondition)
     return name, Claim(claim=name, source="part", source_value="part", ours=measured_text(interval, what),
                        tolerance=f"{what} {region_text(low, high)}", interval=interval, **verdict)
+
+
+def deciding(intervals: Sequence[Interval], low: float = -math.inf, high: float = math.inf, *,
+             every: bool = True) -> int:
+    """The index of the cell whose interval decides a claim judged over many cells (levels, tasks).
+
+    ``every`` (the claim holds at every cell; intersection-union, no correction): a cell whose interval
+    lies outside the region ``(low, high)`` if there is one (the farthest out), else a straddling one
+    (the farthest out), else the cell nearest the boundary. Otherwise (the claim holds at some cell;
+    give intervals already corrected for the number of cells, e.g. by Holm): a cell inside if there
+    is one (the farthest in), else a straddling one, else the nearest to the region.
+    """
+    if not intervals:
+        raise ValueError("intervals must hold at least one cell")
+    rank = {"not": 0, "inconclusive": 1, "reproduced": 2}
+    keys = [(rank[derived(iv, low, high)["verdict"]], min(iv.low - low, high - iv.high)) for iv in intervals]
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    return order[0] if every else order[-1]
+
+
+def conjunction(name: str, parts: Sequence[Claim]) -> Claim:
+    """A part that holds when all of ``parts`` hold (reproduced), fails when one fails (not), else
+    inconclusive: for a part that is itself "this and that"."""
+    verdicts = [c.verdict for c in parts]
+    verdict = ("reproduced" if all(v == "reproduced" for v in verdicts)
+               else "not" if "not" in verdicts else "inconclusive")
+    return Claim(claim=name, source="part", source_value="part", ours="; ".join(c.ours for c in parts),
+                 tolerance=" and ".join(c.tolerance for c in parts), verdict=verdict,
+                 reason="" if verdict == "reproduced" else "; ".join(f"{c.claim}: {c.verdict}" for c in parts))
 
 
 # ---- claims --------------------------------------------------------------------------------------

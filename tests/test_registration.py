@@ -66,3 +66,33 @@ def test_the_hash_changes_with_the_rule_and_not_with_its_history():
     assert claims.rules_hash([_rule()]) == claims.rules_hash(claims.rules_record([_rule()]))
     assert claims.rules_hash([_rule()]) != claims.rules_hash([_rule(high=5.0)])
     assert claims.rules_record([_rule(high=math.inf)])[0]["high"] is None
+
+
+def _intervals_for(rule):
+    """Intervals inside, outside and across the rule's region (a boundary it has)."""
+    edge = rule.low if math.isfinite(rule.low) else rule.high
+    width = (rule.high - rule.low) if math.isfinite(rule.high - rule.low) else max(1.0, abs(edge))
+    inside_mid = (rule.low + rule.high) / 2 if math.isfinite(rule.high - rule.low) else (
+        edge + width if math.isfinite(rule.low) else edge - width)
+    outside = edge - width if math.isfinite(rule.low) else edge + width
+    small = width / 100
+    make = lambda m, h: Interval(m, m - h, m + h, 5, h, "synthetic")
+    return make(inside_mid, small), make(outside, small), make(edge, small)
+
+
+@pytest.mark.parametrize("name", experiments.names())
+def test_every_rule_can_reach_every_verdict_its_region_allows(name):
+    """A rule whose region is the whole line cannot fail; one with a precondition must be able to
+    come out inconclusive for it and never "not"."""
+    module = experiments.get(name)
+    for rule in module.rules(module.CONFIGS["cpu"]):
+        if rule.parts:
+            continue   # judged by its parts, each on its own region (tests/test_claims_*.py drive them)
+        assert math.isfinite(rule.low) or math.isfinite(rule.high), f"{name}.{rule.id}: a region that cannot fail"
+        inside, outside, across = _intervals_for(rule)
+        pre = (True, "holds") if rule.precondition else None
+        got = [claims.derived(i, rule.low, rule.high, precondition=pre)["verdict"] for i in (inside, outside, across)]
+        assert got == ["reproduced", "not", "inconclusive"], f"{name}.{rule.id}: {got}"
+        if rule.precondition:
+            failed = claims.derived(outside, rule.low, rule.high, precondition=(False, "fails"))["verdict"]
+            assert failed == "inconclusive"

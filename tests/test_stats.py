@@ -1,5 +1,5 @@
 """rglt.stats against independent oracles: closed forms, scipy's own tests, brute force; and the
-derived verdict (rglt.report.derived) through each of its outcomes."""
+derived verdict (rglt.claims.derived) through each of its outcomes."""
 import math
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as st
 
 from rglt import stats
-from rglt.report import derived
+from rglt.claims import derived
 
 
 def test_the_t_interval_is_the_closed_form_with_the_t_quantile():
@@ -98,3 +98,24 @@ def test_a_failed_precondition_is_inconclusive_never_not():
     out = derived(stats.mean_interval([-0.9, -1.1, -1.0]), 0.0, precondition=(False, "the teacher (81.5%) is "
                                                                                 "below every ticket (82.6%)"))
     assert out["verdict"] == "inconclusive" and "outside the claim's regime: the teacher" in out["reason"]
+
+
+def test_the_normal_interval_is_mean_plus_minus_1_96_se():
+    i = stats.normal_interval(2.0, 0.5, n=8)
+    assert (i.low, i.high) == pytest.approx((2.0 - 1.959964 * 0.5, 2.0 + 1.959964 * 0.5), abs=1e-5)
+
+
+def test_the_proportion_interval_is_clopper_pearson():
+    i = stats.proportion_interval(3, 10)
+    # Clopper-Pearson by its definition: beta quantiles
+    assert i.low == pytest.approx(st.beta.ppf(0.025, 3, 8)) and i.high == pytest.approx(st.beta.ppf(0.975, 4, 7))
+    with pytest.raises(ValueError, match="successes <= trials"):
+        stats.proportion_interval(11, 10)
+
+
+def test_an_exact_value_is_an_interval_of_zero_width_and_scaling_keeps_its_place():
+    i = stats.Interval.exact(0.25, n=3)
+    assert (i.low, i.mean, i.high, i.sd) == (0.25, 0.25, 0.25, 0.0)
+    j = stats.mean_interval([0.1, 0.2, 0.4]).scaled(100)
+    k = stats.mean_interval([10.0, 20.0, 40.0])
+    assert (j.mean, j.low, j.high) == pytest.approx((k.mean, k.low, k.high))

@@ -15,15 +15,17 @@ import dataclasses
 
 import numpy as np
 
+from rglt.claims import Claim, Rule, deciding
 from rglt.data.tasks import load_task
 from rglt.experiments import imp_flow_transformer
 from rglt.identity import unhashed
 from rglt.prune import run_all, train_tickets
-from rglt.report import Claim, judged
+from rglt.stats import mean_interval
 
 NAME = "tickets_attention"
 VERSION = 1
 SOURCE = "002 'The Modern Frontier' (Transformers and interpretability)"
+PRUNED = "weights"        # what the tickets measured prune: imp_flow_transformer's IMP, global magnitude of weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +33,6 @@ class Config:
     runs: imp_flow_transformer.Config = imp_flow_transformer.CONFIGS["cpu"]   # the tickets measured
     sequences: int = 512                       # held-out sequences whose attention is measured
     workers: int = unhashed(2)
-    sigmas: float = unhashed(2.0)              # the mean change must exceed this many SE over seeds
 
 
 CONFIGS = {
@@ -75,25 +76,48 @@ def run(config: Config) -> dict:
     return {"entropy": np.array(entropy).reshape(*shape, *np.shape(entropy)[1:]),   # [tasks, seeds, levels, layers, heads]
             "density": np.array(density).reshape(*shape, -1),
             "uniform": float(np.log(ids.shape[1])),
+            "pruned": PRUNED,
             "tasks": [t.name for t in rc.tasks]}
 
 
-def checks(result, config: Config) -> list[Claim]:
-    h = np.asarray(result["entropy"])
-    change = (h[:, :, -1] - h[:, :, 0]).mean((-1, -2))          # [tasks, seeds]: mean over layers and heads
-    mean, se = change.mean(1), change.std(1, ddof=1) / np.sqrt(change.shape[1])
-    heads_down = float((h[:, :, -1] < h[:, :, 0]).mean())
-    density = float(np.median(np.asarray(result["density"])[..., -1]))
-    lower = int(np.sum(mean < -config.sigmas * se))
-    higher = int(np.sum(mean > config.sigmas * se))
-    n = len(mean)
-    return [Claim(
+def rules(config: Config) -> tuple[Rule, ...]:
+    return (Rule(
+        id="entropy",
         claim="the sparsest ticket's attention is more focused (lower entropy) than the dense network's",
         source=SOURCE, source_value="no number: nothing published measures it directly",
-        ours=(f"mean entropy change at density {density:.3f} (nats, mean over layers and heads; uniform "
-              f"{result['uniform']:.2f}): " + ", ".join(f"{t} {m:+.3f} +- {s:.3f}" for t, m, s in
-                                                          zip(result["tasks"], mean, se))
-              + f" (SE over {change.shape[1]} seeds); {100 * heads_down:.0f}% of (task, seed, layer, head) lower"),
-        tolerance=f"lower by > {config.sigmas:g} SE on every task; on more tasks lower than higher is partly",
-        **judged(lower == n, f"lower on {lower}, higher on {higher} of {n} tasks (beyond {config.sigmas:g} SE)",
-                 partly=lower > higher))]
+        what="entropy change, sparsest ticket minus dense (nats, mean over layers and heads), on every task",
+        test="paired t interval over seeds, on each task; every task's own interval must lie below 0 "
+             "(intersection-union: the deciding task is shown)",
+        high=0.0,
+        precondition="the ticket is found by pruning attention scores, as the essay does (pruning weights leaves "
+                     "every attention score in place)"),)
+
+
+def summary(result) -> dict:
+    """The numbers the claim and the prose quote: the sparsest ticket's density, the entropy of uniform
+    attention, per task the mean entropy change (sparsest minus dense, nats, over layers and heads),
+    its smallest and largest over tasks, and the share of (task, seed, layer, head) whose entropy fell."""
+    h = np.asarray(result["entropy"])
+    change = (h[:, :, -1] - h[:, :, 0]).mean((-1, -2)).mean(1)
+    return {"density": float(np.median(np.asarray(result["density"])[..., -1])), "uniform": float(result["uniform"]),
+            **{f"change_{t}": float(c) for t, c in zip(result["tasks"], change)},
+            "change_min": float(change.min()), "change_max": float(change.max()),
+            "heads_lower": float((h[:, :, -1] < h[:, :, 0]).mean()),
+            "pruned": result["pruned"] if "pruned" in result else PRUNED}
+
+
+def checks(result, config: Config) -> list[Claim]:
+    h = np.asarray(result["entropy"]).mean((-1, -2))            # [tasks, seeds, levels]: mean over layers and heads
+    s = summary(result)
+    intervals = [mean_interval(h[i, :, -1], paired_with=h[i, :, 0]) for i in range(h.shape[0])]
+    rule, = rules(config)
+    j = deciding(intervals, high=rule.high)
+    ours = (f"entropy change from dense to density {s['density']:.3f} (nats; uniform attention "
+            f"{s['uniform']:.2f}): " + ", ".join(f"{t} {iv.mean:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}]"
+                                                 for t, iv in zip(result["tasks"], intervals))
+            + f" (95% t intervals over {h.shape[1]} seeds); {100 * s['heads_lower']:.0f}% of (task, seed, layer, head) "
+              f"lower; deciding task {result['tasks'][j]}")
+    return [rule.judge(intervals[j], ours=ours, precondition=(
+        s["pruned"] == "attention scores",
+        f"IMP pruned the {s['pruned']} of chapter 2's transformer (to density {s['density']:.3f}); no attention "
+        "score was pruned, so the essay's regime was not run"))]
