@@ -235,11 +235,11 @@ def test_a_ticket_that_fits_its_training_set_as_well_does_not_train_worse():
     test[..., -1] = test[..., 0] + 0.02                             # tests better everywhere, seed by seed
     data["test_accuracy"] = test
     row = _row("tickets_low_data", data, "trains_worse_tests_as_well")
-    assert row.verdict == "partly" and "higher training error at every size: not" in row.reason
+    assert row.verdict == "partly" and "higher training error at every size: not" in row.reason   # the gap narrows
     train = np.array(data["train_accuracy"], dtype=float)
     train[..., -1] = train[..., 0] - 0.03
     data["train_accuracy"] = train
     assert _row("tickets_low_data", data, "trains_worse_tests_as_well").verdict == "reproduced"
-    test[..., -1] = test[..., 0] - 0.03                             # now it tests worse too, at every size
+    test[..., -1] = test[..., 0] - 0.05                             # now it tests worse too, and the gap widens
     data["test_accuracy"] = test
-    assert _row("tickets_low_data", data, "trains_worse_tests_as_well").verdict == "partly"
+    assert _row("tickets_low_data", data, "trains_worse_tests_as_well").verdict == "not"

@@ -24,7 +24,7 @@ import numpy as np
 from rglt.data.tasks import load_task, Task
 from rglt.identity import unhashed
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
-from rglt.claims import Claim, Rule, derived, part
+from rglt.claims import Claim, Rule, deciding, part
 from rglt.train import evaluate, TrainConfig
 from rglt.applications import (COMPRESSORS, MODELS, PRECISIONS, binary_entropy, code_lengths, decode_ticket,
                                dense_size, encode_ticket)
@@ -156,10 +156,10 @@ def rules(config: Config) -> tuple[Rule, ...]:
     return (
         Rule(id="mask_saving", claim="IMP's masks cost fewer bits than random masks of the same density",
              source=f"{SOURCE} (mask entropy)", source_value='no number: "a very sparse, orderly mask is cheaper to describe"',
-             what="mask bits saved against random masks with the same per-layer counts, at the last level (share; a "
-                  "region per part):",
+             what="mask bits saved against random masks with the same per-layer counts, at the last level (share)",
              test=f"t interval over {seeds}, paired by seed (each ticket against its own random masks); best of the "
-                  f"codes; parts: cheaper (> 0) and by at least {config.mask_saving_min:g}"),
+                  f"codes; parts: cheaper (> 0) and by at least {config.mask_saving_min:g}",
+             parts=("cheaper", f"by at least {config.mask_saving_min:g}")),
         Rule(id="larger_near_dense",
              claim="near density 1 the mask costs more than the dropped weights save: the ticket is larger than the "
                    "dense model",
@@ -176,9 +176,10 @@ def rules(config: Config) -> tuple[Rule, ...]:
              source=f"{SOURCE} (model compression); Deep Compression (Han et al. 2016)",
              source_value=f"{DEEP_COMPRESSION[0]}-{DEEP_COMPRESSION[1]}x (AlexNet, VGG-16 on ImageNet)",
              what=f"log(raw fp32 size / the coded ticket) at each seed's sparsest level within {config.matched_drop:g} "
-                  "of dense accuracy, at the smallest precision that keeps it there (a region per part):",
+                  "of dense accuracy, at the smallest precision that keeps it there",
              test=f"t interval of the mean log ratio over {seeds} (a ratio's own interval would cross zero); parts: "
-                  f"smaller than the raw model (> log 1) and as far as Deep Compression (> log {DEEP_COMPRESSION[0]})"),
+                  f"smaller than the raw model (> log 1) and as far as Deep Compression (> log {DEEP_COMPRESSION[0]})",
+             parts=("smaller than the raw model", f"as far as Deep Compression ({DEEP_COMPRESSION[0]}x)")),
     )
 
 
@@ -207,9 +208,7 @@ def checks(result, config: Config) -> list[Claim]:
     intervals = [mean_interval(log_ratio[:, i, j], level=level) for i, j in cells]
     one_sided = np.array([superiority_test(log_ratio[:, i, j]) for i, j in cells])
     adjusted = holm(np.minimum(1.0, 2 * np.minimum(one_sided, 1 - one_sided)))
-    rank = {"reproduced": 0, "inconclusive": 1, "not": 2}
-    best = min(range(len(cells)), key=lambda c: (rank[derived(intervals[c], larger_rule.low)["verdict"]],
-                                                 -intervals[c].low))
+    best = deciding(intervals, larger_rule.low, every=False)
     parts = []
     for j, p in enumerate(PRECISIONS):
         larger = hd[(high[:, :, j] >= dense[:, None, j]).all(0)]

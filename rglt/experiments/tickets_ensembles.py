@@ -22,7 +22,7 @@ from rglt.identity import unhashed
 from rglt.pools.ensemble import ensemble_accuracy, predictions
 from rglt.prune import run_all, train_tickets
 from rglt.prune.runs import ModelSpec, imp_replicates
-from rglt.claims import Claim, Rule, derived
+from rglt.claims import Claim, Rule, deciding
 from rglt.stats import LEVEL, Interval, welch_interval
 from rglt.train import TrainConfig
 from rglt.validate import check_int
@@ -136,7 +136,6 @@ def checks(result, config: Config) -> list[Claim]:
             out.append(rule.judge(Interval(float("nan"), -math.inf, math.inf, 1, float("nan"),
                                            "one ensemble per side: no spread"), ours=ours))
             continue
-        rank = {"reproduced": 0, "inconclusive": 1, "not": 2}
-        best = min(tested, key=lambda k: (rank[derived(intervals[k], rule.low)["verdict"]], -intervals[k].low))
+        best = tested[deciding([intervals[k] for k in tested], rule.low, every=False)]
         out.append(rule.judge(intervals[best], ours=ours + f"; judged at k = {best}"))
     return out

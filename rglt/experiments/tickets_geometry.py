@@ -29,7 +29,7 @@ from rglt.data.tasks import load_task, Task
 from rglt.identity import unhashed
 from rglt.prune import run_all, train_tickets
 from rglt.prune.runs import ModelSpec, imp_replicates
-from rglt.claims import Claim, Rule, derived, part
+from rglt.claims import Claim, Rule, deciding, part
 from rglt.stats import Interval, mean_interval
 from rglt.train import TrainConfig
 from rglt.validate import check_int
@@ -171,12 +171,8 @@ def folded(interval: Interval) -> Interval:
                                method=f"{interval.method}, folded (|log ratio|)")
 
 
-def _at_every(intervals: dict, low: float, high: float = math.inf):
-    """The cell that decides an "at every cell" claim: the first outside the region, else the first that
-    straddles it, else the one nearest its boundary (each cell judged on its own interval)."""
-    rank = {"not": 0, "inconclusive": 1, "reproduced": 2}
-    return min(intervals, key=lambda c: (rank[derived(intervals[c], low, high)["verdict"]],
-                                         min(intervals[c].low - low, high - intervals[c].high)))
+def _rate_parts(config: Config) -> tuple[str, str]:
+    return f"within {config.agreement_factor:g}x at the sparsest level", "direction at every level"
 
 
 def rules(config: Config) -> tuple[Rule, ...]:
@@ -204,13 +200,14 @@ def rules(config: Config) -> tuple[Rule, ...]:
              claim="the ticket's learning rate differs from the dense network's as its curvature predicts (2 / lambda_max)",
              source=f"{SOURCE} (learning rate)",
              source_value="no number: \"the optimal learning rate for training a sparse ticket may be different\"",
-             what="largest stable rate, ticket / dense, from the sweep (a region per part):",
+             what="largest stable rate, ticket / dense, from the sweep",
              test=f"parts: the measured ratio within {config.agreement_factor:g}x of lambda_dense / lambda_ticket at the "
                   f"sparsest level (paired t interval over {seeds} of the log of measured / predicted), and the "
                   "direction (measured ratio > 1) at every level (each level's t interval of the log ratio); the "
                   f"sweep's grid is {config.lrs[1] / config.lrs[0]:.3g}x",
              precondition="the sweep's grid resolves the edge: for the dense network and the sparsest ticket the "
-                          "largest stable rate is neither the grid's top rate nor missing"),
+                          "largest stable rate is neither the grid's top rate nor missing",
+             parts=_rate_parts(config)),
     )
 
 
@@ -232,7 +229,7 @@ def checks(result, config: Config) -> list[Claim]:
               f"{math.exp(start.high):.3f}]"))]
     trained = {j: folded(mean_interval(np.log(end[:, j]), paired_with=np.log(end[:, 0])))
                for j in range(1, end.shape[1])}
-    worst = _at_every(trained, trained_rule.low)
+    worst = list(trained)[deciding(list(trained.values()), trained_rule.low)]
     out.append(trained_rule.judge(
         trained[worst],
         ours=("lambda_max after training: dense " + interval_text(end[:, 0]) + "; "
@@ -262,14 +259,12 @@ def checks(result, config: Config) -> list[Claim]:
     else:
         magnitude = mean_interval(np.log(measured[:, -1]), paired_with=np.log(predicted[:, -1]))
         directions = {j: mean_interval(np.log(measured[:, j])) for j in range(1, measured.shape[1])}
-        decides = _at_every(directions, 0.0)
+        decides = list(directions)[deciding(list(directions.values()), 0.0)]
         direction = directions[decides]
-    # Each part carries the precondition too: Rule.judge applies a rule's precondition to an interval, not to parts.
+    within, direction_name = _rate_parts(config)
     parts = dict([
-        part(f"within {config.agreement_factor:g}x at density {density[-1]:.3f}", magnitude, low=-f, high=f,
-             what="log(measured / predicted)", precondition=precondition),
-        part("direction at every level", direction, low=0.0, what=f"log(measured ratio) at density {density[decides]:.3f}",
-             precondition=precondition),
+        part(within, magnitude, low=-f, high=f, what=f"log(measured / predicted) at density {density[-1]:.3f}"),
+        part(direction_name, direction, low=0.0, what=f"log(measured ratio) at density {density[decides]:.3f}"),
     ])
     out.append(rate_rule.judge(parts=parts, precondition=precondition, ours=ours))
     return out

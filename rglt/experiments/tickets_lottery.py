@@ -103,6 +103,11 @@ def run(config: Config) -> dict:
 
 
 
+def _subset_parts(config: Config) -> tuple[str, str, str]:
+    first, last = config.subset_sizes[0], config.subset_sizes[-1]
+    return (f"unlikely at n = {first}", f"near-certain at n = {last}", f"a given subset rarely wins at n = {last}")
+
+
 def rules(config: Config) -> tuple[Rule, ...]:
     widest = config.widths[-1]
     unlikely = dict(
@@ -120,11 +125,12 @@ def rules(config: Config) -> tuple[Rule, ...]:
         source=f"{SOURCE}; {PENSIA}",
         source_value=f"n = O(log(1/eps)) (Pensia et al.; no constant); log2(1/eps) = "
                      f"{math.log2(1 / config.subset_eps):.1f} at eps = {config.subset_eps:g}",
-        what=f"subsets of n random weights within {config.subset_eps:g} of {config.subset_target:g} (a region per part):",
+        what=f"subsets of n random weights within {config.subset_eps:g} of {config.subset_target:g}",
         test=f"every subset enumerated, {config.subset_draws} draws per n; P(some subset wins): exact binomial 95% "
              "interval; share of subsets that win: t interval over draws. P grows with n by a theorem, so the parts "
              f"check the scale: P < 'unlikely' at the smallest n, > {config.surely:g} at the largest, the share there "
-             f"< {config.rarely:g}")
+             f"< {config.rarely:g}",
+        parts=_subset_parts(config))
     return (
         Rule(**unlikely, precondition="the budget can win: at some width, random masks of K weights win with a share "
                                       "whose interval lies above 'unlikely' (else the row measures that K weights "
@@ -132,7 +138,7 @@ def rules(config: Config) -> tuple[Rule, ...]:
              registered=Rule(**unlikely),
              change="precondition added after the result existed: with no width at which K weights win, 'unlikely at "
                     "the widest network' held by construction (the registered rule read it as reproduced)"),
-        Rule(**some, registered=Rule(**{**some, "test": "P(some subset wins) rises with n (no drop beyond 2 SE, which "
+        Rule(**some, registered=Rule(**{**some, "parts": _subset_parts(config)[1:], "test": "P(some subset wins) rises with n (no drop beyond 2 SE, which "
                                                        f"a flat path passes) to >= {config.surely:g}, and the share of "
                                                        f"winning subsets there stays below {config.rarely:g}"}),
              change="after the result existed: the registered 'no drop beyond 2 SE' along n cannot fail (a flat "
@@ -160,15 +166,14 @@ def checks(result, config: Config) -> list[Claim]:
     sizes = np.asarray(config.subset_sizes)
     p_any = [proportion_interval(int(a.sum()), a.size) for a in anyw]
     crossed = sizes[anyw.mean(1) >= config.surely]
+    rare, surely, given = _subset_parts(config)
     parts = dict([
-        part(f"unlikely at n = {sizes[0]}", p_any[0], high=config.unlikely, what=f"P(some subset wins) at n = {sizes[0]}"),
-        part(f"near-certain at n = {sizes[-1]}", p_any[-1], low=config.surely,
-             what=f"P(some subset wins) at n = {sizes[-1]}"),
-        part(f"a given subset rarely wins at n = {sizes[-1]}", mean_interval(share[-1]), high=config.rarely,
-             what=f"share of winning subsets at n = {sizes[-1]}"),
+        part(rare, p_any[0], high=config.unlikely, what=f"P(some subset wins) at n = {sizes[0]}"),
+        part(surely, p_any[-1], low=config.surely, what=f"P(some subset wins) at n = {sizes[-1]}"),
+        part(given, mean_interval(share[-1]), high=config.rarely, what=f"share of winning subsets at n = {sizes[-1]}"),
     ])
     out.append(some.judge(
-        parts=parts, registered_parts={k: v for k, v in parts.items() if not k.startswith("unlikely")},
+        parts=parts, registered_parts={k: v for k, v in parts.items() if k != rare},
         ours=(f"subsets of n random weights within {config.subset_eps:g} of {config.subset_target:g}: "
               "P(some subset wins) " + ", ".join(f"n={n}: {q.mean:.2f}" for n, q in zip(sizes, p_any))
               + "; share of subsets that win " + ", ".join(f"n={n}: {s:.4f}" for n, s in zip(sizes, share.mean(1)))
