@@ -144,11 +144,29 @@ def crossing_density(bits_per_value: int) -> float:
     return 1 - float(brentq(lambda x: float(binary_entropy(x)) - bits_per_value * x, 1e-15, 0.5))
 
 
-def _matched_level(result, config: Config) -> np.ndarray:
+def matched_level(result, config: Config) -> np.ndarray:
     """Per replicate, the sparsest level whose fp32 accuracy is within ``matched_drop`` of the dense one."""
     acc = np.asarray(result["accuracy"], dtype=float)
     ok = acc >= acc[:, :1] - config.matched_drop
     return np.array([np.flatnonzero(row).max() for row in ok])
+
+
+def no_loss_ratios(result, config: Config) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per replicate, at its :func:`matched_level`: the raw fp32 model's size over the coded ticket's at the
+    smallest precision whose decoded ticket still matches the dense fp32 accuracy (as Deep Compression
+    counts), the level, and that precision."""
+    n = int(np.asarray(result["layer_sizes"]).sum())
+    matched = matched_level(result, config)
+    encoded = np.asarray(result["encoded"], dtype=float)
+    decoded = np.asarray(result["decoded_accuracy"], dtype=float)
+    acc0 = np.asarray(result["accuracy"], dtype=float)[:, 0]
+    ratios, precisions = [], []
+    for r, level in enumerate(matched):
+        ok = [j for j in range(len(PRECISIONS)) if decoded[r, level, j] >= acc0[r] - config.matched_drop]
+        j = min(ok, key=lambda j: encoded[r, level, j])
+        ratios.append(4 * n / encoded[r, level, j])
+        precisions.append(PRECISIONS[j])
+    return np.array(ratios), matched, precisions
 
 
 def rules(config: Config) -> tuple[Rule, ...]:
@@ -222,18 +240,7 @@ def checks(result, config: Config) -> list[Claim]:
         ours="; ".join(parts) + f"; the best cell: density {hd[i]:g} at {PRECISIONS[j]}, the ticket "
                                 f"{math.exp(intervals[best].mean):.4f} x the dense model"))
     # How far pruning + quantisation + coding go at no accuracy lost: against Deep Compression's 35-49x.
-    matched = _matched_level(result, config)
-    encoded = np.asarray(result["encoded"], dtype=float)
-    decoded = np.asarray(result["decoded_accuracy"], dtype=float)
-    acc0 = np.asarray(result["accuracy"], dtype=float)[:, 0]
-    ratios, drops = [], []
-    for r, level in enumerate(matched):
-        # the smallest precision whose decoded ticket still matches the dense fp32 accuracy
-        ok = [j for j in range(len(PRECISIONS)) if decoded[r, level, j] >= acc0[r] - config.matched_drop]
-        j = min(ok, key=lambda j: encoded[r, level, j])
-        ratios.append(4 * n / encoded[r, level, j])       # against the raw fp32 model, as Deep Compression
-        drops.append(PRECISIONS[j])
-    ratios = np.array(ratios)
+    ratios, matched, drops = no_loss_ratios(result, config)
     ratio = mean_interval(np.log(ratios))
     lo = DEEP_COMPRESSION[0]
     out.append(deep_rule.judge(
