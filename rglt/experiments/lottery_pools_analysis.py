@@ -341,7 +341,7 @@ def checks(result, config: Config) -> list[Claim]:
                     part("adjacent over the 5 farthest distances", far_iv, 0.0, what="points", precondition=regime)]),
         precondition=regime,
         ours=f"adjacent pairs {near_iv.mean:+.2f} points over the sparser parent; the 5 farthest distances "
-             f"{far.mean():+.2f}")]
+             f"{far.mean():+.2f} points")]
     no = stats.mean_interval(_per_seed(near[1]))
     out.append(by_id["adjacent_no_rewind"].judge(no, ours=f"adjacent pairs {no.mean:+.2f} points over the sparser parent "
                                                           f"(with rewinding {near_iv.mean:+.2f})"))
