@@ -243,6 +243,11 @@ CODE_PARTS = {"code_threshold": "threshold from the ticket's test accuracy, stri
               "code_augment": "BN recalibrated on augmented batches", "code_ties": "re-pruning keeps ties",
               "code_all": "all four together (the script)"}
 T = f"t interval over seeds ({CONVENTION})"
+# The parts of the claims judged by several (declared in their rules, named in their rows).
+ADJACENT_PARTS = ("adjacent over the sparser parent", "adjacent over the 5 farthest distances")
+PATH_PARTS = ("with rewinding, an inner point beats the better end", "without rewinding, a barrier at the midpoint")
+SIZE_PARTS = ("100% over 25%", "50% over 25%", "100% over 50%")
+COEF_PARTS = ("3 over 1", "7 over 1", "11 over 1")
 
 
 def rules(config: Config) -> tuple[Rule, ...]:
@@ -254,7 +259,7 @@ def rules(config: Config) -> tuple[Rule, ...]:
              "003 Sec. Methodology (Fig. 1)", "'the closer two subnetworks are located, the larger performance gain'",
              "two parts: the averaged neighbour minus the sparser parent (both BN-recalibrated), and that minus the "
              "same for the 5 farthest distances (points, each seed's mean over pairs)",
-             f"paired {T}; both parts above 0", low=0.0, precondition=pre),
+             f"paired {T}; both parts above 0", low=0.0, precondition=pre, parts=ADJACENT_PARTS),
         Rule("adjacent_no_rewind", "without rewinding, averaging adjacent tickets drops accuracy",
              "003 Sec. Methodology (Fig. 1)", "'a significant accuracy drop without rewinding, across all sparsities'",
              "the averaged neighbour minus the sparser parent, without rewinding (points, each seed's mean over pairs)",
@@ -265,17 +270,17 @@ def rules(config: Config) -> tuple[Rule, ...]:
              "'the best accuracy is achieved at the middle points of the linear path in most cases'",
              "two parts: with rewinding, the better end's test error minus the best inner point's, both chosen on the "
              "other seeds (points, each held-out seed's mean over pairs); without rewinding, the error at alpha = 0.5 "
-             "minus the ends' mean (points)", f"{T}; both parts above 0", low=0.0),
+             "minus the ends' mean (points)", f"{T}; both parts above 0", low=0.0, parts=PATH_PARTS),
         Rule("pool_size", "more candidate tickets give a better Lottery Pool (25, 50, 100% of them)",
              "003 Sec. Extensive Analysis (Fig. 4)", "'more candidate tickets tend to yield better performance in general'",
              "three parts: all the candidates minus 25% of them, 50% minus 25%, all minus 50% (test accuracy "
-             "points, each seed's mean over targets)", f"paired {T}; every part above 0", low=0.0),
+             "points, each seed's mean over targets)", f"paired {T}; every part above 0", low=0.0, parts=SIZE_PARTS),
         Rule("coefficients",
              "more interpolation coefficients give a better Lottery Pool: the average (1 coefficient) is the lowest",
              "003 Sec. Extensive Analysis (Fig. 5)",
              "'Lottery Pools (Average) with 1 candidate ... achieves the lowest accuracy in general'",
              "three parts: 3, 7 and 11 coefficients each minus 1 (points, each seed's mean over targets)",
-             f"paired {T}; every part above 0", low=0.0),
+             f"paired {T}; every part above 0", low=0.0, parts=COEF_PARTS),
         Rule("prune_after", "pruning after the search instead of during it loses accuracy at high sparsity",
              "003 Sec. Extensive Analysis (Fig. 6)",
              "'the performance of prune after drops dramatically at the high sparse situation'",
@@ -292,7 +297,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
         Rule("authors_script", "the authors' script gives what the paper's algorithm gives (each of its departures measured)",
              SOURCE_CODE, "no number: the paper describes Algorithm 2 only",
              "five parts: each departure alone and all together, minus the paper's search (test accuracy points, "
-             "each seed's mean over targets)", f"paired {T}; each part within {s:g} point of 0", low=-s, high=s),
+             "each seed's mean over targets)", f"paired {T}; each part within {s:g} point of 0", low=-s, high=s,
+             parts=tuple(f"{v} ({label})" for v, label in CODE_PARTS.items())),
         Rule("table4_swapped", "App. Table 4's weight decay 0.9 and momentum 1e-4 are swapped: as printed they do not train",
              "003 App. Table 4", "WD 0.9, momentum 1e-4 (the code: momentum 0.9, weight decay 1e-4)",
              "dense test accuracy with the code's values minus as printed (points; a diverged run counts as 0%)",
@@ -337,8 +343,8 @@ def checks(result, config: Config) -> list[Claim]:
     near_iv = stats.mean_interval(_per_seed(near[0]))
     far_iv = stats.mean_interval(_per_seed(near[0]), paired_with=_per_seed(far))
     out = [by_id["adjacent_rewind"].judge(
-        parts=dict([part("adjacent over the sparser parent", near_iv, 0.0, what="points", precondition=regime),
-                    part("adjacent over the 5 farthest distances", far_iv, 0.0, what="points", precondition=regime)]),
+        parts=dict([part(ADJACENT_PARTS[0], near_iv, 0.0, what="points"),
+                    part(ADJACENT_PARTS[1], far_iv, 0.0, what="points")]),
         precondition=regime,
         ours=f"adjacent pairs {near_iv.mean:+.2f} points over the sparser parent; the 5 farthest distances "
              f"{far.mean():+.2f} points")]
@@ -350,8 +356,7 @@ def checks(result, config: Config) -> list[Claim]:
     mid = [stats.mean_interval(_per_seed(100 * (err[r][..., len(result["alphas"]) // 2] - err[r][..., [0, -1]].mean(-1))))
            for r in (0, 1)]
     out.append(by_id["path"].judge(
-        parts=dict([part("with rewinding, an inner point beats the better end", inner, 0.0, what="points"),
-                    part("without rewinding, a barrier at the midpoint", mid[1], 0.0, what="points")]),
+        parts=dict([part(PATH_PARTS[0], inner, 0.0, what="points"), part(PATH_PARTS[1], mid[1], 0.0, what="points")]),
         ours=f"inner point over the better end {inner.mean:+.2f} points with rewinding; error at alpha = 0.5 minus the "
              f"ends' mean {mid[0].mean:+.2f} points with rewinding, {mid[1].mean:+.2f} without"))
     g = {v: _per_seed(variant_gain(result, v)) for v in result["variants"]}
