@@ -29,7 +29,7 @@ MSDS_FP32_FRACTION = 0.70  # MSDS configuration: the step's GEMMs at plain-mm sp
 BPD_TOLERANCE = {"fast": 0.01, "fast-bf16": 0.02}   # held-out bpd after a fixed run, against eager
 EQUIVALENCE_LEVEL = 0.90   # two one-sided t tests at 5%: the 90% interval inside the tolerance
 # One run per variant: the factor by which a ratio measured in one run may move between runs, either
-# way (the 95% interval of one run's ratio). The records' repeats inside one run spread by up to 1.4x
+# way (the 95% interval of one run's ratio). The repeats the claims rest on spread by up to 1.18x
 # between their fastest and slowest call, and their provenance shows the 2 cores shared (load 1-1.9).
 RUN_TO_RUN = 1.25
 ONE_RUN = (f"one run per variant: the 95% interval of the repeats inside it (where the record holds them) "
