@@ -110,9 +110,10 @@ class Rule:
 
     ``id``: short and stable within its experiment. ``claim``: the statement. ``source``: the seed
     file and where in it (``"000 Table 2"``), or, for a goal the book set itself with no seed file
-    behind it, ``"book:"`` and where it was set (``"book: issue 14"``; :data:`BOOK_SOURCE`). ``source_value``: the source's number as it gives it, or
-    a sentence saying it gives none. ``what``: the effect measured, with its unit. ``test``: how its
-    interval is made. ``low``, ``high``: the region of the effect where the claim holds.
+    behind it, ``"book:"`` and where it was set (``"book: issue 14"``; :data:`BOOK_SOURCE`).
+    ``source_value``: the source's number as it gives it, or a sentence saying it gives none.
+    ``what``: the effect measured, with its unit. ``test``: how its interval is made. ``low``,
+    ``high``: the region of the effect where the claim holds.
     ``precondition``: the regime the claim lives in, in words ("" when it has none); the measured
     number that decides it is given when judging. ``registered`` and ``change``: the rule as first
     registered, and what changed since (see :func:`check_registration`).

@@ -124,7 +124,7 @@ def test_the_shift_rows_show_the_rule_as_registered_and_the_welch_reading_of_the
     for shift, now, registered in ((0.05, "inconclusive", "partly"), (2.5 * se, "not", "not")):
         row = speed_claims(cpu, msds, training(shift, 0.0, scatter=0.04))[3]
         assert row.verdict == now
-        assert f"under the rule as registered" in row.registered and f"): {registered} (" in row.registered
+        assert "under the rule as registered" in row.registered and f"): {registered} (" in row.registered
         p = _welch_p_three_a_side(shift / se)     # 2.5 standard errors is still p > 0.05 with 3 runs a side
         assert p > 0.05 and f"Welch's t p = {p:.2g} (the rule of the record's commit: partly)" in row.ours
         assert "the eager runs' own sd 0.0400" in row.ours

@@ -281,7 +281,7 @@ def rules(config: Config) -> tuple[Rule, ...]:
     margin, sig_b = config.onsager_margin, config.beta_max_err
     below = [t for t in config.curve_temperatures if t < T_CRITICAL - margin]
     shown = below[-1] if below else None
-    onsager = (f"000 gives no values; Onsager's exact m(T) at the same temperatures"
+    onsager = ("000 gives no values; Onsager's exact m(T) at the same temperatures"
                + (f" ({onsager_magnetization(np.array([shown]))[0]:.4f} at T = {shown:.2f})" if shown else ""))
     return (
         Rule("onsager-below", f"Monte Carlo |m| matches the exact m(T) for T < T_c - {margin}",
