@@ -33,6 +33,7 @@ from rglt.stats import CONVENTION, Interval, seeds_to_decide
 
 VERDICTS = ("reproduced", "partly", "not", "inconclusive")
 _TEXT_FIELDS = ("claim", "source", "source_value", "ours", "tolerance")
+BOOK_SOURCE = "book:"   # a rule's source prefix for a goal the book set itself (no seed file behind it)
 
 
 # ---- verdicts from intervals ---------------------------------------------------------------------
@@ -108,9 +109,11 @@ class Rule:
     """A claim turned into a test, written before its run (see the module docstring).
 
     ``id``: short and stable within its experiment. ``claim``: the statement. ``source``: the seed
-    file and where in it (``"000 Table 2"``). ``source_value``: the source's number as it gives it, or
-    a sentence saying it gives none. ``what``: the effect measured, with its unit. ``test``: how its
-    interval is made. ``low``, ``high``: the region of the effect where the claim holds.
+    file and where in it (``"000 Table 2"``), or, for a goal the book set itself with no seed file
+    behind it, ``"book:"`` and where it was set (``"book: issue 14"``; :data:`BOOK_SOURCE`).
+    ``source_value``: the source's number as it gives it, or a sentence saying it gives none.
+    ``what``: the effect measured, with its unit. ``test``: how its interval is made. ``low``,
+    ``high``: the region of the effect where the claim holds.
     ``precondition``: the regime the claim lives in, in words ("" when it has none); the measured
     number that decides it is given when judging. ``parts``: for a claim of several parts, their names
     (each judged on its own region, described in ``test``; the rule's own region is then unused).
@@ -141,8 +144,9 @@ class Rule:
         for name in ("id", "claim", "source", "source_value", "what", "test"):
             if not getattr(self, name).strip():
                 raise ValueError(f"Rule.{name} must not be empty (rule {self.id!r})")
-        if not self.source[:3].isdigit():
-            raise ValueError(f"Rule.source must start with its seed file's number (000-003); got {self.source!r}")
+        if not (self.source[:3].isdigit() or self.source.startswith(BOOK_SOURCE)):
+            raise ValueError(f"Rule.source must start with its seed file's number (000-003), or with {BOOK_SOURCE!r} "
+                             f"for the book's own goal; got {self.source!r}")
         for name in ("low", "high"):
             if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), (int, float)):
                 raise TypeError(f"Rule.{name} must be a number; got {getattr(self, name)!r}")
