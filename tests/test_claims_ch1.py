@@ -78,7 +78,7 @@ def test_a_critical_flow_that_drifts_to_order_is_not_reproduced(stored):
     corr[1, 3:] = 0.97                                    # past the ordered side and 0.27 from step 1's
     data["flow_corr"] = corr
     row = _row(data, "critical")
-    assert row.verdict == "not" and "drift from step 1's corr (worst: step 3): not" in row.reason
+    assert row.verdict == "not" and "drift from step 1's corr (worst: step" in row.reason
 
 
 def test_ties_up_without_the_bias_is_not_reproduced(stored):

@@ -65,7 +65,8 @@ def _glued(path: Path) -> dict[str, str]:
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             if name:
-                out[name] = "".join(output.get("data", {}).get("text/plain", ""))
+                data = output.get("data", {})
+                out[name] = "".join(data.get("application/papermill.record/text/plain", data.get("text/plain", "")))
     return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import chi2 as chi2_distribution
 
 from rglt import stats
-from rglt.claims import Claim, Rule, part
+from rglt.claims import Claim, Rule, deciding, part
 from rglt.progress import progress
 from rglt.stats import Interval
 from rglt.rg import (T_CRITICAL, block_spin, fit_power_law, magnetization, mean_and_error, nn_correlation,
@@ -311,7 +311,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
              "no number (schematic); the ordered fixed point has m = corr = 1",
              what="block |m| and corr after the last blocking step",
              test=f"two parts, each the {MC} over the blocked configurations (snapshots {config.flow_every} "
-                  "sweeps apart)", low=config.ordered_min),
+                  "sweeps apart)", low=config.ordered_min,
+             parts=("block |m| at the last step", "corr at the last step")),
         Rule("disordered", "above T_c blocking flows to the disordered fixed point (corr -> 0)", FIXED_POINTS,
              "no number (schematic); the disordered fixed point has corr = 0",
              what="corr after the last blocking step",
@@ -323,7 +324,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
              test=f"two parts, at every step: its drift from step 1's (errors in quadrature, which overstates "
                   f"them for steps of the same configurations) within {config.critical_drift}, and corr in "
                   f"{CRITICAL_RANGE}; each by its {MC}",
-             low=-config.critical_drift, high=config.critical_drift),
+             low=-config.critical_drift, high=config.critical_drift,
+             parts=("drift from step 1's corr", "corr between the fixed points")),
         Rule("ratio", "at T_c each blocking step multiplies <|m|> by 2^(beta/nu) = 2^(1/8) (the critical fixed point)",
              "000 Sec. 3 (block spins at T_c, beyond the paper); beta = 1/8, nu = 1 exactly (Onsager)",
              f"no number in 000; exact 2^(1/8) = {RATIO_EXACT:.4f} per step at the fixed point",
@@ -333,14 +335,16 @@ def rules(config: Config) -> tuple[Rule, ...]:
                   f"step, by the {MC} of its ratio (delta method on one series)",
              low=-config.ratio_tol, high=config.ratio_tol,
              precondition=f"a blocking step is counted (a lattice keeps L' >= {config.ratio_min_size} after step "
-                          f"{config.ratio_skip_steps + 1})"),
+                          f"{config.ratio_skip_steps + 1})",
+             parts=("the mean of the counted steps", "every counted step")),
         Rule("ties", "majority rule with ties -> +1 biases independent spins to m = 6/16; random ties do not",
              "001 Sec. 1.1, Fig. 1 (caption)",
              '"In the case of a tie, ↑ wins." (no bias given; 6/16 = 0.375 follows exactly)',
              what="m of blocked independent spins",
              test=f"two parts, each the 95% normal interval of a mean of {TIE_BLOCKS:,} independent blocks "
                   "(standard error sqrt((1 - m^2) / blocks))",
-             low=0.375 - config.ties_tol, high=0.375 + config.ties_tol),
+             low=0.375 - config.ties_tol, high=0.375 + config.ties_tol,
+             parts=("ties up: m = 6/16", "random ties: m = 0")),
     )
 
 
@@ -348,21 +352,9 @@ def _rule(config: Config, rule_id: str) -> Rule:
     return next(r for r in rules(config) if r.id == rule_id)
 
 
-def _worst(intervals: list[Interval], low: float, high: float) -> int:
-    """The cell that decides a claim "at every cell" (intersection-union): the one farthest outside the
-    region if any cell lies outside it, else the one straddling it farthest, else the one nearest a boundary."""
-    outside = [i for i, v in enumerate(intervals) if v.high <= low or v.low >= high]
-    if outside:
-        return max(outside, key=lambda i: max(low - intervals[i].high, intervals[i].low - high))
-    straddling = [i for i, v in enumerate(intervals) if not (low < v.low and v.high < high)]
-    if straddling:
-        return max(straddling, key=lambda i: max(low - intervals[i].low, intervals[i].high - high))
-    return min(range(len(intervals)), key=lambda i: min(intervals[i].low - low, high - intervals[i].high))
-
-
 def _every(name: str, intervals: list[Interval], labels: list[str], low: float, high: float, what: str):
     """A part "at every cell": judged on the worst cell's interval, named in the part's name."""
-    i = _worst(intervals, low, high)
+    i = deciding(intervals, low, high)
     return part(f"{name} (worst: {labels[i]})", intervals[i], low, high, what=what)
 
 
@@ -380,13 +372,13 @@ def checks(result, config: Config) -> list[Claim]:
 
     rule = _rule(config, "onsager-below")
     dev = [stats.normal_interval(mc[i] - exact[i], err[i], n) for i in np.flatnonzero(below)]
-    i = _worst(dev, rule.low, rule.high)
+    i = deciding(dev, rule.low, rule.high)
     out.append(rule.judge(dev[i], ours=f"max |MC - exact| = {np.max(np.abs(mc - exact)[below]):.4f} over "
                                        f"{int(below.sum())} temperatures, L = {config.curve_size}; worst at "
                                        f"T = {T[below][i]:.2f}"))
     rule = _rule(config, "vanishes-above")
     high = [stats.normal_interval(mc[i], err[i], n) for i in np.flatnonzero(above)]
-    i = _worst(high, rule.low, rule.high)
+    i = deciding(high, rule.low, rule.high)
     out.append(rule.judge(high[i], ours=f"max |m| = {np.max(mc[above]):.4f} over {int(above.sum())} temperatures, "
                                         f"L = {config.curve_size}; worst at T = {T[above][i]:.2f}"))
     out.extend(_beta_claims(result, config))
@@ -461,7 +453,7 @@ def _ratio_claim(result, config: Config) -> Claim:
     which = (f"steps > {config.ratio_skip_steps} to L' >= {config.ratio_min_size}, "
              f"L = {', '.join(str(int(v)) for v in sizes)}")
     if not counted.any():
-        return rule.judge(Interval.exact(float("nan"), 0), ours=f"no step counted ({which})",
+        return rule.judge(ours=f"no step counted ({which})",
                           precondition=(False, f"no blocking step is counted: the largest lattice, L = "
                                                f"{int(sizes.max())}, is too small"))
     rows, cols = np.nonzero(counted)

@@ -99,7 +99,8 @@ def _bpd_rule(name: str, tol: float) -> Rule:
     registered = Rule(
         f"bpd-{name}", claim, GOAL, f"within {tol} bpd", what=what,
         test="the point estimate of the shift (means of the runs one ulp apart) against the tolerance; beyond it "
-             "but within 2 standard errors of zero is partly", low=-tol, high=tol)
+             "but within 2 standard errors of zero is partly", low=-tol, high=tol,
+        parts=("the shift within the tolerance", "beyond it, within 2 standard errors of zero"))
     return Rule(
         f"bpd-{name}", claim, GOAL, f"within {tol} bpd", what=what,
         test=f"equivalence: the {EQUIVALENCE_LEVEL:.0%} Welch t interval of the shift (two one-sided t tests at "
