@@ -465,12 +465,12 @@ def rules(config: Config) -> tuple[Rule, ...]:
         "closer",
         claim=f"pretraining brings the two tasks' sigma closer ({a} against {b})",
         source="000 Table 2, Sec. 5.1 (CIFAR-10's sigma_4 'pushed considerably closer')",
-        source_value=(f"mean |sigma_CIFAR-10 - sigma_CIFAR-100| over stages: {PAPER_DISTANCE['random']:.2f} random, "
-                      f"{PAPER_DISTANCE['pretrained']:.2f} pretrained"),
+        source_value=(f"mean |sigma_CIFAR-10 - sigma_CIFAR-100| over stages: {PAPER_DISTANCE['random']:.4g} random, "
+                      f"{PAPER_DISTANCE['pretrained']:.4g} pretrained"),
         what=f"mean |sigma_{a} - sigma_{b}| over stages, random init minus pretrained",
         test="Welch 95% t interval of the difference of the two inits' means over seeds", low=0.0,
         precondition=(f"from random initialisation the two tasks' sigma lie farther apart than the paper's pretrained "
-                      f"pair ends ({PAPER_DISTANCE['pretrained']:.3f}: the 95% t interval of the random-init distance "
+                      f"pair ends ({PAPER_DISTANCE['pretrained']:.4g}: the 95% t interval of the random-init distance "
                       "lies above it), so that pulling them closer can show")), Rule(
         "table5_source",
         claim="the pretrained network pruned on its own task (no task-specific refining, every layer "
@@ -589,7 +589,7 @@ def checks(result, config: Config) -> list[Claim]:
         ours=f"mean |sigma_{names[a]} - sigma_{names[b]}|: random {_cell_text(apart[0])}, pretrained {_cell_text(apart[1])}",
         precondition=(apart[0].low > threshold,
                       f"from random initialisation the tasks lie {_cell_text(apart[0])} apart (95% t interval), "
-                      f"against the paper's pretrained {threshold:.3f} (and its random {PAPER_DISTANCE['random']:.3f})")))
+                      f"against the paper's pretrained {threshold:.4g} (and its random {PAPER_DISTANCE['random']:.4g})")))
 
     src = np.asarray(result["source_sigma_M"], dtype=float)
     (g,), iv = worst_cell(seed_intervals(src * PAPER_SIGN), 0.0)
