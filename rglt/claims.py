@@ -222,7 +222,7 @@ class Rule:
             earlier = (f"under the rule as registered ({old.what} {old.region}; {old.test}): {then['verdict']}"
                        + (f" ({then['reason']})" if then["reason"] else "") + f". Changed: {self.change}")
         elif self.change:
-            earlier = (self.change if self.change.startswith("written after")
+            earlier = (f"rule {self.change}" if self.change.startswith("written after")
                        else f"rule written after the result existed: {self.change}")
         if interval is not None:
             shown = measured_text(interval, self.what)

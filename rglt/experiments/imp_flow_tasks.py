@@ -486,7 +486,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
               f"(< {imp_flow.EIGEN_SEM:g}); the drift, the mean ratio over the last half of the rounds minus the "
               f"first half's, as a share of lambda_i (within ±{config.drift_tol:g}, worst (init, task, stage))"),
         test=("SEM: exact per run, the worst of every run; drift: 95% t interval of the mean over seeds per "
-              f"(init, task, stage), {EVERY}; reproduced only when both parts hold")), Rule(
+              f"(init, task, stage), {EVERY}; reproduced only when both parts hold"),
+        parts=("SEM < 5% of lambda", "no drift")), Rule(
         "p_agrees",
         claim="P_i (share of remaining weights) give sigma consistent with M_i",
         source="000 Sec. 4 and footnote 2", source_value="'Pi gave qualitatively similar sigma_i as Mi did'",
@@ -499,7 +500,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
               f"the worst stage (within ±{config.lam_tol:g})"),
         test=(f"paired t intervals over seeds (runs of one seed share their initialisation): the start at level "
               f"{bonferroni(len(STAGES)):.4g} per stage (Bonferroni over the {len(STAGES)} stages, Holm's first step: "
-              f"some stage), the rate at 95% per stage ({EVERY}); reproduced only when both parts hold"))]
+              f"some stage), the rate at 95% per stage ({EVERY}); reproduced only when both parts hold"),
+        parts=("start points differ", "similar rate"))]
     for init, paper in zip(INITS, TABLE_8.values()):
         out.append(Rule(
             f"gamma_{init}",

@@ -201,6 +201,7 @@ def rules(config: Config) -> tuple[Rule, ...]:
               "the same, pretrained minus random init (< 0)"),
         test=("95% t interval of the mean over seeds; Welch 95% t interval of the difference of the inits' means; "
               "reproduced only when both parts hold"),
+        parts=("pretrained |sigma - unrefined| small", "below the random init's"),
         change=("written after the result existed: commit 02bbf1d, two minutes after the cpu result was committed "
                 "(963df5f), replaced the registered claim (restored as rule 'learnt': " + registered_claim
                 + ") by this one and added its tolerance fixed_tol = 0.01, which the stored data pass at 0.0068")), Rule(
