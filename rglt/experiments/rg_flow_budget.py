@@ -157,7 +157,7 @@ def size_effect(rows: list[dict]) -> dict:
     return {"matched": float(matched), "at": at, "slope": float(slope), "se": se, "df": df, "half": half}
 
 
-def _book_size(config: Config) -> int:
+def book_size(config: Config) -> int:
     """The index of the size closest in parameters to the book's cpu model (rg_flow's cpu profile)."""
     book = parameter_count(3, 32, 4, *BOOK_CPU)["total"]
     counts = [parameter_count(3, 32, 4, *size)["total"] for size in config.sizes]
@@ -176,7 +176,7 @@ _EXTRAPOLATION_CHANGE = (
 def rules(config: Config) -> tuple[Rule, ...]:
     """The budget experiment's two claims (regions fixed before the data: Table 1 and the tolerance)."""
     tol = config.extrapolation_tol
-    params = parameter_count(3, 32, 4, *config.sizes[_book_size(config)])["total"]
+    params = parameter_count(3, 32, 4, *config.sizes[book_size(config)])["total"]
     claim = (f"MSDS1 laplace: extrapolated to the report's 60 epochs, the {params:,}-parameter flow reaches "
              "Table 1's bits/dim")
     what = f"held-out bpd extrapolated to 60 epochs ({REPORT_IMAGES:,} images)"
@@ -219,7 +219,7 @@ def checks(result, config: Config) -> list[Claim]:
     extrapolation, dominates = rules(config)
     rows = curves(result, config)
     size = size_effect(rows)
-    cpu = rows[_book_size(config)]
+    cpu = rows[book_size(config)]
     ex, reg = cpu["extrapolation"], cpu["registered"]
     decades = float(np.log10(parameter_count(3, 32, 4, *ORIGINAL)["total"] / cpu["parameters"]))
     end = float(cpu["bpd"][-1])
