@@ -398,8 +398,10 @@ def rules(config: Config) -> tuple[Rule, ...]:
                 test=(f"{exact}; parts: growth at every level (every ratio > 1) and, level by level, a ratio in "
                       f"({lo}, {hi}) where twice the level's radius fits under that of a map spread over the whole "
                       f"image ({RF_CEILING:.1f} px on {IMAGE} x {IMAGE}); beyond it no doubling can show"),
+                parts=("grows at every level", *(f"doubles from h = {h} to {h + 1}" for h in range(LEVELS - 1))),
                 registered=Rule(**common, test=(f"{exact}; every ratio in [{lo}, {hi}]; growth alone is partly "
-                                                "(parts: growth at every level; doubling at every level)")),
+                                                "(parts: growth at every level; doubling at every level)"),
+                                parts=("grows at every level", "doubles at every level")),
                 change=("issue 28, after the result: a level whose doubled radius would exceed that of a map spread "
                         f"over the whole image ({RF_CEILING:.1f} px) cannot show a doubling on a {IMAGE} x {IMAGE} "
                         "image, so its part is outside the regime instead of failed; each level is its own part")))
@@ -427,10 +429,7 @@ def _median_interval(values: np.ndarray) -> stats.Interval:
     if np.ptp(values) == 0:
         return stats.Interval.exact(float(values[0]), len(values), "all mixes equal (exact)")
     iv = stats.bootstrap_interval(values, np.median)
-    # bootstrap_interval's sd is the statistic's standard error; the verdict's "how many would decide it"
-    # scales a spread of the values by sqrt(n), so hand it the standard error times sqrt(n).
-    return dataclasses.replace(iv, mean=float(np.median(values)), sd=iv.sd * math.sqrt(len(values)),
-                               method="BCa bootstrap interval of the median over mixes (n counts mixes)")
+    return dataclasses.replace(iv, method="BCa bootstrap interval of the median over mixes (n counts mixes)")
 
 
 def _ratio_part(name: str, ratio: float, low: float, high: float, **kw):
