@@ -11,7 +11,9 @@ The scripts in ``benchmarks/`` share three pieces:
   CUDA ``triton.testing.do_bench``; median and interquartile range over the measured blocks.
 - **Records** (:func:`write_record`, :func:`load_record`): ``benchmarks/results/<name>.json`` of the
   checkout, the record's data with its ``provenance`` (:func:`record_provenance`), written atomically
-  and read back like an :class:`rglt.store.Result` (``.data``, ``record[key]``, ``.provenance``).
+  and read back like an :class:`rglt.store.Result` (``.data``, ``record[key]``, ``.provenance``). A
+  record judged by rules (:class:`rglt.claims.Rule`) carries them and their hash in its provenance
+  (:func:`register_rules`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from rglt import claims
 from rglt.paths import benchmark_records_root, checkout_root
 from rglt.provenance import environment
 from rglt.storage import DamagedFileError, atomic_write
@@ -265,3 +268,23 @@ def load_record(name: str | os.PathLike) -> Record:
         raise DamagedRecordError(path, "not a JSON object with a 'provenance' object")
     provenance = doc.pop("provenance")
     return Record(path.stem, path, doc, provenance)
+
+
+def register_rules(name: str | os.PathLike, rules, when: str) -> bool:
+    """Add to a record made before rules were data the rules it is judged by: each as first registered
+    (:meth:`rglt.claims.Rule.first`) under ``rules``, their hash under ``rules_hash``, and
+    ``rules_registered`` saying ``when`` and that it was after the record. Nothing is retimed and nothing
+    else changes (the file is rewritten only where it reads back exactly as :func:`write_record` writes).
+    Returns False, leaving the file alone, when the record already has its rules."""
+    record = load_record(name)
+    if "rules" in record.provenance:
+        return False
+    text = record.path.read_text()
+    doc = json.loads(text)
+    if json.dumps(doc, indent=2) + "\n" != text:
+        raise ValueError(f"{record.path} is not laid out as write_record writes it: left alone")
+    stored = claims.rules_record(rules, first=True)
+    doc["provenance"].update(rules=stored, rules_hash=claims.rules_hash(stored),
+                             rules_registered=f"{when}, after the record: the rules were first written as data then")
+    atomic_write(record.path, json.dumps(doc, indent=2) + "\n")
+    return True

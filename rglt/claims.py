@@ -29,10 +29,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rglt.stats import CONVENTION, Interval, seeds_to_decide
+from rglt.stats import Interval, seeds_to_decide
 
 VERDICTS = ("reproduced", "partly", "not", "inconclusive")
 _TEXT_FIELDS = ("claim", "source", "source_value", "ours", "tolerance")
+BOOK_SOURCE = "book:"   # a rule's source prefix for a goal the book set itself (no seed file behind it)
 
 
 # ---- verdicts from intervals ---------------------------------------------------------------------
@@ -108,12 +109,15 @@ class Rule:
     """A claim turned into a test, written before its run (see the module docstring).
 
     ``id``: short and stable within its experiment. ``claim``: the statement. ``source``: the seed
-    file and where in it (``"000 Table 2"``). ``source_value``: the source's number as it gives it, or
-    a sentence saying it gives none. ``what``: the effect measured, with its unit. ``test``: how its
-    interval is made. ``low``, ``high``: the region of the effect where the claim holds.
+    file and where in it (``"000 Table 2"``), or, for a goal the book set itself with no seed file
+    behind it, ``"book:"`` and where it was set (``"book: issue 14"``; :data:`BOOK_SOURCE`).
+    ``source_value``: the source's number as it gives it, or a sentence saying it gives none.
+    ``what``: the effect measured, with its unit. ``test``: how its interval is made. ``low``,
+    ``high``: the region of the effect where the claim holds.
     ``precondition``: the regime the claim lives in, in words ("" when it has none); the measured
     number that decides it is given when judging. ``parts``: for a claim of several parts, their names
-    (each judged on its own region, described in ``test``; the rule's own region is then unused).
+    (each judged on its own region, described in ``test``; the rule's own region is then unused; a
+    part's name when judged may add to its declared name, e.g. the cell that decides it).
     ``registered`` and ``change``: the rule as first
     registered, and what changed since (see :func:`check_registration`).
     """
@@ -141,8 +145,9 @@ class Rule:
         for name in ("id", "claim", "source", "source_value", "what", "test"):
             if not getattr(self, name).strip():
                 raise ValueError(f"Rule.{name} must not be empty (rule {self.id!r})")
-        if not self.source[:3].isdigit():
-            raise ValueError(f"Rule.source must start with its seed file's number (000-003); got {self.source!r}")
+        if not (self.source[:3].isdigit() or self.source.startswith(BOOK_SOURCE)):
+            raise ValueError(f"Rule.source must start with its seed file's number (000-003), or with {BOOK_SOURCE!r} "
+                             f"for the book's own goal; got {self.source!r}")
         for name in ("low", "high"):
             if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), (int, float)):
                 raise TypeError(f"Rule.{name} must be a number; got {getattr(self, name)!r}")
@@ -171,12 +176,16 @@ class Rule:
         return self if self.registered is None else self.registered.first()
 
     def _verdict(self, interval: Interval | None, precondition, parts) -> dict[str, str]:
+        if interval is None and parts is None:
+            return {"verdict": "inconclusive", "reason": f"outside the claim's regime: {precondition[1]}"}
         if parts is not None:
             if precondition is not None and not precondition[0]:
                 return {"verdict": "inconclusive", "reason": f"outside the claim's regime: {precondition[1]}"}
-            if set(parts) != set(self.parts):
-                raise ValueError(f"rule {self.id!r} is judged by the parts it declares ({', '.join(self.parts) or 'none'}); "
-                                 f"got {', '.join(parts)}")
+            matched = [max((d for d in self.parts if name.startswith(d)), key=len, default=None) for name in parts]
+            used = [m for m in matched if m is not None]
+            if len(used) != len(parts) or len(set(used)) != len(used):
+                raise ValueError(f"rule {self.id!r} is judged by the parts it declares ({', '.join(self.parts) or 'none'}), "
+                                 f"each at most once (a part's name may add to a declared one); got {', '.join(parts)}")
             return _parts_verdict(parts)
         return derived(interval, self.low, self.high, what=self.what, precondition=precondition)
 
@@ -189,9 +198,11 @@ class Rule:
         rule has one. Where the rule changed since its registration, ``registered`` (or
         ``registered_parts``) is what the registered rule measures (default: the same) and the row
         gives the verdict under it as well."""
-        if (interval is None) == (parts is None):
-            raise ValueError(f"rule {self.id!r}: give an interval or parts, not both or neither")
-        if bool(self.parts) != (parts is not None):
+        unmeasured = interval is None and parts is None and precondition is not None and not precondition[0]
+        if (interval is None) == (parts is None) and not unmeasured:
+            raise ValueError(f"rule {self.id!r}: give an interval or parts, not both or neither (neither only "
+                             "where the regime fails and nothing could be measured)")
+        if bool(self.parts) != (parts is not None) and not unmeasured:
             raise ValueError(f"rule {self.id!r}: " + ("judge it by its parts" if self.parts else
                                                       "it declares no parts: judge it by an interval"))
         if self.precondition and precondition is None:
@@ -211,9 +222,12 @@ class Rule:
             earlier = (f"under the rule as registered ({old.what} {old.region}; {old.test}): {then['verdict']}"
                        + (f" ({then['reason']})" if then["reason"] else "") + f". Changed: {self.change}")
         elif self.change:
-            earlier = f"rule written after the result existed: {self.change}"
+            earlier = (f"rule {self.change}" if self.change.startswith("written after")
+                       else f"rule written after the result existed: {self.change}")
         if interval is not None:
             shown = measured_text(interval, self.what)
+        elif parts is None:
+            shown = "not measured"
         else:
             shown = "; ".join(f"{name}: {c.verdict}" for name, c in parts.items())
         return Claim(claim=self.claim, source=self.source, source_value=self.source_value,

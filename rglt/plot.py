@@ -96,7 +96,8 @@ def density_axis(ax, ticks=(100, 50, 20, 10, 5, 2), title: str | None = None) ->
 
 
 def methods_by_density(values, density, methods, which, style, panel_titles, *, ylabel: str, title: str) -> None:
-    """One panel per model: each method in ``which`` against density, mean ± std over seeds.
+    """One panel per model: each method in ``which`` against density, the mean over seeds with its 95% t
+    interval (:func:`seed_errorbar`).
 
     ``values``: (panels, seeds, methods, levels); ``methods`` names axis 2; ``style[method]`` is
     (label, colour, marker)."""

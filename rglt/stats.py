@@ -122,12 +122,14 @@ def welch_interval(x, y, *, level: float = LEVEL) -> Interval:
 
 def bootstrap_interval(x, statistic=np.mean, *, level: float = LEVEL, resamples: int = 9999,
                        seed: int = 0) -> Interval:
-    """A BCa bootstrap interval of ``statistic`` over the values of ``x`` (seeded: reproducible)."""
+    """A BCa bootstrap interval of ``statistic`` over the values of ``x`` (seeded: reproducible). Its
+    ``sd`` is the bootstrap standard error times sqrt(n), a spread of the values as the other intervals
+    give it (so that :func:`seeds_to_decide` reads it alike)."""
     a = _values(x, "x", 2)
     res = _st.bootstrap((a,), statistic, confidence_level=level, n_resamples=resamples, method="BCa",
                         random_state=np.random.default_rng(seed))
     return Interval(float(statistic(a)), float(res.confidence_interval.low), float(res.confidence_interval.high),
-                    a.size, float(res.standard_error), "BCa bootstrap interval")
+                    a.size, float(res.standard_error) * math.sqrt(a.size), "BCa bootstrap interval")
 
 
 def binomial_test(successes: int, trials: int, p: float = 0.5, *, alternative: str = "two-sided") -> float:

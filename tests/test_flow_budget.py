@@ -57,3 +57,28 @@ def test_bad_input():
         fit_learning_curve(N, np.where(N > 1e5, np.nan, law(N)))
     with pytest.raises(ValueError, match="target"):
         extrapolate(N, law(N), -1.0)
+
+
+def test_the_asymptote_is_bounded_at_zero_and_a_fit_on_the_bound_says_so():
+    # A slow power law whose free fit wants an asymptote below zero (alpha small, still falling fast in
+    # log n): bits/dim cannot be negative, so the bounded fit ends on b_inf = 0 and says it did.
+    b = law(N, -1.0, 12.0, 0.08)
+    free = fit_learning_curve(N, b, asymptote_min=None)
+    assert free["b_inf"] == pytest.approx(-1.0, abs=1e-3) and not free["at_bound"]
+    bounded = fit_learning_curve(N, b)
+    assert bounded["b_inf"] >= 0 and bounded["at_bound"]
+    assert extrapolate(N, b, 5.4e6)["at_bound"]
+    # a law with a positive asymptote stays off the bound
+    assert not fit_learning_curve(N, law(N))["at_bound"]
+
+
+def test_the_registered_half_range_spread_and_the_farthest_refit():
+    b = np.where(N < 40_000, law(N, 1.5, 60.0, 0.35), law(N, 2.2, 30.0, 0.45))
+    farthest = extrapolate(N, b, 5.4e6)
+    half = extrapolate(N, b, 5.4e6, spread="half-range")
+    preds = list(half["window_predictions"].values())
+    assert half["window_half_range"] == pytest.approx(0.5 * (max(preds) - min(preds)), rel=1e-12)
+    assert half["uncertainty"] == pytest.approx(max(half["se"], half["window_half_range"]), rel=1e-12)
+    assert farthest["uncertainty"] >= farthest["window_spread"] >= half["window_half_range"]
+    with pytest.raises(ValueError, match="spread"):
+        extrapolate(N, b, 5.4e6, spread="sd")

@@ -27,6 +27,7 @@ _STRIP = [
     (r"\]\([^)]*\)", "]"),                            # link targets
     (r"<[^>]+>", " "),                                # HTML tags
     (r"^\s*(?:\d+\.|[-*])\s", " "),                  # list markers
+    (r"^#+\s*\d+\.\s", " "),                         # a chapter's number in its title
     (r"(?:" + _REFERENCE_WORDS + r")\s*[A-Z]?\d+(?:\.\d+)?[a-z]?(?:\s*(?:[-–,]|and|or|&)\s*[A-Z]?\d+(?:\.\d+)?[a-z]?)*", " REF "),
     (r"\b[A-Za-z][A-Za-z_]*[-_]?\d[\w.]*", " NAME "),  # ResNet-20, fp32, H100, MNIST-1D, x4
     (r"\b\d+D\b|\b\d+(?:st|nd|rd|th)\b", " NAME "),   # 1D, 2D; ordinals
@@ -64,7 +65,8 @@ def _glued(path: Path) -> dict[str, str]:
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             if name:
-                out[name] = "".join(output.get("data", {}).get("text/plain", ""))
+                data = output.get("data", {})
+                out[name] = "".join(data.get("application/papermill.record/text/plain", data.get("text/plain", "")))
     return out
 
 
@@ -97,6 +99,7 @@ def test_every_glued_name_is_glued_by_the_notebook(path):
     ("$\\beta = 1/8$ and $2^{1/8}$", []),
     ("$\\beta = 0.1254 \\pm 0.0010$", ["0.1254", "0.0010"]),
     ("1.88x faster with 3 seeds, `code 5`", ["1.88", "3"]),
+    ("# 4. Lottery Pools\n\n1. first item", []),
 ])
 def test_the_check_itself(text, bad):
     assert unexplained_numbers(text) == bad

@@ -16,16 +16,17 @@ the chapter can say whether the flow stayed clear of it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tempfile
 
 import numpy as np
 
+from rglt.claims import Claim, Rule, check_rules
 from rglt.experiments import imp_flow_tasks
-from rglt.identity import unhashed
 from rglt.prune import TicketStore, store_of, train_tickets, use_cache
 from rglt.prune.runs import TicketRun
-from rglt.report import Claim, judged
 from rglt.rg import imp_flow
+from rglt.stats import Interval
 from rglt.validate import check_seed, require
 
 NAME = "imp_projection"
@@ -37,7 +38,6 @@ class Config:
     run: TicketRun = imp_flow_tasks.task_run(imp_flow_tasks.CONFIGS["cpu"], imp_flow_tasks.CONFIGS["cpu"].tasks[0][1],
                                              "random", 0)
     other_order_seed: int = 100
-    sign_z: float = unhashed(2.0)
 
     def __post_init__(self):
         require(isinstance(self.run, TicketRun), "run", "an rglt.prune.TicketRun", self.run, TypeError)
@@ -94,36 +94,52 @@ def run(config: Config) -> dict:
             "layer_names": list(layer_density), "last_layer_density": np.array(list(layer_density.values()))}
 
 
-def checks(result, config: Config) -> list[Claim]:
-    levels = [int(k) for k in np.asarray(result["levels"])]
-    masks, weights = np.asarray(result["rerun_masks_equal"], bool), np.asarray(result["rerun_weights_equal"], bool)
-    out = [Claim(
+def rules(config: Config) -> tuple[Rule, ...]:
+    exact = "exact (one deterministic comparison per level); "
+    return check_rules([Rule(
+        "rerun",
         claim="with the seed and the sample order fixed, IMP is a function of its inputs: a rerun from nothing "
               "gives the same masks and weights",
         source="000 Sec. 3.2, property 3", source_value="'both the mask and refining operators ... are deterministic'",
-        ours=f"masks equal at {masks.sum()} of {len(levels)} levels, weights at {weights.sum()}",
-        tolerance="every level, bit for bit",
-        **judged(bool(masks.all() and weights.all()),
-                 f"differ at levels {[k for k, m, w in zip(levels, masks, weights) if not (m and w)]}"))]
-    differ = 100 * np.asarray(result["order_mask_difference"], dtype=float)
-    sig_a, sig_b = np.asarray(result["sigma_base"]), np.asarray(result["sigma_other_order"])
-    out.append(Claim(
+        what="levels at which the rerun's masks or weights differ from the first run's, bit for bit (count)",
+        test=exact + "none allowed: one level that differs makes P not unique", high=0.5), Rule(
+        "order",
         claim="another sample order (same initialisation) gives another flow",
         source="000 Sec. 3.2, property 3 (the order must be fixed for P to be unique)",
         source_value="no number: the paper fixes the order and does not vary it",
-        ours=f"{differ[-1]:.1f}% of the prunable weights' masks differ at level {levels[-1]} "
-             f"({differ[1]:.1f}% at level 1); sigma {', '.join(f'{a:+.3f}' for a in sig_a)} against "
-             f"{', '.join(f'{b:+.3f}' for b in sig_b)}",
-        tolerance="masks differ from level 1 on",
-        **judged(bool(np.all(differ[1:] > 0)), "the masks are the same at some level")))
-    density = np.asarray(result["last_layer_density"], dtype=float)
-    names = list(result["layer_names"])
-    out.append(Claim(
+        what="the smallest share of the prunable weights whose mask differs under the other order, over levels 1 on",
+        test=exact + "every level from 1 on must differ (an order that changes nothing at some level fails)",
+        low=0.0), Rule(
+        "collapse",
         claim="the flow stays clear of layer collapse (property 2 holds until a layer is cut off)",
         source="000 Sec. 3.2, property 2", source_value="'until layer collapse (i.e. when all the weights from one "
                                                         "layer to another are removed)'",
+        what="the smallest share of a prunable layer's weights kept at the last level",
+        test=exact + "every prunable layer must keep a weight (a layer at 0 fails)", low=0.0)], f"{NAME}.rules")
+
+
+def checks(result, config: Config) -> list[Claim]:
+    R = {r.id: r for r in rules(config)}
+    levels = [int(k) for k in np.asarray(result["levels"])]
+    masks, weights = np.asarray(result["rerun_masks_equal"], bool), np.asarray(result["rerun_weights_equal"], bool)
+    bad = [k for k, m, w in zip(levels, masks, weights) if not (m and w)]
+    out = [R["rerun"].judge(
+        Interval.exact(len(bad), len(levels)),
+        ours=f"masks equal at {masks.sum()} of {len(levels)} levels, weights at {weights.sum()}"
+             + (f"; differ at levels {bad}" if bad else ""))]
+    differ = np.asarray(result["order_mask_difference"], dtype=float)
+    sig_a, sig_b = np.asarray(result["sigma_base"]), np.asarray(result["sigma_other_order"])
+    later = differ[1:] if differ.size > 1 else np.array([math.nan])
+    least = float(np.min(later)) if np.all(np.isfinite(later)) else math.nan
+    out.append(R["order"].judge(
+        Interval.exact(least, later.size),
+        ours=f"{100 * differ[-1]:.1f}% of the prunable weights' masks differ at level {levels[-1]} "
+             f"({100 * differ[1]:.1f}% at level 1, least {100 * least:.2f}%); sigma {', '.join(f'{a:+.3f}' for a in sig_a)} "
+             f"against {', '.join(f'{b:+.3f}' for b in sig_b)}"))
+    density = np.asarray(result["last_layer_density"], dtype=float)
+    names = list(result["layer_names"])
+    out.append(R["collapse"].judge(
+        Interval.exact(density.min(), density.size),
         ours=f"at level {levels[-1]} the sparsest layer, {names[int(np.argmin(density))]}, keeps "
-             f"{100 * density.min():.2f}% of its weights",
-        tolerance="every prunable layer keeps at least one weight",
-        **judged(bool(np.all(density > 0)), f"{int(np.sum(density == 0))} layers are empty")))
+             f"{100 * density.min():.2f}% of its weights; {int(np.sum(density == 0))} layers are empty"))
     return out

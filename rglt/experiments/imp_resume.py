@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rglt.claims import Claim, Rule
 from rglt.data.tasks import Task
 from rglt.identity import unhashed
 from rglt.prune import TicketStore, run_all, use_cache
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runs import ModelSpec, TicketRun
-from rglt.report import Claim, judged
+from rglt.stats import Interval
 from rglt.train import TrainConfig
 from rglt.validate import check_int, check_real, require
 
@@ -147,56 +148,66 @@ ALGORITHM_1 = "003 Algorithm 1 (IMP with rewinding)"
 NO_NUMBER = "no number: 003 never interrupts IMP; resuming is this book's requirement (DESIGN.md)"
 
 
+EXACT = "exact: a deterministic outcome of one run, no seed spread"
+
+
+def _schedule(config: Config) -> tuple[np.ndarray, str]:
+    """003's weights remaining (%) for this config's pruning rate, and how the source gives it."""
+    fraction, n = config.run.imp.fraction, config.run.imp.rounds + 1
+    if fraction == 0.2:
+        n = min(n, len(LOTTERY_POOLS_REMAINING))
+        return (np.asarray([float(v) for v in LOTTERY_POOLS_REMAINING[:n]]),
+                "Weights Remaining%: " + ", ".join(LOTTERY_POOLS_REMAINING[:n]))
+    return 100 * (1 - fraction) ** np.arange(n), f"003 quotes the schedule of p = 0.2; here p = {fraction}: 100 (1 - p)^t %"
+
+
+def rules(config: Config) -> tuple[Rule, ...]:
+    k, fraction = config.kill_level, config.run.imp.fraction
+    return (
+        Rule("killed_mid_level", f"the second run was SIGKILLed in the middle of level {k}", ALGORITHM_1, NO_NUMBER,
+             f"1 when the run was alive at the kill with levels 0..{k - 1} complete and no later one, else 0",
+             EXACT, low=0.5),
+        Rule("masks_equal", "resumed, the killed run's masks equal the uninterrupted run's at every level",
+             f"{ALGORITHM_1}, line 3 (prune, update the mask)", NO_NUMBER,
+             "levels whose masks differ, bit for bit", EXACT, high=0.5),
+        Rule("weights_equal", "resumed, its trained weights and test accuracies equal the uninterrupted run's at every level",
+             f"{ALGORITHM_1}, line 4 (train m ⊙ θ_j)", NO_NUMBER,
+             "levels whose weights or test accuracy differ, bit for bit", EXACT, high=0.5),
+        Rule("density_schedule",
+             f"each IMP iteration keeps {1 - fraction:.0%} of the remaining weights (pruning rate p = {fraction})",
+             "003 Algorithm 1 (pruning rate p); Tables 6-7 (weights remaining)", _schedule(config)[1],
+             "largest gap to the source's weights remaining over the levels (percentage points)", EXACT,
+             high=config.density_tol),
+    )
+
+
 def checks(result, config: Config) -> list[Claim]:
     """Whether the killed run was killed mid-level and resumed to the same tickets, level by level, and
     whether IMP's density follows 003's schedule. ``result``: the stored result (or a dict of its data)."""
+    by_id = {r.id: r for r in rules(config)}
     levels = [int(k) for k in np.asarray(result["levels"])]
-    differ = lambda key: [k for k, same in zip(levels, np.asarray(result[key])) if not same]
+    differ = lambda key: [k for k, same in zip(levels, np.asarray(result[key])) if not same]  # noqa: E731
     k = config.kill_level
     after = [int(v) for v in result["levels_after_kill"]]
-    out = [Claim(
-        claim=f"the second run was SIGKILLed in the middle of level {k}",
-        source=ALGORITHM_1, source_value=NO_NUMBER,
+    n = len(levels)
+    out = [by_id["killed_mid_level"].judge(
+        Interval.exact(1.0 if result["killed_mid_level"] else 0.0),
         ours=f"{'alive' if result['alive_at_kill'] else 'already ended'} at the kill, {result['killed_after_s']} s into "
-             f"level {k} (a level takes {result['level_s']} s); complete levels after it: {after}",
-        tolerance=f"alive at the kill, with levels 0..{k - 1} complete and no later one",
-        **judged(bool(result["killed_mid_level"]), f"not killed mid-level: alive at the kill = "
-                                                   f"{bool(result['alive_at_kill'])}, complete levels {after}"))]
+             f"level {k} (a level takes {result['level_s']} s); complete levels after it: {after}")]
     masks = differ("masks_equal")
-    out.append(Claim(
-        claim="resumed, the killed run's masks equal the uninterrupted run's at every level",
-        source=f"{ALGORITHM_1}, line 3 (prune, update the mask)", source_value=NO_NUMBER,
-        ours=f"equal at {len(levels) - len(masks)} of {len(levels)} levels (0..{levels[-1]})",
-        tolerance="every level, bit for bit",
-        **judged(not masks, f"the masks differ at level(s) {masks}")))
+    out.append(by_id["masks_equal"].judge(Interval.exact(len(masks), n),
+                                          ours=f"equal at {n - len(masks)} of {n} levels (0..{levels[-1]})"
+                                               + (f"; differ at {masks}" if masks else "")))
     weights, accuracy = differ("weights_equal"), [
         lvl for lvl, a, b in zip(levels, result["accuracy_uninterrupted"], result["accuracy_resumed"]) if a != b]
-    out.append(Claim(
-        claim="resumed, its trained weights and test accuracies equal the uninterrupted run's at every level",
-        source=f"{ALGORITHM_1}, line 4 (train m ⊙ θ_j)", source_value=NO_NUMBER,
-        ours=f"weights equal at {len(levels) - len(weights)} of {len(levels)} levels, test accuracy at "
-             f"{len(levels) - len(accuracy)} of {len(levels)}",
-        tolerance="every level, bit for bit",
-        **judged(not weights and not accuracy,
-                 f"the weights differ at level(s) {weights}, the test accuracy at level(s) {accuracy}")))
+    out.append(by_id["weights_equal"].judge(
+        Interval.exact(len(set(weights) | set(accuracy)), n),
+        ours=f"weights equal at {n - len(weights)} of {n} levels, test accuracy at {n - len(accuracy)} of {n}"))
     density = 100 * np.asarray(result["density"], dtype=float)
-    fraction = config.run.imp.fraction
-    if fraction == 0.2:
-        n = min(len(density), len(LOTTERY_POOLS_REMAINING))
-        expected = np.asarray([float(v) for v in LOTTERY_POOLS_REMAINING[:n]])
-        quoted = ", ".join(LOTTERY_POOLS_REMAINING[:n])
-        source_value = f"Weights Remaining%: {quoted}"
-    else:
-        n = len(density)
-        expected = 100 * (1 - fraction) ** np.arange(n)
-        source_value = f"003 quotes the schedule of p = 0.2; here p = {fraction}: 100 (1 - p)^t %"
-    gap = np.abs(density[:n] - expected)
-    out.append(Claim(
-        claim=f"each IMP iteration keeps {1 - fraction:.0%} of the remaining weights (pruning rate p = {fraction})",
-        source="003 Algorithm 1 (pruning rate p); Tables 6-7 (weights remaining)", source_value=source_value,
-        ours=", ".join(f"{v:.2f}" for v in density[:n]) + " %",
-        tolerance=f"within {config.density_tol} percentage points at each of the {n} levels",
-        **judged(bool(np.all(gap <= config.density_tol)),
-                 f"off by up to {gap.max():.3f} points (at level {int(np.argmax(gap))})")))
+    expected = _schedule(config)[0]
+    m = min(len(density), len(expected))
+    gap = np.abs(density[:m] - expected[:m])
+    out.append(by_id["density_schedule"].judge(
+        Interval.exact(float(gap.max()), m),
+        ours=", ".join(f"{v:.2f}" for v in density[:m]) + f" %; largest gap at level {int(np.argmax(gap))}"))
     return out
-

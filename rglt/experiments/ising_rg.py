@@ -18,8 +18,10 @@ import dataclasses
 import numpy as np
 from scipy.stats import chi2 as chi2_distribution
 
+from rglt import stats
+from rglt.claims import Claim, Rule, deciding, part
 from rglt.progress import progress
-from rglt.report import Claim, judged
+from rglt.stats import Interval
 from rglt.rg import (T_CRITICAL, block_spin, fit_power_law, magnetization, mean_and_error, nn_correlation,
                      onsager_magnetization, ratio_and_error, trajectory)
 from rglt.identity import unhashed
@@ -265,72 +267,153 @@ def ratio_selection(sizes, ratios, config: Config) -> np.ndarray:
 EQ2 = "000 Sec. 1, Eq. 2 (and App. A)"
 EQ2_QUOTE = 'Eq. 2, "m ∼ (tC − t)−β", gives no value of beta; the 2D Ising value is 1/8 = 0.125 (exact)'
 FIXED_POINTS = "000 Sec. 3, Fig. 1 (RG flow to fixed points)"
+CRITICAL_RANGE = (0.1, 0.95)     # at T_c: strictly between the disordered (0) and ordered (1) fixed points
+TIE_BLOCKS = 16 * 128 * 128      # the blocks of the independent-spin check in run(): 16 lattices of 256^2, b = 2
+MC = "95% normal interval from the standard error"
+
+
+def rules(config: Config) -> tuple[Rule, ...]:
+    """The chapter's claims as rules (rglt.claims): regions from the config's (unhashed) tolerances,
+    fixed before the result is looked at. Monte Carlo numbers are judged by their 95% normal interval
+    from their standard error (the integrated autocorrelation time's, or a fit's); n is given as the
+    chains, each its own seed. "At every temperature / step": each cell's own interval must lie in the
+    region (no correction); the row shows the worst cell."""
+    margin, sig_b = config.onsager_margin, config.beta_max_err
+    below = [t for t in config.curve_temperatures if t < T_CRITICAL - margin]
+    shown = below[-1] if below else None
+    onsager = ("000 gives no values; Onsager's exact m(T) at the same temperatures"
+               + (f" ({onsager_magnetization(np.array([shown]))[0]:.4f} at T = {shown:.2f})" if shown else ""))
+    return (
+        Rule("onsager-below", f"Monte Carlo |m| matches the exact m(T) for T < T_c - {margin}",
+             f"{EQ2}; exact m(T): Onsager (1944)", onsager,
+             what="MC |m| - exact m at the worst temperature",
+             test=f"at every temperature below T_c - {margin}, L = {config.curve_size}: the {MC} of |m| "
+                  "(integrated autocorrelation time), Onsager's m exact",
+             low=-config.onsager_tol_below, high=config.onsager_tol_below),
+        Rule("vanishes-above", f"Monte Carlo |m| vanishes for T > T_c + {margin}",
+             "000 App. A (non-magnetic above the transition); exact: Onsager (1944)",
+             "m = 0 above T_c (exact, infinite lattice)", what="MC |m| at the worst temperature",
+             test=f"at every temperature above T_c + {margin}, L = {config.curve_size}: the {MC} of |m|; "
+                  "the region allows the finite lattice's |m| ~ sqrt(chi T) / L",
+             high=config.onsager_tol_above),
+        Rule("beta-effective", "the plain power law m ~ (T_c - T)^beta over the fit window gives an effective "
+                               "exponent, Onsager's over the same window (not 1/8)",
+             f"{EQ2}; exact m(T): Onsager (1944)",
+             f"{EQ2_QUOTE}; Onsager's exact m(T) fitted alike (same window and weights) gives the effective "
+             "exponent to match", what="beta_eff(MC) - beta_eff(Onsager)",
+             test=f"the {MC} of the difference (the slope of a weighted fit of MC / exact, error scaled by "
+                  "sqrt(reduced chi2) where above 1)", low=-sig_b, high=sig_b),
+        Rule("beta", "the exponent beta of m ~ (T_c - T)^beta is 1/8 (fit with the leading correction (1 + a t))",
+             EQ2, EQ2_QUOTE, what="beta (corrected fit)",
+             test=f"the {MC} of the fitted exponent (error scaled by sqrt(reduced chi2) where above 1)",
+             low=0.125 - sig_b, high=0.125 + sig_b),
+        Rule("ordered", "below T_c blocking flows to the ordered fixed point (m, corr -> 1)", FIXED_POINTS,
+             "no number (schematic); the ordered fixed point has m = corr = 1",
+             what="block |m| and corr after the last blocking step",
+             test=f"two parts, each the {MC} over the blocked configurations (snapshots {config.flow_every} "
+                  "sweeps apart)", low=config.ordered_min,
+             parts=("block |m| at the last step", "corr at the last step")),
+        Rule("disordered", "above T_c blocking flows to the disordered fixed point (corr -> 0)", FIXED_POINTS,
+             "no number (schematic); the disordered fixed point has corr = 0",
+             what="corr after the last blocking step",
+             test=f"the {MC} over the blocked configurations (snapshots {config.flow_every} sweeps apart)",
+             low=-config.disordered_max, high=config.disordered_max),
+        Rule("critical", "at T_c blocking stays between the two fixed points", "000 Sec. 3, Fig. 1 (left column)",
+             "no number; exact corr at T_c is sqrt(2)/2 = 0.7071 (infinite lattice)",
+             what="corr's drift from step 1's at the worst step",
+             test=f"two parts, at every step: its drift from step 1's (errors in quadrature, which overstates "
+                  f"them for steps of the same configurations) within {config.critical_drift}, and corr in "
+                  f"{CRITICAL_RANGE}; each by its {MC}",
+             low=-config.critical_drift, high=config.critical_drift,
+             parts=("drift from step 1's corr", "corr between the fixed points")),
+        Rule("ratio", "at T_c each blocking step multiplies <|m|> by 2^(beta/nu) = 2^(1/8) (the critical fixed point)",
+             "000 Sec. 3 (block spins at T_c, beyond the paper); beta = 1/8, nu = 1 exactly (Onsager)",
+             f"no number in 000; exact 2^(1/8) = {RATIO_EXACT:.4f} per step at the fixed point",
+             what="<|m_k|> / <|m_k-1|> - 2^(1/8)",
+             test=f"two parts over the counted steps (after the first {config.ratio_skip_steps}, blocked lattice "
+                  f"L' >= {config.ratio_min_size}): their mean, by the 95% t interval over the steps; and every "
+                  f"step, by the {MC} of its ratio (delta method on one series)",
+             low=-config.ratio_tol, high=config.ratio_tol,
+             precondition=f"a blocking step is counted (a lattice keeps L' >= {config.ratio_min_size} after step "
+                          f"{config.ratio_skip_steps + 1})",
+             parts=("the mean of the counted steps", "every counted step")),
+        Rule("ties", "majority rule with ties -> +1 biases independent spins to m = 6/16; random ties do not",
+             "001 Sec. 1.1, Fig. 1 (caption)",
+             '"In the case of a tie, ↑ wins." (no bias given; 6/16 = 0.375 follows exactly)',
+             what="m of blocked independent spins",
+             test=f"two parts, each the 95% normal interval of a mean of {TIE_BLOCKS:,} independent blocks "
+                  "(standard error sqrt((1 - m^2) / blocks))",
+             low=0.375 - config.ties_tol, high=0.375 + config.ties_tol,
+             parts=("ties up: m = 6/16", "random ties: m = 0")),
+    )
+
+
+def _rule(config: Config, rule_id: str) -> Rule:
+    return next(r for r in rules(config) if r.id == rule_id)
+
+
+def _every(name: str, intervals: list[Interval], labels: list[str], low: float, high: float, what: str):
+    """A part "at every cell": judged on the worst cell's interval, named in the part's name."""
+    i = deciding(intervals, low, high)
+    return part(f"{name} (worst: {labels[i]})", intervals[i], low, high, what=what)
 
 
 def checks(result, config: Config) -> list[Claim]:
-    """The chapter's claims, each against the source's number with its own verdict at the profile's
-    tolerance. ``result``: the stored result (or a dict of its data)."""
-    tc = T_CRITICAL
-    T, mc = np.asarray(result["curve_T"]), np.asarray(result["curve_m"])
+    """The chapter's claims, one row per rule of :func:`rules`, each verdict derived from the measured
+    interval. ``result``: the stored result (or a dict of its data)."""
+    tc, n = T_CRITICAL, config.chains
+    T, mc, err = (np.asarray(result[k], dtype=float) for k in ("curve_T", "curve_m", "curve_m_err"))
     exact = onsager_magnetization(T)
     below, above = T < tc - config.onsager_margin, T > tc + config.onsager_margin
-    dev_below = float(np.max(np.abs(mc[below] - exact[below])))
-    dev_above = float(np.max(mc[above]))
-    m, c, c_err = (np.asarray(result[k]) for k in ("flow_m", "flow_corr", "flow_corr_err"))
+    m, m_err, c, c_err = (np.asarray(result[k], dtype=float) for k in ("flow_m", "flow_m_err", "flow_corr", "flow_corr_err"))
+    flow_T = np.asarray(result["flow_T"], dtype=float)
     lo, crit, hi = 0, 1, 2
     out = []
 
-    t_show = T[below][-1]
-    out.append(Claim(
-        claim=f"Monte Carlo |m| matches the exact m(T) for T < T_c - {config.onsager_margin}",
-        source=f"{EQ2}; exact m(T): Onsager (1944)",
-        source_value=f"000 gives no values; Onsager's exact m(T) at the same T ({onsager_magnetization(t_show):.4f} "
-                     f"at T = {t_show:.2f})",
-        ours=f"max |MC - exact| = {dev_below:.4f} over {int(below.sum())} temperatures, L = {config.curve_size}",
-        tolerance=f"<= {config.onsager_tol_below}",
-        **judged(dev_below <= config.onsager_tol_below, f"max |MC - exact| = {dev_below:.4f} > {config.onsager_tol_below}")))
-    out.append(Claim(
-        claim=f"Monte Carlo |m| vanishes for T > T_c + {config.onsager_margin}",
-        source="000 App. A (non-magnetic above the transition); exact: Onsager (1944)",
-        source_value="m = 0 above T_c (exact, infinite lattice)",
-        ours=f"max |m| = {dev_above:.4f} over {int(above.sum())} temperatures, L = {config.curve_size}",
-        tolerance=f"<= {config.onsager_tol_above} (finite-size |m| ~ sqrt(chi T) / L)",
-        **judged(dev_above <= config.onsager_tol_above, f"max |m| = {dev_above:.4f} > {config.onsager_tol_above}")))
+    rule = _rule(config, "onsager-below")
+    dev = [stats.normal_interval(mc[i] - exact[i], err[i], n) for i in np.flatnonzero(below)]
+    i = deciding(dev, rule.low, rule.high)
+    out.append(rule.judge(dev[i], ours=f"max |MC - exact| = {np.max(np.abs(mc - exact)[below]):.4f} over "
+                                       f"{int(below.sum())} temperatures, L = {config.curve_size}; worst at "
+                                       f"T = {T[below][i]:.2f}"))
+    rule = _rule(config, "vanishes-above")
+    high = [stats.normal_interval(mc[i], err[i], n) for i in np.flatnonzero(above)]
+    i = deciding(high, rule.low, rule.high)
+    out.append(rule.judge(high[i], ours=f"max |m| = {np.max(mc[above]):.4f} over {int(above.sum())} temperatures, "
+                                        f"L = {config.curve_size}; worst at T = {T[above][i]:.2f}"))
     out.extend(_beta_claims(result, config))
-    ordered = bool(m[lo, -1] > m[lo, 0] and c[lo, -1] > c[lo, 0] and min(m[lo, -1], c[lo, -1]) > config.ordered_min)
-    out.append(Claim(
-        claim="below T_c blocking flows to the ordered fixed point (m, corr -> 1)",
-        source=FIXED_POINTS, source_value="no number (schematic); the ordered fixed point has m = corr = 1",
-        ours=f"m {m[lo, 0]:.3f} -> {m[lo, -1]:.3f}, corr {c[lo, 0]:.3f} -> {c[lo, -1]:.3f} (T = {result['flow_T'][lo]:.3f})",
-        tolerance=f"both grow and end > {config.ordered_min}",
-        **judged(ordered, f"m ends at {m[lo, -1]:.3f}, corr at {c[lo, -1]:.3f}: not both growing to > {config.ordered_min}")))
-    bound = config.disordered_max + 3 * c_err[hi, -1]
-    disordered = bool(c[hi, -1] < c[hi, 0] and abs(c[hi, -1]) < bound)
-    out.append(Claim(
-        claim="above T_c blocking flows to the disordered fixed point (corr -> 0)",
-        source=FIXED_POINTS, source_value="no number (schematic); the disordered fixed point has corr = 0",
-        ours=f"corr {c[hi, 0]:.3f} -> {c[hi, -1]:.3f} +- {c_err[hi, -1]:.3f} (T = {result['flow_T'][hi]:.3f})",
-        tolerance=f"corr falls and ends < {config.disordered_max} + 3 std. errors",
-        **judged(disordered, f"corr ends at {c[hi, -1]:.3f} (from {c[hi, 0]:.3f}), bound {bound:.3f}")))
-    drift = float(np.max(np.abs(c[crit, 1:] - c[crit, 1])))
-    critical = bool(drift <= config.critical_drift and c[crit].min() > 0.1 and c[crit].max() < 0.95)
-    out.append(Claim(
-        claim="at T_c blocking stays between the two fixed points",
-        source="000 Sec. 3, Fig. 1 (left column)",
-        source_value="no number; exact corr at T_c is sqrt(2)/2 = 0.7071 (infinite lattice)",
-        ours=f"corr in [{c[crit, 1:].min():.3f}, {c[crit, 1:].max():.3f}] after step 1",
-        tolerance=f"every step's corr within {config.critical_drift} of step 1's, and in (0.1, 0.95)",
-        **judged(critical, f"corr drifts by {drift:.3f} from step 1's, range [{c[crit].min():.3f}, {c[crit].max():.3f}]")))
+
+    rule = _rule(config, "ordered")
+    out.append(rule.judge(parts=dict([
+        part("block |m| at the last step", stats.normal_interval(m[lo, -1], m_err[lo, -1], n), rule.low,
+             what="block |m|"),
+        part("corr at the last step", stats.normal_interval(c[lo, -1], c_err[lo, -1], n), rule.low, what="corr")]),
+        ours=f"m {m[lo, 0]:.3f} -> {m[lo, -1]:.3f}, corr {c[lo, 0]:.3f} -> {c[lo, -1]:.3f} (T = {flow_T[lo]:.3f})"))
+    rule = _rule(config, "disordered")
+    out.append(rule.judge(stats.normal_interval(c[hi, -1], c_err[hi, -1], n),
+                          ours=f"corr {c[hi, 0]:.3f} -> {c[hi, -1]:.3f} +- {c_err[hi, -1]:.3f} (T = {flow_T[hi]:.3f})"))
+    rule = _rule(config, "critical")
+    steps = range(2, c.shape[1])
+    drift = [stats.normal_interval(c[crit, k] - c[crit, 1], float(np.hypot(c_err[crit, k], c_err[crit, 1])), n)
+             for k in steps]
+    level = [stats.normal_interval(c[crit, k], c_err[crit, k], n) for k in range(c.shape[1])]
+    out.append(rule.judge(parts=dict([
+        _every("drift from step 1's corr", drift, [f"step {k}" for k in steps], rule.low, rule.high,
+               what="corr - step 1's"),
+        _every("corr between the fixed points", level, [f"step {k}" for k in range(c.shape[1])], *CRITICAL_RANGE,
+               what="corr")]),
+        ours=f"corr in [{c[crit, 1:].min():.3f}, {c[crit, 1:].max():.3f}] after step 1, largest drift "
+             f"{np.max(np.abs(c[crit, 2:] - c[crit, 1])):.3f}"))
     out.append(_ratio_claim(result, config))
+
+    rule = _rule(config, "ties")
     up, rnd = float(result["ties_up_m"]), float(result["ties_random_m"])
-    ties = abs(up - 0.375) <= config.ties_tol and abs(rnd) <= config.ties_tol
-    out.append(Claim(
-        claim="majority rule with ties -> +1 biases independent spins to m = 6/16; random ties do not",
-        source="001 Sec. 1.1, Fig. 1 (caption)",
-        source_value='"In the case of a tie, ↑ wins." (no bias given; 6/16 = 0.375 follows exactly)',
-        ours=f"m = {up:.4f} (ties up), {rnd:+.4f} (random ties)",
-        tolerance=f"within {config.ties_tol} of 0.375 and of 0",
-        **judged(ties, f"|m_up - 0.375| = {abs(up - 0.375):.4f}, |m_random| = {abs(rnd):.4f}, tolerance {config.ties_tol}")))
+    se = lambda v: float(np.sqrt(max(1.0 - v * v, 0.0) / TIE_BLOCKS))
+    out.append(rule.judge(parts=dict([
+        part("ties up: m = 6/16", stats.normal_interval(up, se(up), TIE_BLOCKS), rule.low, rule.high, what="m"),
+        part("random ties: m = 0", stats.normal_interval(rnd, se(rnd), TIE_BLOCKS), -config.ties_tol,
+             config.ties_tol, what="m")]),
+        ours=f"m = {up:.4f} (ties up), {rnd:+.4f} (random ties)"))
     return out
 
 
@@ -339,68 +422,50 @@ def _beta_claims(result, config: Config) -> list[Claim]:
     effective exponent, not 1/8: its claim is that the Monte Carlo gives the one of Onsager's exact
     curve fitted alike (same window, same weights). The fit with the leading correction to scaling
     carries the claim beta = 1/8."""
-    n, sig, cap = len(np.asarray(result["fit_t"])), config.sigmas, config.beta_max_err
-    window = f"t in [{np.min(result['fit_t']):.3f}, {np.max(result['fit_t']):.3f}], L = {config.fit_size}, {n} temperatures"
+    n_t = len(np.asarray(result["fit_t"]))
+    window = (f"t in [{np.min(result['fit_t']):.3f}, {np.max(result['fit_t']):.3f}], L = {config.fit_size}, "
+              f"{n_t} temperatures")
     diff, diff_err = float(result["beta_minus_onsager"]), float(result["beta_minus_onsager_err"])
     plain = float(result["beta"])
-    precise = diff_err <= cap
-    held = abs(diff) <= sig * diff_err and precise
-    claims = [Claim(
-        claim="the plain power law m ~ (T_c - T)^beta over the fit window gives an effective exponent, "
-              "Onsager's over the same window (not 1/8)",
-        source=f"{EQ2}; exact m(T): Onsager (1944)",
-        source_value=f"{EQ2_QUOTE}; Onsager's exact m(T) fitted alike (same window and weights): "
-                     f"beta_eff = {float(result['beta_onsager_window']):.4f}",
-        ours=f"beta_eff = {plain:.4f} +- {float(result['beta_err']):.4f} (the plain law's reduced chi2 "
+    claims = [_rule(config, "beta-effective").judge(
+        stats.normal_interval(diff, diff_err, config.chains),
+        ours=f"beta_eff = {plain:.4f} +- {float(result['beta_err']):.4f} against Onsager's "
+             f"{float(result['beta_onsager_window']):.4f} (the plain law's reduced chi2 "
              f"{float(result['beta_reduced_chi2']):.1f}; |beta_eff - 1/8| = {abs(plain - 0.125):.4f}); MC - Onsager = "
-             f"{diff:+.4f} +- {diff_err:.4f} ({window})",
-        tolerance=f"|MC - Onsager| <= {sig:g} standard errors of the difference, which must be <= {cap}",
-        **judged(held, f"MC - Onsager = {diff:+.4f} +- {diff_err:.4f}: "
-                       + (f"{abs(diff) / diff_err:.1f} standard errors" if precise else f"error above {cap}"),
-                 partly=abs(diff) <= sig * diff_err))]
+             f"{diff:+.4f} +- {diff_err:.4f} ({window})")]
     beta, err = float(result["beta_corrected"]), float(result["beta_corrected_err"])
-    bias = abs(float(result["beta_corrected_onsager_window"]) - 0.125)
-    tol = sig * err + bias
-    dev, precise = abs(beta - 0.125), err <= cap
-    claims.append(Claim(
-        claim="the exponent beta of m ~ (T_c - T)^beta is 1/8 (fit with the leading correction (1 + a t))",
-        source=EQ2, source_value=EQ2_QUOTE,
+    bias = float(result["beta_corrected_onsager_window"]) - 0.125
+    claims.append(_rule(config, "beta").judge(
+        stats.normal_interval(beta, err, config.chains),
         ours=f"beta = {beta:.4f} +- {err:.4f}, a = {float(result['beta_corrected_a']):.3f}, reduced chi2 "
-             f"{float(result['beta_corrected_reduced_chi2']):.1f} ({window})",
-        tolerance=f"|beta - 0.125| <= {sig:g} standard errors + the fit's own bias on Onsager's curve ({bias:.5f}) "
-                  f"= {tol:.4f}; the error must be <= {cap}",
-        **judged(dev <= tol and precise,
-                 f"|beta - 0.125| = {dev:.4f} " + (f"> {tol:.4f}" if precise else f"but the error {err:.4f} > {cap}: too imprecise to test"),
-                 partly=dev <= tol)))
+             f"{float(result['beta_corrected_reduced_chi2']):.1f} ({window}); the same fit on Onsager's curve is "
+             f"{bias:+.5f} from 1/8"))
     return claims
 
 
 def _ratio_claim(result, config: Config) -> Claim:
     """At T_c the block magnetisation grows by 2^(beta/nu) per blocking step (beyond the sources)."""
+    rule = _rule(config, "ratio")
     sizes = np.asarray(result["critical_sizes"])
     ratios, errs = np.asarray(result["critical_ratio"], float), np.asarray(result["critical_ratio_err"], float)
     counted = ratio_selection(sizes, ratios, config)
-    tol, exact = config.ratio_tol, RATIO_EXACT
     first = ", ".join(f"{r:.4f}" for r in ratios[:, 0])
     which = (f"steps > {config.ratio_skip_steps} to L' >= {config.ratio_min_size}, "
              f"L = {', '.join(str(int(v)) for v in sizes)}")
-    common = dict(
-        claim="at T_c each blocking step multiplies <|m|> by 2^(beta/nu) = 2^(1/8) (the critical fixed point)",
-        source="000 Sec. 3 (block spins at T_c, beyond the paper); beta = 1/8, nu = 1 exactly (Onsager)",
-        source_value=f"no number in 000; exact 2^(1/8) = {exact:.4f} per step at the fixed point",
-        tolerance=f"the mean of the counted steps within {tol} of {exact:.4f}, and each within {tol} + "
-                  f"{config.sigmas:g} of its standard errors")
     if not counted.any():
-        return Claim(ours=f"no step counted ({which})", **common,
-                     **judged(False, "no blocking step satisfies the selection: lattices too small"))
+        return rule.judge(ours=f"no step counted ({which})",
+                          precondition=(False, f"no blocking step is counted: the largest lattice, L = "
+                                               f"{int(sizes.max())}, is too small"))
+    rows, cols = np.nonzero(counted)
     r, e = ratios[counted], errs[counted]
-    mean = float(r.mean())
-    worst = int(np.argmax(np.abs(r - exact) - (tol + config.sigmas * e)))
-    held = abs(mean - exact) <= tol and bool(np.all(np.abs(r - exact) <= tol + config.sigmas * e))
-    return Claim(
-        ours=f"mean {mean:.4f} over {r.size} steps ({which}); range [{r.min():.4f}, {r.max():.4f}], std "
+    dev = r - RATIO_EXACT
+    labels = [f"L = {int(sizes[i])}, step {j + 1}" for i, j in zip(rows, cols)]
+    steps = [stats.normal_interval(v, s, config.chains) for v, s in zip(dev, e)]
+    return rule.judge(
+        parts=dict([part("the mean of the counted steps", stats.mean_interval(dev) if dev.size > 1 else
+                         Interval.exact(dev[0]), rule.low, rule.high, what="mean ratio - 2^(1/8)"),
+                    _every("every counted step", steps, labels, rule.low, rule.high, what="ratio - 2^(1/8)")]),
+        ours=f"mean {r.mean():.4f} over {r.size} steps ({which}); range [{r.min():.4f}, {r.max():.4f}], std "
              f"{r.std(ddof=1) if r.size > 1 else 0.0:.4f}, errors {e.min():.4f}-{e.max():.4f}; first step "
              f"(not counted) {first}",
-        **common,
-        **judged(held, f"mean {mean:.4f} ({mean - exact:+.4f}); step ratio {r[worst]:.4f} +- {e[worst]:.4f} "
-                       f"is {r[worst] - exact:+.4f} from {exact:.4f}"))
+        precondition=(True, f"{r.size} steps counted"))

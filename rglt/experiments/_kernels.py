@@ -1,0 +1,125 @@
+"""Chapter 6's claims: the book's own goals for its kernels and fast paths, judged from the benchmark
+records in ``benchmarks/results/`` (no experiment: the records are the results).
+
+Three groups, in the chapter's order: the masked top-k (``masked_topk-cpu``), the RG-Flow CPU training
+path (:mod:`rglt.flow.speed`: ``rg_coupling-roofline-*`` and ``flow_training-cpu``) and IMP throughput
+(``imp-cpu``). Each goal is a :class:`rglt.claims.Rule` whose source starts with ``book:``; a record's
+provenance carries the rules it is judged by and their hash (:data:`RECORD_RULES`,
+:func:`register_records`), as an experiment's result does, and ``tests/test_claims_ch6.py`` fails when
+the code's rules differ from a record's without keeping the registered version.
+
+Speed rests on one run per variant; a ratio's interval is :func:`rglt.flow.speed.one_run`'s: the
+repeats inside the run (where the record holds them) and a drift of
+:data:`rglt.flow.speed.RUN_TO_RUN` either way between runs.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rglt import benchmark
+from rglt.claims import Claim, Rule
+from rglt.flow import speed
+from rglt.report import pick
+
+TOPK_GOAL = "book: chapter 6, the goal set for rglt.kernels.masked_topk"
+TOPK_SPEEDUP = 10.0       # reference masked top-k against prune.global_unstructured, 2e7 weights in 40 tensors
+TOPK_MEMORY_GROWTH = 1.1  # its peak extra memory at 400 tensors over that at 40 (2e7 weights)
+TOPK_N, TOPK_TENSORS = 2e7, (40, 400)
+IMP_GOAL = "book: chapter 6, the goal set for rglt.prune.run_all (the runner)"
+IMP_SPEEDUP = 1.8         # runner / plain 2-thread loop, IMP levels per hour
+IMP_MODELS = ("resnet20", "vgg16")
+
+
+def topk_rules() -> tuple[Rule, ...]:
+    return (
+        Rule("topk-speed", "the reference masked top-k beats torch.nn.utils.prune.global_unstructured at 2e7 weights "
+                           "in 40 tensors", TOPK_GOAL, f"no number in a source: the book's own goal, {TOPK_SPEEDUP:g}x",
+             what="global_unstructured time / the reference's (x)",
+             test="the ratio of the geometric means of the timed calls (95% Welch t interval on log times); "
+                  + speed.ONE_RUN, low=TOPK_SPEEDUP),
+        Rule("topk-memory", "its peak extra memory does not grow with the number of tensors (40 -> 400)", TOPK_GOAL,
+             f"no number in a source: the book's own goal, at most {TOPK_MEMORY_GROWTH:g}x",
+             what="peak extra memory at 400 tensors / at 40 (2e7 weights)",
+             test="one peak-RSS measurement per case; " + speed.ONE_RUN, high=TOPK_MEMORY_GROWTH),
+    )
+
+
+def imp_rules() -> tuple[Rule, ...]:
+    return tuple(
+        Rule(f"imp-runner-{m}", f"1D {m}: rglt's runner trains IMP levels at least {IMP_SPEEDUP:g}x as fast as the "
+                                "plain 2-thread loop", IMP_GOAL,
+             f"no number in a source: the goal set for the runner, {IMP_SPEEDUP:g}x the plain loop",
+             what="runner / plain IMP levels per hour (x)",
+             test="one wall-clock time per variant, the variants one after another; " + speed.ONE_RUN,
+             low=IMP_SPEEDUP)
+        for m in IMP_MODELS)
+
+
+# The rules each record is judged by (registered in its provenance: register_records).
+RECORD_RULES: dict[str, tuple[Rule, ...]] = {
+    "masked_topk-cpu": topk_rules(),
+    "rg_coupling-roofline-cpu-profile": speed.rules()[:1],
+    "rg_coupling-roofline-msds": speed.rules()[1:3],
+    "flow_training-cpu": speed.rules()[3:],
+    "imp-cpu": imp_rules(),
+}
+
+
+def rules() -> tuple[Rule, ...]:
+    """Every rule of chapter 6, in the chapter's order."""
+    return (*topk_rules(), *speed.rules(), *imp_rules())
+
+
+def topk_claims(record: Mapping) -> list[Claim]:
+    """The masked top-k rows from a masked_topk record."""
+    rule = {r.id: r for r in topk_rules()}
+    get = lambda tensors, method: pick(record["results"], n=TOPK_N, tensors=tensors, method=method)
+    ref40, ref400 = get(TOPK_TENSORS[0], "masked_topk/reference"), get(TOPK_TENSORS[1], "masked_topk/reference")
+    peer = get(TOPK_TENSORS[0], "prune.global_unstructured")
+    gain = speed.one_run(speed.time_ratio(peer["times_s"], ref40["times_s"]))
+    growth = ref400["peak_extra_mb"] / ref40["peak_extra_mb"]
+    return [
+        rule["topk-speed"].judge(gain, ours=f"{peer['median_s'] / ref40['median_s']:.1f}x faster by the medians "
+                                            f"({ref40['median_s']:.3f} s against {peer['median_s']:.3f} s)"),
+        rule["topk-memory"].judge(speed.one_run(growth), ours=f"{ref40['peak_extra_mb']:.0f} MB -> "
+                                                              f"{ref400['peak_extra_mb']:.0f} MB ({growth:.2f}x)"),
+    ]
+
+
+def imp_claims(record: Mapping) -> list[Claim]:
+    """The IMP-throughput rows from an imp record: rglt's runner against the plain loop, per model."""
+    done = [r for r in record["results"] if "wall_s" in r]
+    rate = lambda model, variant: pick(done, model=model, variant=variant)["levels_per_hour"]
+    out = []
+    for rule, m in zip(imp_rules(), IMP_MODELS):
+        runner, grouped = rate(m, "runner") / rate(m, "plain"), rate(m, "grouped") / rate(m, "plain")
+        # Seconds per level: the plain loop (2 threads, one model) and a runner worker (1 thread, 2 at once).
+        t2, t1 = 3600 / rate(m, "plain"), 2 * 3600 / rate(m, "runner")
+        second = t1 / t2
+        out.append(rule.judge(speed.one_run(runner), ours=(
+            f"{runner:.2f}x ({rate(m, 'runner'):.0f} vs {rate(m, 'plain'):.0f} levels / hour): one {m} gains "
+            f"{second:.2f}x from a second thread (one-thread level {t1:.1f} s in a runner worker, two-thread "
+            f"{t2:.1f} s in the plain loop), which is all the plain loop loses on two cores, so two one-thread "
+            f"workers give 2 / {second:.2f} = {2 / second:.2f}x; grouping replicates into one network reaches "
+            f"{grouped:.2f}x, but its tickets are not bit-identical to a run trained alone, which the runner guarantees")))
+    return out
+
+
+def records() -> dict[str, benchmark.Record]:
+    """The records chapter 6 judges, by name."""
+    return {name: benchmark.load_record(name) for name in RECORD_RULES}
+
+
+def claims() -> list[Claim]:
+    """Every claim row of chapter 6, in the chapter's order, from the committed records."""
+    rec = records()
+    return [*topk_claims(rec["masked_topk-cpu"]),
+            *speed.speed_claims(rec["rg_coupling-roofline-cpu-profile"], rec["rg_coupling-roofline-msds"],
+                                rec["flow_training-cpu"]),
+            *imp_claims(rec["imp-cpu"])]
+
+
+def register_records(when: str) -> list[str]:
+    """Register each record's rules (each as first registered) and their hash in its provenance, for
+    records made before rules were data; returns the names of the records changed (none retimed)."""
+    return [name for name, rules in RECORD_RULES.items() if benchmark.register_rules(name, rules, when)]
