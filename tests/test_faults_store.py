@@ -17,6 +17,7 @@ import pytest
 
 from rglt import __main__ as cli
 from rglt import experiments, store
+from rglt.claims import Rule
 from rglt.storage import LOCK_NAME
 
 
@@ -56,6 +57,8 @@ def toy(monkeypatch, results, register_experiment):
         return box["data"]
 
     module.run, module.Config, module.checks = run, Config, lambda result, config: []
+    module.rules = lambda config: (Rule("total", "the toy's total is positive", "000 (none: a toy)", "no number", what="total",
+                 test="exact", low=0.0),)
     register_experiment(module)
     return box
 

@@ -6,7 +6,8 @@ import types
 import numpy as np
 import pytest
 
-from rglt import experiments, identity, store
+from rglt import claims, experiments, identity, store
+from rglt.claims import Rule
 from rglt.storage import LOCK_NAME
 
 
@@ -27,6 +28,8 @@ def _toy_module(calls):
                 "label": "toy"}
 
     module.run, module.checks = run, lambda result, config: []
+    module.rules = lambda config: (Rule("total", "the toy's total is positive", "000 (none: a toy)", "no number", what="total",
+                 test="exact", low=0.0),)
     return module
 
 
@@ -51,6 +54,9 @@ def test_round_trip_with_provenance(toy):
                 "git_commit", "torch", "triton", "device", "wall_time_s", "date"):
         assert key in prov, key
     assert prov["config"] == {"n": 3, "scale": 2.0} and prov["profile"] == "cpu"
+    # the rules are registered when the experiment runs, before it is judged
+    assert [r["id"] for r in prov["rules"]] == ["total"] and prov["rules"][0]["high"] is None
+    assert prov["rules_hash"] == claims.rules_hash(module.rules(None)) and "rules_registered" not in prov
     doc = json.loads((tmp / "results" / "toy" / "cpu.json").read_text())
     assert list(doc["arrays"]["sha256"]) == ["values"] and doc["data"]["total"] == 6.0
     assert (tmp / "results" / "toy" / doc["arrays"]["file"]).exists()
@@ -126,7 +132,7 @@ def test_rehash_follows_fields_moved_to_unhashed_and_refuses_other_science(tmp_p
         steps: int = 3
         tol: float = identity.unhashed(0.1)
 
-    module = types.SimpleNamespace(NAME="moved", VERSION=1)
+    module = types.SimpleNamespace(NAME="moved", VERSION=1, rules=_toy_module([]).rules)
     made = store.Result("moved", "cpu", {"x": 1.0}, experiments.provenance(module, "cpu", Before(), 1.0))
     assert made.provenance["config_hash"] != identity.key(After())
     fixed = experiments.rehash(made, module, After(tol=0.5))
@@ -161,3 +167,18 @@ def test_load_returns_the_config_it_was_made_with(toy):
     module, _, _ = toy
     assert experiments.load("toy", "gpu").config == module.CONFIGS["gpu"]
     assert experiments.load("toy", "gpu").config == module.CONFIGS["gpu"]   # the stored one, read back
+
+
+def test_register_writes_each_rule_as_first_registered_and_says_it_came_after(toy):
+    module, _, _ = toy
+    first = module.rules(None)[0]
+    changed = dataclasses.replace(first, low=1.0, registered=first, change="the bound moved")
+    module.rules = lambda config: (changed,)
+    result = experiments.load("toy", "cpu")
+    bare = dataclasses.replace(result, provenance={k: v for k, v in result.provenance.items()
+                                                   if not k.startswith("rules")})
+    done = experiments.register(bare, module, module.CONFIGS["cpu"], "2026-12-06")
+    assert done.provenance["rules"] == claims.rules_record([first])      # the registered version, not the new one
+    assert "after the result" in done.provenance["rules_registered"]
+    assert experiments.register(done, module, module.CONFIGS["cpu"], "later") is done
+    assert claims.registration_problems([changed], done.provenance["rules"]) == []
