@@ -1,6 +1,7 @@
 """What every chapter shows alike: the provenance cell, the claims table, image grids.
 
-A chapter's verdict is the table of its claims (:class:`Claim`, one row each, with its own verdict),
+A chapter's verdict is the table of its claims (:class:`rglt.claims.Claim`, one row each, with its verdict
+derived from a rule and a measured interval),
 never one word for the whole chapter. Experiments build their claims in ``checks(result, config)``
 (see :mod:`rglt.experiments`); a notebook shows them with :func:`claims_table`::
 
@@ -12,29 +13,23 @@ several chapters draw: grids of images.
 """
 from __future__ import annotations
 
-import dataclasses
 import html
-import math
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from rglt.claims import VERDICTS, Claim, derived  # noqa: F401  (the claims table's rows; re-exported)
+from rglt.claims import Claim
 from rglt.plot import text_table
 from rglt.stats import CONVENTION
 
 PROVENANCE_KEYS = ("experiment_version", "config_hash", "git_commit", "device", "torch", "wall_time_s", "date")
 
 
-def judged(held: bool, reason: str, *, partly: bool = False) -> dict[str, str]:
-    """Deprecated: a typed verdict. Claims derive theirs from a rule (:meth:`rglt.claims.Rule.judge`)."""
-    if held:
-        return {"verdict": "reproduced", "reason": ""}
-    return {"verdict": "partly" if partly else "not", "reason": reason}
-
-
 # ---- the claims table ----------------------------------------------------------------------------
 
+NOTE = (f"Intervals: the {CONVENTION} unless a row names another. A verdict is derived from its rule: "
+        "reproduced, the interval inside the claimed region; not, outside it; inconclusive, across its boundary "
+        "or outside the claim's regime; partly, some of a claim's parts hold.")
 _HEADERS = ("verdict", "claim", "source", "source's number", "ours", "rule: region, test, regime", "reason")
 _VERDICT_STYLE = {"reproduced": "background:#dcfce7", "partly": "background:#fef3c7", "not": "background:#fee2e2",
                   "inconclusive": "background:#e5e7eb"}
@@ -57,7 +52,7 @@ class ClaimsTable:
         self.title = title
 
     def text(self) -> str:
-        table = text_table([_row(c) for c in self.claims], list(_HEADERS))
+        table = text_table([_row(c) for c in self.claims], list(_HEADERS)) + f"\n\n{NOTE}"
         return f"{self.title}\n\n{table}" if self.title else table
 
     __str__ = text
@@ -75,7 +70,7 @@ class ClaimsTable:
             body.append(f"<tr>{''.join(cells)}</tr>")
         caption = f"<caption>{esc(self.title)}</caption>" if self.title else ""
         return (f'<table class="rglt-claims">{caption}<thead><tr>{head}</tr></thead>'
-                f"<tbody>{''.join(body)}</tbody></table>")
+                f"<tbody>{''.join(body)}</tbody></table><p class=\"rglt-claims-note\">{esc(NOTE)}</p>")
 
 
 def claims_table(claims: Iterable[Claim], title: str | None = None) -> ClaimsTable:

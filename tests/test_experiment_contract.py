@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rglt import experiments, identity, store
-from rglt.report import VERDICTS, Claim
+from rglt.claims import VERDICTS, Claim
 
 
 def _data(name):
