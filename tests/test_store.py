@@ -1,6 +1,8 @@
 """The results cache: round trips, provenance, staleness, reruns, and where each profile writes."""
 import dataclasses
 import json
+import multiprocessing
+import time
 import types
 
 import numpy as np
@@ -28,8 +30,8 @@ def _toy_module(calls):
                 "label": "toy"}
 
     module.run, module.checks = run, lambda result, config: []
-    module.rules = lambda config: (Rule("total", "the toy's total is positive", "000 (none: a toy)", "no number", what="total",
-                 test="exact", low=0.0),)
+    module.rules = lambda config: (Rule("total", "the toy's total is positive", "000 (none: a toy)", "no number",
+                                        what="total", test="exact", low=0.0),)
     return module
 
 
@@ -182,3 +184,27 @@ def test_register_writes_each_rule_as_first_registered_and_says_it_came_after(to
     assert "after the result" in done.provenance["rules_registered"]
     assert experiments.register(done, module, module.CONFIGS["cpu"], "later") is done
     assert claims.registration_problems([changed], done.provenance["rules"]) == []
+
+
+def test_two_processes_asking_for_the_same_result_run_it_once(toy, monkeypatch, tmp_path):
+    """The second waits for the first's run and reads its result (a chapter and the intro under xdist)."""
+    module, _, _ = toy
+    monkeypatch.setenv("RGLT_CACHE", str(tmp_path / "cache"))
+    runs = tmp_path / "runs.txt"
+    plain = module.run
+
+    def slow_run(config):
+        with open(runs, "a") as f:
+            f.write("run\n")
+        time.sleep(1.5)
+        return plain(config)
+
+    monkeypatch.setattr(module, "run", slow_run)
+    fork = multiprocessing.get_context("fork")
+    workers = [fork.Process(target=experiments.load, args=("toy", "cpu")) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert runs.read_text().count("run") == 1

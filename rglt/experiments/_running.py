@@ -14,7 +14,8 @@ import rglt
 from rglt import claims, identity, store
 from rglt.experiments._registry import get
 from rglt.provenance import environment
-from rglt.storage import check_writable, stamp
+from rglt.paths import cache_root
+from rglt.storage import check_writable, locked, stamp
 
 
 def provenance(module: Any, profile: str, config: Any, wall_time_s: float) -> dict[str, Any]:
@@ -101,17 +102,35 @@ def load(experiment: str, profile: str | None = None, *, rerun: bool | None = No
     profile = rglt.check_profile(profile) if profile is not None else rglt.profile()
     config = module.CONFIGS[profile]
     rerun = rerun_requested() if rerun is None else rerun
-    if not rerun:
-        try:
-            stored = store.load(experiment, profile)
-        except store.CorruptResultError as err:
-            print(f"[rglt] {err}; set aside as {store.set_aside(experiment, profile)}, rerunning", file=sys.stderr)
-            stored = None
-        if stored is not None and is_fresh(stored, module, config):
-            return dataclasses.replace(stored, config=config)
+    found = None if rerun else _fresh_stored(experiment, profile, module, config)
+    if found is not None:
+        return found
     # Before the run, not after it: a directory that cannot take the result would lose the run.
     variable = "RGLT_SMOKE_CACHE" if profile == "smoke" else "RGLT_RESULTS"
     check_writable(store.paths(experiment, profile)[1].parent, variable)
+    # One run at a time per experiment and profile: a second process (a chapter and the intro under
+    # xdist) waits for the first and reads its result instead of running it again.
+    with locked(cache_root() / "running" / experiment / profile,
+                waiting=f"{experiment} at profile {profile} is being run by another process: waiting for its result"):
+        found = None if rerun else _fresh_stored(experiment, profile, module, config)
+        if found is not None:
+            return found
+        return _run(experiment, profile, module, config)
+
+
+def _fresh_stored(experiment: str, profile: str, module: Any, config: Any) -> store.Result | None:
+    """The stored result when it is fresh (with its config), else None; a damaged one is set aside."""
+    try:
+        stored = store.load(experiment, profile)
+    except store.CorruptResultError as err:
+        print(f"[rglt] {err}; set aside as {store.set_aside(experiment, profile)}, rerunning", file=sys.stderr)
+        return None
+    if stored is not None and is_fresh(stored, module, config):
+        return dataclasses.replace(stored, config=config)
+    return None
+
+
+def _run(experiment: str, profile: str, module: Any, config: Any) -> store.Result:
     start = time.perf_counter()
     data = module.run(config)
     result = store.Result(experiment, profile, data, provenance(module, profile, config, time.perf_counter() - start))
