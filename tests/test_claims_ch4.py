@@ -219,3 +219,54 @@ def test_imp_resume_is_exact_and_turns_on_one_level():
     d["weights_equal"][4] = False
     row = _claims("imp_resume", d)["weights_equal"]
     assert row.verdict == "not" and "1 (exact" in row.reason
+
+
+# ---- the smoke profile's shapes: every check runs and derives a verdict -----------------------------
+
+def _smoke_pools(seeds):
+    """The committed cpu result cut to the smoke profile's shapes: ``seeds`` seeds, 4 levels (3 rounds)."""
+    d = _data("lottery_pools")
+    for key in ("accuracy", "corrupted"):
+        d[key] = np.asarray(d[key], dtype=float)[:, :, :seeds, :, :4]
+    d["accepted"] = np.asarray(d["accepted"], dtype=float)[:, :, :seeds, :4]
+    d["density"] = np.asarray(d["density"], dtype=float)[:4]
+    return d
+
+
+def _smoke_analysis(seeds, flat_seed=None):
+    """The same for the analyses: 2 targets, none below 10% density (the smoke chain stops at 51%); with
+    ``flat_seed``, that seed's tickets disagree equally at every distance (as the smoke tickets, which all
+    predict one class)."""
+    d = _data("lottery_pools_analysis")
+    keep = [0, 1]                                        # targets 0 and 2: 100% and 64% of the weights
+    d["targets"] = [d["targets"][k] for k in keep]
+    d["search"] = np.asarray(d["search"], dtype=float)[:seeds, keep]
+    for key in ("ticket", "tie_extra"):
+        d[key] = np.asarray(d[key], dtype=float)[:seeds, keep]
+    d["target_density"] = np.asarray(d["target_density"], dtype=float)[keep]
+    for key in ("pair", "disagreement"):
+        d[key] = np.asarray(d[key], dtype=float)[:, :seeds, :4, :4]
+    d["recalibrated"] = np.asarray(d["recalibrated"], dtype=float)[:, :seeds, :4]
+    d["path"] = np.asarray(d["path"], dtype=float)[:, :seeds, :, :3]
+    for key in ("swapped", "table", "swapped_norm"):
+        d[key] = np.asarray(d[key], dtype=float)[:seeds]
+    if flat_seed is not None:
+        d["disagreement"][:, flat_seed] = 0.5 * (1 - np.eye(4))
+    return d
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_the_checks_run_on_results_shaped_like_the_smoke_profile(seeds):
+    cases = [(lottery_pools, _smoke_pools(seeds)), (lottery_pools_analysis, _smoke_analysis(seeds)),
+             (lottery_pools_analysis, _smoke_analysis(seeds, flat_seed=0)), (imp_resume, _data("imp_resume"))]
+    for module, d in cases:
+        claims = module.checks(d, module.CONFIGS["smoke"])
+        assert [c.rule for c in claims] == [r.id for r in module.rules(module.CONFIGS["smoke"])]
+        assert all(c.verdict in VERDICTS for c in claims)
+    claims = {c.rule: c for c in lottery_pools_analysis.checks(_smoke_analysis(seeds, flat_seed=0),
+                                                                lottery_pools_analysis.CONFIGS["smoke"])}
+    # what the smoke profile cannot measure is inconclusive and says why
+    assert claims["prune_after"].verdict == "inconclusive" and "no target level below 10%" in claims["prune_after"].reason
+    assert claims["disagreement"].verdict == "inconclusive" and "not measured" in claims["disagreement"].reason
+    if seeds == 1:
+        assert "one seed" in claims["path"].reason

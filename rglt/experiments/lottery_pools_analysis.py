@@ -18,6 +18,7 @@ network trained with App. Table 4's swapped values (momentum 1e-4, weight decay 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ from rglt.identity import unhashed
 from rglt.prune import run_all, store_of
 from rglt.prune.runner import map_jobs
 from rglt.prune.runs import ModelSpec
-from rglt.stats import CONVENTION
+from rglt.stats import CONVENTION, Interval
 from rglt.train import TrainingDiverged, evaluate, train
 from rglt.validate import check_int, require
 
@@ -319,6 +320,8 @@ def path_gain(err) -> np.ndarray:
     9 against 2). Points."""
     err = np.asarray(err, dtype=float)
     seeds = err.shape[0]
+    if seeds < 2:     # nothing to choose on: no other seed
+        return np.full(seeds, np.nan)
     out = np.empty(seeds)
     for s in range(seeds):
         others = np.delete(err, s, axis=0).mean(0)                     # (pairs, alphas)
@@ -352,7 +355,10 @@ def checks(result, config: Config) -> list[Claim]:
     out.append(by_id["adjacent_no_rewind"].judge(no, ours=f"adjacent pairs {no.mean:+.2f} points over the sparser parent "
                                                           f"(with rewinding {near_iv.mean:+.2f})"))
     err = np.asarray(result["path"], dtype=float)[:, :, 1]               # (rewinds, seeds, pairs, alphas)
-    inner = stats.mean_interval(path_gain(err[0]))
+    held_out = path_gain(err[0])
+    inner = (stats.mean_interval(held_out) if np.isfinite(held_out).all() else
+             Interval(math.nan, math.nan, math.nan, len(held_out), math.nan,
+                      "not measured: the points are chosen on the other seeds, and there is one seed"))
     mid = [stats.mean_interval(_per_seed(100 * (err[r][..., len(result["alphas"]) // 2] - err[r][..., [0, -1]].mean(-1))))
            for r in (0, 1)]
     out.append(by_id["path"].judge(
@@ -373,18 +379,27 @@ def checks(result, config: Config) -> list[Claim]:
         ours="against 11 coefficients: " + ", ".join(f"{k} {g[f'coef_{k}'].mean():+.2f}" for k in (1, 3, 7)) + " points"))
     sparse = np.asarray(result["target_density"]) < 0.1
     after = variant_gain(result, "prune_after")
-    pa = stats.mean_interval(_per_seed(after[:, sparse]))
-    out.append(by_id["prune_after"].judge(
-        pa, ours=f"{pa.mean:+.2f} points below 10% density ({int(sparse.sum())} target levels), "
-                 f"{after.mean():+.2f} over all"))
+    if sparse.any():
+        pa = stats.mean_interval(_per_seed(after[:, sparse]))
+        below = f"{pa.mean:+.2f} points below 10% density ({int(sparse.sum())} target levels)"
+    else:   # a short chain (the smoke profile) has no target that sparse: nothing to measure
+        pa = Interval(math.nan, math.nan, math.nan, after.shape[0], math.nan,
+                      "not measured: no target level below 10% density")
+        below = f"no target level below 10% density (the sparsest {100 * np.min(result['target_density']):.1f}%)"
+    out.append(by_id["prune_after"].judge(pa, ours=f"{below}, {after.mean():+.2f} over all"))
     ens = stats.mean_interval(_per_seed(variant_gain(result, "pool_2", "ensemble_3")))
     out.append(by_id["ensemble"].judge(ens, ours=f"Lottery Pools minus the ensemble: {ens.mean:+.2f} points"))
     dis = np.asarray(result["disagreement"], dtype=float)
     profiles = [adjacency_profile(dis[0, s][None]) for s in range(dis.shape[1])]
-    rho = [float(np.corrcoef(np.arange(1, len(p) + 1), p)[0, 1]) for p in profiles]
+    with np.errstate(invalid="ignore", divide="ignore"):     # a flat profile has no correlation
+        rho = [float(np.corrcoef(np.arange(1, len(p) + 1), p)[0, 1]) if len(p) > 1 else math.nan for p in profiles]
+    flat = int(np.sum(~np.isfinite(rho)))
+    rising = (stats.mean_interval(rho) if not flat else
+              Interval(math.nan, math.nan, math.nan, len(rho), math.nan, f"not measured: {flat} of {len(rho)} seeds' "
+                       "disagreement does not vary with the distance (no correlation)"))
     profile = adjacency_profile(dis[0])
     out.append(by_id["disagreement"].judge(
-        stats.mean_interval(rho),
+        rising,
         ours=f"disagreement {profile[0]:.1%} one level apart, {profile[-1]:.1%} {len(profile)} apart (seed mean)"))
     tie_extra = np.asarray(result["tie_extra"], dtype=float)
     code = {v: stats.mean_interval(g[v]) for v in CODE_PARTS}
