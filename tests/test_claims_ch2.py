@@ -209,3 +209,88 @@ def test_some_cell_is_holm_and_every_cell_is_the_worst():
     assert imp_flow_tasks.worst_cell(cells, 0.0)[0] == (2,)
     assert imp_flow_tasks.best_cell(cells, 0.0)[0] == (0,)
     assert imp_flow_tasks.bonferroni(4) == pytest.approx(1 - 0.05 / 4)
+
+
+# ---- the smoke profile's shapes: every check runs and derives a verdict -----------------------------
+
+def _smoke_shaped(name, seeds):
+    """The committed cpu result cut to the smoke config's shapes (its tasks, depths, layers and levels)
+    with ``seeds`` seeds: what CI's live smoke run feeds the checks, without training."""
+    data, config = _data(name), MODULES[name].CONFIGS["smoke"]
+    cut = lambda key, *index: np.asarray(data[key])[index]
+    S = slice(seeds)
+    if name == "imp_flow_tasks":
+        T, L = slice(len(config.tasks)), slice(config.rounds + 1)
+        for key in ("M", "P", "accuracy", "density"):
+            data[key] = cut(key, slice(None), T, S, L)
+        for key in ("eigen_M", "eigen_P", "lam_M", "lam_P", "lam_sem_M", "lam_sem_P", "sigma_M", "sigma_P",
+                    "sigma_sem_M", "sigma_sem_P", "untrained_sigma_M"):
+            data[key] = cut(key, slice(None), T, S)
+        data["transfer_accuracy"] = cut("transfer_accuracy", slice(None), T, T, S)
+        for key in ("gamma", "scaling_fit"):
+            data[key] = cut(key, slice(None), T)
+        for key in ("source_M", "source_accuracy", "source_density"):
+            data[key] = cut(key, S, L)
+        for key in ("source_eigen_M", "source_sigma_M", "source_sigma_P"):
+            data[key] = cut(key, S)
+        data["tasks"] = cut("tasks", T)
+        data["levels"], data["example_masks"] = cut("levels", L), cut("example_masks", L)
+    elif name == "imp_flow_depth":
+        L = slice(config.rounds + 1)
+        for d in [int(d) for d in data["depths"]]:
+            sigma, acc = data.pop(f"sigma_{d}"), data.pop(f"accuracy_{d}")
+            if d in config.depths:
+                data[f"sigma_{d}"], data[f"accuracy_{d}"] = np.asarray(sigma)[S], np.asarray(acc)[S, L]
+        data["depths"] = np.asarray(config.depths)
+    elif name == "imp_flow_transformer":
+        T, G, L = slice(len(config.tasks)), slice(len(imp_flow_transformer.layers(config))), slice(config.rounds + 1)
+        cnn_tasks = len(imp_flow_transformer.CONFIGS["cpu"].cnn.tasks)
+        cnn = np.asarray(data["cnn_sigma"]).reshape(cnn_tasks, -1, 4)[:len(config.cnn.tasks), S]
+        data["cnn_sigma"] = cnn.reshape(-1, cnn.shape[-1])
+        for key in ("sigma", "untrained_sigma"):
+            data[key] = cut(key, slice(None), T, S, G)
+        data["accuracy"] = cut("accuracy", slice(None), T, S, L)
+        data["density"], data["tasks"], data["layers"] = cut("density", L), cut("tasks", T), cut("layers", G)
+    else:
+        L = slice(config.run.imp.rounds + 1)
+        for key in ("levels", "order_mask_difference", "rerun_masks_equal", "rerun_weights_equal"):
+            data[key] = cut(key, L)
+    return data, config
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+@pytest.mark.parametrize("name", list(MODULES))
+def test_every_check_derives_a_verdict_on_a_smoke_shaped_result(name, seeds):
+    data, config = _smoke_shaped(name, seeds)
+    module = MODULES[name]
+    rows = module.checks(data, config)
+    assert [r.rule for r in rows] == [r.id for r in module.rules(config)]
+    for row in rows:
+        assert row.verdict in ("reproduced", "partly", "not", "inconclusive"), (row.rule, row.verdict)
+        if row.verdict != "reproduced":
+            assert row.reason, row.rule
+
+
+def _unmeasured(data, everywhere):
+    """Every float array of ``data`` with its last value (or every value) nan: not measured."""
+    for key, value in list(data.items()):
+        a = np.asarray(value)
+        if a.dtype.kind == "f" and a.size:
+            a = a.copy()
+            if everywhere:
+                a[...] = np.nan
+            else:
+                a.reshape(-1)[-1] = np.nan
+            data[key] = a
+    return data
+
+
+@pytest.mark.parametrize("everywhere", [False, True])
+@pytest.mark.parametrize("name", list(MODULES))
+def test_a_value_not_measured_gives_a_derived_verdict_not_an_exception(name, everywhere):
+    data, config = _smoke_shaped(name, 2)
+    rows = MODULES[name].checks(_unmeasured(data, everywhere), config)
+    assert all(row.verdict in ("reproduced", "partly", "not", "inconclusive") for row in rows)
+    if everywhere:
+        assert not any(row.verdict == "reproduced" for row in rows if row.interval is not None
+                       and not np.isfinite(row.interval.mean)), [r.rule for r in rows]

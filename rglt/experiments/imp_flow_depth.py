@@ -14,11 +14,10 @@ import dataclasses
 
 import numpy as np
 
-from rglt import stats
 from rglt.claims import Claim, Rule, check_rules
 from rglt.data.tasks import load_task, Task
 from rglt.experiments.imp_flow_tasks import (C, EVERY, as_cells, bonferroni, best_cell, classes, seed_intervals,
-                                              sigma_text, worst_cell)
+                                              sigma_text, welch, worst_cell)
 from rglt.identity import unhashed
 from rglt.prune import run_all, store_of
 from rglt.prune.imp import IMPConfig
@@ -204,7 +203,7 @@ def checks(result, config: Config) -> list[Claim]:
     if ref is not None:
         for stage in (1, 2, 3):
             base = block_spread(result, ref, stage)
-            diffs = [stats.welch_interval(block_spread(result, d, stage), base) for d in large]
+            diffs = [welch(block_spread(result, d, stage), base) for d in large]
             (j,), iv = worst_cell(as_cells(diffs), 0.0)
             spread = lambda d: block_spread(result, d, stage).mean()
             out.append(R[f"spread_stage{stage}"].judge(

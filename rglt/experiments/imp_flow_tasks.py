@@ -234,9 +234,54 @@ def seed_intervals(values, paired_with=None, *, axis: int = 0, level: float = st
     b = None if paired_with is None else np.moveaxis(np.asarray(paired_with, dtype=float), axis, 0)
     out = np.empty(a.shape[1:], dtype=object)
     for cell in np.ndindex(*a.shape[1:]):
-        out[cell] = stats.mean_interval(a[(slice(None), *cell)], None if b is None else b[(slice(None), *cell)],
-                                        level=level)
+        out[cell] = seed_interval(a[(slice(None), *cell)], None if b is None else b[(slice(None), *cell)], level=level)
     return out
+
+
+def seed_interval(x, paired_with=None, *, level: float = stats.LEVEL) -> Interval:
+    """:func:`rglt.stats.mean_interval` on any profile's result: one seed gives an infinite interval, a
+    value not measured (not finite) gives an interval not measured (nan), never an exception."""
+    a = np.asarray(x, dtype=float)
+    b = None if paired_with is None else np.asarray(paired_with, dtype=float)
+    if a.size == 0 or not np.all(np.isfinite(a)) or (b is not None and not np.all(np.isfinite(b))):
+        return Interval(math.nan, math.nan, math.nan, a.size, math.nan,
+                        "t interval of the mean: a seed's value is not measured")
+    return stats.mean_interval(a, b, level=level)
+
+
+def welch(x, y, *, level: float = stats.LEVEL) -> Interval:
+    """The Welch interval of ``mean(x) - mean(y)`` over seeds (:func:`rglt.stats.welch_interval`), on
+    any profile's result: infinite where a side has a single seed (one seed says nothing about the
+    spread, as :func:`rglt.stats.mean_interval`), not measured (nan) where a value is not finite."""
+    a, b = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    if a.size == 0 or b.size == 0 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return Interval(math.nan, math.nan, math.nan, min(a.size, b.size), math.nan,
+                        "Welch interval: a seed's value is not measured")
+    if min(a.size, b.size) < 2:
+        mean = float(a.mean() - b.mean())
+        return Interval(mean, -math.inf, math.inf, min(a.size, b.size), 0.0,
+                        "Welch interval: a single seed on a side gives no spread")
+    return stats.welch_interval(a, b, level=level)
+
+
+def direction(values, axis) -> np.ndarray:
+    """-1 where the mean over ``axis`` of the measured (finite) values is below 0, else +1: the sign a
+    claim "of one sign" is oriented by (a value not measured does not turn it)."""
+    mean = np.ma.masked_invalid(np.asarray(values, dtype=float)).mean(axis=axis)
+    return np.where(np.ma.filled(mean, 0.0) < 0, -1.0, 1.0)
+
+
+def count_interval(count: int, unknown: int, cells: int, *, share: bool = False) -> Interval:
+    """An exact count of ``cells`` (or its share with ``share``) where ``unknown`` cells were not
+    measured: exact when every cell was, else from the count without them to the count with them all
+    (its estimate: the rate among the measured cells scaled to all; not measured when none was)."""
+    per = cells if share else 1
+    if not unknown:
+        return Interval.exact(count / per, cells)
+    known = cells - unknown
+    mean = count * cells / known / per if known else math.nan
+    return Interval(mean, count / per, (count + unknown) / per, known, math.nan,
+                    f"exact count; {unknown} of {cells} cells not measured, counted either way")
 
 
 def sign_class(interval: Interval) -> str:
@@ -566,7 +611,7 @@ def checks(result, config: Config) -> list[Claim]:
     out = []
 
     pair = sigma[0, [a, b]]                                                   # (2, S, G)
-    shared = np.where(pair.mean(axis=(0, 1)) < 0, -1.0, 1.0)
+    shared = direction(pair, axis=(0, 1))
     (t, g), iv = worst_cell(seed_intervals(pair * shared, axis=1), 0.0)
     out.append(R["agree_random"].judge(
         iv, ours=f"{names[a]}: {sigma_text(sigma[0, a])} ({' '.join(cls[0, a])}); {names[b]}: "
@@ -577,17 +622,17 @@ def checks(result, config: Config) -> list[Claim]:
         out.append(R[f"pattern_{init}"].judge(
             iv, ours="; ".join(f"{names[u]}: {' '.join(cls[i, u])}" for u in (a, b)) + f"; worst: {names[(a, b)[t]]}, {stage(g)}"))
 
-    pooled = np.where(sigma.mean(axis=(0, 2)) < 0, -1.0, 1.0)               # (T, G)
+    pooled = direction(sigma, axis=(0, 2))                                   # (T, G)
     (i, t, g), iv = worst_cell(seed_intervals(sigma * pooled[None, :, None], axis=2), 0.0)
     out.append(R["same_with_pretraining"].judge(
         iv, ours="; ".join(f"{n}: {' '.join(cls[0, u])} -> {' '.join(cls[1, u])}" for u, n in enumerate(names))
                  + f"; worst: {INITS[i]} {names[t]}, {stage(g)}"))
 
     dist = [sigma_distance(sigma[i])[a, b] for i in range(len(INITS))]      # (S,) per init
-    apart = [stats.mean_interval(d) for d in dist]
+    apart = [seed_interval(d) for d in dist]
     threshold = PAPER_DISTANCE["pretrained"]
     out.append(R["closer"].judge(
-        stats.welch_interval(dist[0], dist[1]),
+        welch(dist[0], dist[1]),
         ours=f"mean |sigma_{names[a]} - sigma_{names[b]}|: random {_cell_text(apart[0])}, pretrained {_cell_text(apart[1])}",
         precondition=(apart[0].low > threshold,
                       f"from random initialisation the tasks lie {_cell_text(apart[0])} apart (95% t interval), "
@@ -614,16 +659,19 @@ def checks(result, config: Config) -> list[Claim]:
               f"{r[:, -h:].mean():.3f} over the last {h}")))
 
     sigma_p = np.asarray(result["sigma_P"], dtype=float)
+    known = np.all(np.isfinite(sigma), axis=2) & np.all(np.isfinite(sigma_p), axis=2)        # (I, T, G)
     agree = [classes(sigma_p[i, t])[g] == cls[i, t][g] for i in range(len(INITS)) for t in range(len(names))
-             for g in range(len(STAGES))]
+             for g in range(len(STAGES)) if known[i, t, g]]
+    unknown = known.size - len(agree)
     corr = float(np.corrcoef(sigma.mean(2).ravel(), sigma_p.mean(2).ravel())[0, 1])
     out.append(R["p_agrees"].judge(
-        Interval.exact(np.mean(agree), len(agree)),
-        ours=f"the same class at {sum(agree)} of {len(agree)} (init, task, stage); Pearson r of the seed means {corr:.3f}"))
+        count_interval(sum(agree), unknown, known.size, share=True),
+        ours=f"the same class at {sum(agree)} of {known.size} (init, task, stage)"
+             + (f" ({unknown} not measured)" if unknown else "") + f"; Pearson r of the seed means {corr:.3f}"))
 
     lam = np.asarray(result["lam_M"], dtype=float)
     start = M[0, a, :, 0] - M[0, b, :, 0]                                    # (S, G)
-    start_sign = np.where(start.mean(0) < 0, -1.0, 1.0)
+    start_sign = direction(start, axis=0)
     (g0,), s_iv = best_cell(seed_intervals(start * start_sign, level=bonferroni(len(STAGES))), 0.0)
     (g1,), r_iv = worst_cell(seed_intervals(lam[0, a] - lam[0, b]), -config.lam_tol, config.lam_tol)
     out.append(R["start_rate"].judge(
@@ -677,7 +725,7 @@ def checks(result, config: Config) -> list[Claim]:
     level = bonferroni(len(STAGES))
     best = np.empty(diff.shape[:2], dtype=object)
     for i, t in np.ndindex(*best.shape):
-        sign = np.where(diff[i, t].mean(0) < 0, -1.0, 1.0)
+        sign = direction(diff[i, t], axis=0)
         best[i, t] = best_cell(seed_intervals(diff[i, t] * sign, level=level), 0.0)[1]
     (i, t), iv = worst_cell(best, 0.0)
     resolved = sum(derived(v, 0.0)["verdict"] == "reproduced" for v in best.ravel())
@@ -686,10 +734,13 @@ def checks(result, config: Config) -> list[Claim]:
                   f"{resolved} of {best.size} (init, task) differ at some stage; worst: {INITS[i]} {names[t]}")))
 
     null_cls = {(i, t): classes(null[i, t]) for i in range(len(INITS)) for t in range(len(names))}
-    same_pattern = [key for key in cls if cls[key] == null_cls[key]]
+    known = {key: bool(np.all(np.isfinite(sigma[key])) and np.all(np.isfinite(null[key]))) for key in cls}
+    same_pattern = [key for key in cls if known[key] and cls[key] == null_cls[key]]
+    unknown = len(cls) - sum(known.values())
     out.append(R["pattern_learnt"].judge(
-        Interval.exact(len(same_pattern), len(cls)),
-        ours=f"the same classes as the untrained flow for {len(same_pattern)} of {len(cls)} (init, task); "
+        count_interval(len(same_pattern), unknown, len(cls)),
+        ours=f"the same classes as the untrained flow for {len(same_pattern)} of {len(cls)} (init, task)"
+             + (f" ({unknown} not measured)" if unknown else "") + f"; "
              f"untrained {names[a]} (random init): {' '.join(null_cls[0, a])}"))
 
     out.append(R["transfer"].judge(

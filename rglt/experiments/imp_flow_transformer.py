@@ -25,7 +25,7 @@ from rglt import stats
 from rglt.claims import Claim, Rule, check_rules, part
 from rglt.data.tasks import Task
 from rglt.experiments import imp_flow_tasks
-from rglt.experiments.imp_flow_tasks import EVERY, seed_intervals, worst_cell
+from rglt.experiments.imp_flow_tasks import EVERY, seed_interval, seed_intervals, welch, worst_cell
 from rglt.identity import unhashed
 from rglt.prune import run_all, store_of
 from rglt.prune.imp import IMPConfig
@@ -149,12 +149,14 @@ def cnn_sigma(result, seeds: int) -> np.ndarray:
 
 def learnt_pvalues(result) -> np.ndarray:
     """Pretrained, per (task, layer): the two-sided p of the paired t test (over seeds) that sigma
-    differs from the untrained flow's sigma of the same run."""
+    differs from the untrained flow's sigma of the same run; 1 (no evidence) where fewer than 2 seeds
+    or a value not measured leave nothing to test."""
     diff = np.asarray(result["sigma"], dtype=float)[0] - np.asarray(result["untrained_sigma"], dtype=float)[0]
     out = np.empty((diff.shape[0], diff.shape[2]))
     for t, g in np.ndindex(*out.shape):
         d = diff[t, :, g]
-        out[t, g] = min(1.0, 2 * min(stats.superiority_test(d), stats.superiority_test(-d)))
+        testable = d.size >= 2 and np.all(np.isfinite(d))
+        out[t, g] = min(1.0, 2 * min(stats.superiority_test(d), stats.superiority_test(-d))) if testable else 1.0
     return out
 
 
@@ -247,7 +249,8 @@ def checks(result, config: Config) -> list[Claim]:
     p = learnt_pvalues(result)
     differ = stats.holm(p.ravel()) <= 1 - stats.LEVEL
     d = sigma[0] - null[0]
-    two_se = np.abs(d).mean(axis=1) > 2 * d.std(axis=1, ddof=1) / math.sqrt(S)   # the registered wording's reading
+    se = d.std(axis=1, ddof=1) / math.sqrt(S) if S > 1 else np.full(d.shape[::2], math.inf)   # one seed: no SE
+    two_se = np.abs(d).mean(axis=1) > 2 * se                     # the registered wording's reading
     # No equivalence margin was registered, so a pair not resolved by Holm may still differ: the share of
     # pairs that differ lies between the Holm-resolved share and 1, and the claim cannot be refuted here.
     share = differ.mean()
@@ -260,8 +263,8 @@ def checks(result, config: Config) -> list[Claim]:
               f"{float(np.abs(sigma[0].mean(1)).mean()):.4f}, untrained {float(np.abs(null[0].mean(1)).mean()):.4f}")))
 
     moved = np.abs(sigma - null).mean(axis=(1, 3))                   # (I, S)
-    small = stats.mean_interval(moved[0])
-    below = stats.welch_interval(moved[0], moved[1])
+    small = seed_interval(moved[0])
+    below = welch(moved[0], moved[1])
     out.append(R["barely_moves"].judge(
         parts=dict([part("pretrained |sigma - unrefined| small", small, high=config.fixed_tol,
                          what="pretrained mean |sigma - sigma without refining|"),
@@ -272,6 +275,6 @@ def checks(result, config: Config) -> list[Claim]:
 
     level = np.abs(sigma).mean(axis=(1, 3))                          # (I, S)
     out.append(R["static_random"].judge(
-        stats.welch_interval(level[1], level[0]),
+        welch(level[1], level[0]),
         ours=f"mean |sigma|: pretrained {level[0].mean():.4f}, random init {level[1].mean():.4f}"))
     return out
