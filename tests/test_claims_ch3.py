@@ -258,3 +258,112 @@ def test_rules_do_not_depend_on_the_result():
     # regions are fixed before the data: the rules are a function of the config alone
     assert rg_flow.rules(CPU) == rg_flow.rules(dataclasses.replace(CPU))
     assert rg_flow_budget.rules(BUDGET)[0].claim.startswith("MSDS1 laplace: extrapolated")
+
+
+# ---- the smoke profile's shapes: every check derives a verdict, none raises --------------------------
+
+SMOKE, BUDGET_SMOKE = rg_flow.CONFIGS["smoke"], rg_flow_budget.CONFIGS["smoke"]
+
+
+def _sliced(data, seeds=None, evaluations=None, mixes=None):
+    """The committed cpu result cut to the smoke profile's shapes: the first ``seeds`` training seeds, the
+    first ``evaluations`` held-out evaluations, the first ``mixes`` colour mixes."""
+    out = dict(data)
+    for key, value in data.items():
+        a = np.asarray(value)
+        if seeds is not None and "_seeds_" in key:
+            a = a[:seeds]
+        if evaluations is not None and key.endswith(("_step", "_held_out_bpd", "_train_bpd", "_train_seconds")):
+            a = a[..., :evaluations]
+        if mixes is not None and key.endswith("_colour_share"):
+            a = a[:, :mixes]
+        out[key] = a
+    return out
+
+
+def _assert_derived(rows, module, config):
+    assert sorted(c.rule for c in rows) == sorted(r.id for r in module.rules(config))
+    for c in rows:
+        assert c.verdict in claims.VERDICTS, c
+        assert c.verdict != "inconclusive" or c.reason, c
+
+
+@pytest.mark.parametrize("config", [SMOKE, CPU], ids=["smoke", "cpu"])
+@pytest.mark.parametrize("seeds", [1, 2])
+@pytest.mark.parametrize("evaluations", [1, 2, 3])
+@pytest.mark.parametrize("mixes", [1, 2])
+def test_rg_flow_checks_derive_a_verdict_on_smoke_shaped_results(config, seeds, evaluations, mixes):
+    data = _sliced(_data("rg_flow"), seeds=seeds, evaluations=evaluations, mixes=mixes)
+    rows = rg_flow.checks(data, config)
+    _assert_derived(rows, rg_flow, config)
+    verdicts = {c.rule: c.verdict for c in rows}
+    # two mixes bound their median at no 95% level: the colour claim cannot be decided, either way
+    assert verdicts["colour_msds1"] == "inconclusive"
+    if seeds == 1:       # one seed: an infinite t interval, whatever the regime
+        assert all(v == "inconclusive" for r, v in verdicts.items() if r.startswith(("bpd_", "priors_")))
+
+
+def test_the_colour_claim_needs_enough_mixes_for_an_interval_of_its_median():
+    assert rg_flow.MEDIAN_MIN_VALUES == 6            # 1 - 2^-5 = 0.97 >= 0.95 > 1 - 2^-4
+    assert CPU.figure_samples >= rg_flow.MEDIAN_MIN_VALUES > SMOKE.figure_samples
+    data = _data("rg_flow")
+    share = np.array(data["msds1_gaussian_colour_share"], dtype=float)
+    share[rg_flow.LEVELS // 2] = np.linspace(0.1, 0.3, share.shape[1])        # B's colour: "not" with 8 mixes
+    data["msds1_gaussian_colour_share"] = share
+    assert _row(rg_flow, data, "colour_msds1").verdict == "not"
+    row = _row(rg_flow, _sliced(data, mixes=2), "colour_msds1", SMOKE)
+    assert row.verdict == "inconclusive" and "fewer than 6 mixes" in row.reason
+
+
+def test_values_that_are_not_finite_are_not_measured_never_an_exception():
+    data = _data("rg_flow")
+    _regime(data, "msds1", "gaussian", "laplace")
+    bpd = np.array(data["msds1_laplace_seeds_test_bpd"], dtype=float)
+    bpd[1] = np.nan                                           # a diverged seed
+    data["msds1_laplace_seeds_test_bpd"] = bpd
+    for rule in ("bpd_msds1_laplace", "priors_msds1"):
+        row = _row(rg_flow, data, rule)
+        assert row.verdict == "inconclusive" and "not measured" in row.reason, row
+    curves = np.array(data["msds1_gaussian_seeds_held_out_bpd"], dtype=float)
+    curves[:, -1] = np.nan                                    # no seed's curve finite at the end
+    data["msds1_gaussian_seeds_held_out_bpd"] = curves
+    row = _row(rg_flow, data, "bpd_msds1_gaussian")
+    assert row.verdict == "inconclusive" and "no convergence measured" in row.reason
+    share = np.array(data["msds1_gaussian_colour_share"], dtype=float)
+    share[rg_flow.LEVELS // 2, 0] = np.nan
+    data["msds1_gaussian_colour_share"] = share
+    row = _row(rg_flow, data, "colour_msds1")
+    assert row.verdict == "inconclusive" and "not measured" in row.reason
+    _assert_derived(rg_flow.checks(data, CPU), rg_flow, CPU)
+
+
+def _budget_sliced(data, sizes, evaluations):
+    """The committed cpu budget result cut to its first ``sizes`` sizes and ``evaluations`` evaluations each."""
+    out = {"cpu_count": data["cpu_count"]}
+    for k in range(sizes):
+        for key in ("step", "held_out_bpd", "train_bpd", "train_seconds"):
+            out[f"size{k}_{key}"] = np.asarray(data[f"size{k}_{key}"])[:evaluations]
+        out[f"size{k}_parameters"] = data[f"size{k}_parameters"]
+    return out
+
+
+@pytest.mark.parametrize("evaluations", [2, 3, 5, 7])
+def test_budget_checks_derive_a_verdict_on_smoke_shaped_results(evaluations):
+    # the smoke profile: two sizes and a handful of evaluations (too few to fit, or to refit the later parts)
+    data = _budget_sliced(_data("rg_flow_budget"), len(BUDGET_SMOKE.sizes), evaluations)
+    rows = rg_flow_budget.checks(data, BUDGET_SMOKE)
+    _assert_derived(rows, rg_flow_budget, BUDGET_SMOKE)
+    # two sizes give the size effect an infinite interval: the comparison cannot be decided
+    assert {c.rule: c.verdict for c in rows}["budget_vs_size"] == "inconclusive"
+    if evaluations < 4:                       # the law needs four points: no fit
+        assert all(c.verdict == "inconclusive" and "no fit" in c.reason for c in rows)
+
+
+def test_a_budget_curve_that_is_not_finite_gives_no_fit_never_an_exception():
+    data = _data("rg_flow_budget")
+    bpd = np.array(data["size1_held_out_bpd"], dtype=float)
+    bpd[-3:] = np.nan
+    data["size1_held_out_bpd"] = bpd
+    rows = rg_flow_budget.checks(data, BUDGET)
+    _assert_derived(rows, rg_flow_budget, BUDGET)
+    assert all(c.verdict == "inconclusive" for c in rows)

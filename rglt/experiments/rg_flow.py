@@ -314,8 +314,10 @@ def convergence(result, config: Config, dataset: str, prior: str) -> stats.Inter
     keep = images >= images[-1] / 2
     if keep.sum() < 2:
         return stats.Interval(math.nan, math.nan, math.nan, len(curves), math.nan, "fewer than two evaluations")
-    slopes = [np.polyfit(np.log2(images[keep]), c[keep], 1)[0] for c in curves]
-    return stats.mean_interval(slopes)
+    finite = [c[keep] for c in curves if np.isfinite(c[keep]).all()]   # a diverged seed's curve: not measured
+    if not finite:
+        return _not_measured(len(curves), "no seed's held-out curve is finite over the last half of training")
+    return stats.mean_interval([np.polyfit(np.log2(images[keep]), c, 1)[0] for c in finite])
 
 
 def regime(result, config: Config, dataset: str, priors) -> tuple[bool, str]:
@@ -334,7 +336,7 @@ def regime(result, config: Config, dataset: str, priors) -> tuple[bool, str]:
     share = f"1/{report / ours:.0f}" if ours < report else f"{ours / report:.2f}x"
     slope = (f"{worst.mean:+.3f} [{worst.low:+.3f}, {worst.high:+.3f}] bpd per doubling of images over the last "
              f"half of training ({worst.method} over {worst.n} seeds" + (", the slower prior)" if len(priors) > 1 else ")")
-             if not math.isnan(worst.mean) else "no convergence measured (fewer than two evaluations)")
+             if not math.isnan(worst.mean) else f"no convergence measured ({worst.method})")
     return holds, (f"{ours:,} parameters ({share} of the report's {report:,}); {epochs:.2f} epochs of its {wanted}; "
                    f"held-out bpd {slope}")
 
@@ -424,8 +426,34 @@ def _seeds(result, key: str) -> np.ndarray:
     return np.asarray(result[key], dtype=np.float64).reshape(-1)
 
 
+def _not_measured(n: int, why: str) -> stats.Interval:
+    return stats.Interval(math.nan, math.nan, math.nan, n, math.nan, f"not measured: {why}")
+
+
+def _seed_interval(x: np.ndarray, paired_with: np.ndarray | None = None) -> stats.Interval:
+    """:func:`rglt.stats.mean_interval` over the seeds (one seed: an infinite interval), or "not measured"
+    when a seed's value is not finite (a diverged run) or there is none."""
+    values = x if paired_with is None else np.concatenate([x, paired_with])
+    if x.size == 0 or not np.isfinite(values).all():
+        return _not_measured(x.size, "a seed's bits/dim is not finite" if x.size else "no seeds")
+    return stats.mean_interval(x, paired_with=paired_with)
+
+
+# The fewest values whose range [min, max] covers their median with 95% (1 - 2^(1 - n) >= stats.LEVEL): with
+# fewer, no interval of the median reaches that level without assuming a distribution (a bootstrap neither).
+MEDIAN_MIN_VALUES = next(n for n in range(2, 100) if 1 - 2.0 ** (1 - n) >= stats.LEVEL)
+
+
 def _median_interval(values: np.ndarray) -> stats.Interval:
-    """The median of ``values`` with its BCa bootstrap interval (exact when they are all equal)."""
+    """The median of ``values`` with its BCa bootstrap interval (exact when they are all equal); an infinite
+    interval with fewer than :data:`MEDIAN_MIN_VALUES` values (the smoke profile's two mixes), "not measured"
+    when one is not finite."""
+    if not np.isfinite(values).all():
+        return _not_measured(len(values), "a mix's colour share is not finite")
+    if len(values) < MEDIAN_MIN_VALUES:
+        return stats.Interval(float(np.median(values)), -math.inf, math.inf, len(values),
+                              float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                              f"fewer than {MEDIAN_MIN_VALUES} mixes: no 95% interval of the median (n counts mixes)")
     if np.ptp(values) == 0:
         return stats.Interval.exact(float(values[0]), len(values), "all mixes equal (exact)")
     iv = stats.bootstrap_interval(values, np.median)
@@ -447,7 +475,7 @@ def checks(result, config: Config) -> list[Claim]:
         bpd = _seeds(result, f"{d}_{p}_seeds_test_bpd")
         gap = bpd.mean() - REPORT_TABLE1[d][p][0]
         out.append(rules_by_id[f"bpd_{d}_{p}"].judge(
-            stats.mean_interval(bpd), precondition=regime(result, config, d, [p]),
+            _seed_interval(bpd), precondition=regime(result, config, d, [p]),
             ours=f"{gap:+.3f} bpd from Table 1 (held out, {config.test_size:,} test images)"))
     # Table 1 and Sec. 5: "The two prior distributions preform approximately the same".
     if {"laplace", "gaussian"} <= set(config.priors):
@@ -455,7 +483,7 @@ def checks(result, config: Config) -> list[Claim]:
             g, l = _seeds(result, f"{d}_gaussian_seeds_test_bpd"), _seeds(result, f"{d}_laplace_seeds_test_bpd")
             agree = int(np.sum(np.sign(g - l) == np.sign((g - l).mean())))
             out.append(rules_by_id[f"priors_{d}"].judge(
-                stats.mean_interval(g, paired_with=l), precondition=regime(result, config, d, ["gaussian", "laplace"]),
+                _seed_interval(g, paired_with=l), precondition=regime(result, config, d, ["gaussian", "laplace"]),
                 ours=f"{agree} of {len(g)} seeds agree in sign"))
     # Table 1: FID, the report's only in Inception features (CelebA at the gpu profile, weights on disk).
     for d, p in jobs:

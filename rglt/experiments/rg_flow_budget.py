@@ -142,12 +142,14 @@ def bpd_at(row: dict, images: float) -> float:
 def size_effect(rows: list[dict]) -> dict:
     """The size effect at matched images (the most that every size has seen): the least-squares slope
     of bpd against log10(parameters) over the sizes, with its standard error and the 95% t half-width
-    (len(rows) - 2 degrees of freedom; infinite with two sizes)."""
+    (len(rows) - 2 degrees of freedom; infinite with two sizes); NaN when a curve is not finite there."""
     matched = min(r["images"][-1] for r in rows)
     x = np.log10(np.array([r["parameters"] for r in rows], dtype=float))
     at = np.array([bpd_at(r, matched) for r in rows])
-    slope, intercept = np.polyfit(x, at, 1)
     df = len(rows) - 2
+    if not (np.isfinite(at).all() and np.isfinite(x).all()):     # a diverged curve: no size effect measured
+        return {"matched": float(matched), "at": at, "slope": math.nan, "se": math.nan, "df": df, "half": math.nan}
+    slope, intercept = np.polyfit(x, at, 1)
     if df > 0:
         resid = at - (slope * x + intercept)
         se = float(np.sqrt(resid @ resid / df / ((x - x.mean()) @ (x - x.mean()))))
