@@ -6,6 +6,7 @@ The results edited are the committed cpu results (tests/test_experiment_contract
 each claim; these are the cases the issue names: checks that could not fail, and the changed rules).
 """
 import copy
+import dataclasses
 import importlib
 
 import numpy as np
@@ -243,3 +244,91 @@ def test_a_ticket_that_fits_its_training_set_as_well_does_not_train_worse():
     test[..., -1] = test[..., 0] - 0.05                             # now it tests worse too, and the gap widens
     data["test_accuracy"] = test
     assert _row("tickets_low_data", data, "trains_worse_tests_as_well").verdict == "not"
+
+
+# ---- the smoke profile (CI): every check judges a result of its shapes, with one or two seeds -------------
+
+def _smoke_shaped(name, seeds):
+    """The committed cpu result cut to the smoke config's shapes (its widths, levels, densities, learning
+    rates, training sizes) with ``seeds`` seeds, and the smoke config with that many: what CI's smoke run
+    hands the checks, without its minutes of training."""
+    data, config = _data(name), _module(name).CONFIGS["smoke"]
+    cpu = _module(name).CONFIGS["cpu"]
+    cut = lambda keys, *index: data.update({k: np.asarray(data[k])[index] for k in keys})
+    if name == "tickets_lottery":                                  # its seeds are the random masks
+        n = len(config.widths)
+        cut(("accuracy",), slice(n), slice(seeds))
+        cut(("weights", "log10_candidates"), slice(n))
+        cut(("subset_share", "subset_any"), [cpu.subset_sizes.index(s) for s in config.subset_sizes],
+            slice(config.subset_draws))
+        return data, dataclasses.replace(config, masks=seeds)
+    if name == "tickets_compression":
+        cut(("accuracy", "decoded_accuracy", "density", "encoded", "imp_bits", "random_bits"), slice(seeds),
+            slice(config.rounds + 1))
+        cut(("dense_bytes",), slice(seeds))
+        hd = [cpu.high_densities.index(d) for d in config.high_densities]
+        cut(("high_density_encoded",), slice(seeds), hd)
+        cut(("high_densities",), hd)
+    elif name == "tickets_structured":
+        cut(("channels_accuracy", "channels_count"), slice(seeds), slice(config.rounds + 1))
+        cut(("weights_accuracy", "weights_count"), slice(seeds), slice(config.weight_rounds + 1))
+        cut(("seconds",), slice(None), slice(config.rounds + 1))
+    elif name == "tickets_ensembles":                              # disjoint ensembles of its replicates
+        r = config.replicates
+        cut(("density",), slice(len(config.tickets_per_dense)))
+        cut(("ticket_accuracy",), slice(len(config.tickets_per_dense)), slice(r))
+        for b in config.budgets:
+            cut((f"dense_b{b}",), slice(r // b))
+            for k in config.tickets_per_dense:
+                cut((f"tickets_b{b}_k{k}",), slice(r // (b * k)))
+        for key in [k for k in data if k.startswith("tickets_b") and int(k.split("_k")[1]) not in config.tickets_per_dense]:
+            del data[key]
+        return data, config
+    elif name == "tickets_geometry":
+        lrs = [int(np.argmin(np.abs(np.asarray(cpu.lrs) - lr))) for lr in config.lrs]
+        cut(("accuracy", "density", "initial_loss", "lambda_end", "lambda_start"), slice(seeds), slice(len(config.levels)))
+        cut(("diverged", "test_accuracy", "train_loss"), slice(seeds), slice(len(config.levels)), lrs)
+        cut(("lrs",), lrs)
+    elif name == "tickets_low_data":
+        cut(("density", "test_accuracy", "train_accuracy", "val_accuracy"), slice(len(config.train_sizes)),
+            slice(seeds), slice(config.rounds + 1))
+        cut(("train_sizes",), slice(len(config.train_sizes)))
+    return data, dataclasses.replace(config, replicates=seeds)
+
+
+def _derived_rows(name, data, config):
+    module = _module(name)
+    rows = module.checks(data, config)
+    assert [c.rule for c in rows] == [r.id for r in module.rules(config)]
+    for row in rows:
+        assert row.verdict in claims.VERDICTS and row.ours.strip()
+        assert row.verdict == "reproduced" or row.reason.strip()
+        if ": fails," in row.precondition:
+            assert row.verdict == "inconclusive"
+        if row.interval is not None and not np.isfinite(row.interval.high - row.interval.low):
+            assert row.verdict == "inconclusive"                    # one seed: an infinite interval decides nothing
+    return rows
+
+
+@pytest.mark.parametrize("name, seeds", [(name, seeds) for name in NAMES for seeds in (1, 2)
+                                         if name != "tickets_ensembles" or seeds == 2])   # its own replicates
+def test_the_checks_judge_a_smoke_shaped_result(name, seeds):
+    _derived_rows(name, *_smoke_shaped(name, seeds))
+
+
+@pytest.mark.parametrize("seeds", (1, 2))
+def test_an_edge_below_the_grid_is_not_measured_not_an_error(seeds):
+    """Even the smallest rate of the sweep fails at the sparsest level (a nan edge, as smoke's three rates can
+    give): the rate row is inconclusive, outside its regime; a nan edge at a middle level leaves that level's
+    direction unmeasured."""
+    data, config = _smoke_shaped("tickets_geometry", seeds)
+    data["train_loss"][:, -1, :] = np.nan
+    data["test_accuracy"][:, -1, :] = np.nan
+    row = _derived_rows("tickets_geometry", data, config)[-1]
+    assert row.verdict == "inconclusive" and "not measured in every seed" in row.ours
+    data = _data("tickets_geometry")
+    loss = np.array(data["train_loss"], dtype=float)
+    loss[:, 2, :] = np.nan
+    data["train_loss"] = loss
+    row = _derived_rows("tickets_geometry", data, _module("tickets_geometry").CONFIGS["cpu"])[-1]
+    assert row.verdict != "reproduced"

@@ -231,3 +231,53 @@ def test_summaries_hold_the_numbers_the_prose_quotes():
     assert s["judged_density"] == pytest.approx(0.64, abs=1e-3) and s["sparsest_recurrent"] < s["sparsest_fc"]
     for module in MODULES:
         assert all(isinstance(v, (float, str)) for v in module.summary(_data(module)).values())
+
+
+# ---- the smoke profile (CI): every check judges a result of its shapes, with one or two seeds -------------
+
+def _smoke_shaped(module, seeds):
+    """The committed cpu result cut to the smoke config's shapes (its tasks, layers, levels, random-control
+    and distilled levels) with ``seeds`` seeds, and the smoke config with that many: what CI's smoke run
+    hands the checks, without its minutes of training."""
+    data, config = _data(module), module.CONFIGS["smoke"]
+    cut = lambda keys, *index: data.update({k: np.asarray(data[k])[index] for k in keys})
+    if module is tickets_attention:                                # chapter 2's smoke transformer
+        runs = config.runs
+        levels, layers = runs.rounds + 1, 2                     # its model, transformer2, has two layers
+        assert runs.model.name == "transformer2"
+        cut(("entropy",), slice(len(runs.tasks)), slice(seeds), slice(levels), slice(layers))
+        cut(("density",), slice(len(runs.tasks)), slice(seeds), slice(levels))
+        data["tasks"] = list(data["tasks"])[:len(runs.tasks)]
+        return data, config
+    levels = config.rounds + 1
+    if module is tickets_mixing:
+        cut(("accuracy", "jaccard"), slice(None), slice(seeds), slice(levels))
+        cut(("density", "jaccard_other_init"), slice(seeds), slice(levels))
+    elif module is tickets_recurrent:
+        cut(("accuracy", "density", "layer_density"), slice(seeds), slice(levels))
+        cut(("random_accuracy",), slice(seeds), slice(len(config.random_levels)))
+        cut(("random_levels",), slice(len(config.random_levels)))
+    elif module is tickets_transfer:
+        cut(("own", "random", "source", "transferred"), slice(None), slice(seeds), slice(len(config.levels)))
+        cut(("density",), slice(None), slice(len(config.levels)))
+    elif module is tickets_distillation:
+        cut(("density", "distilled", "labels_only"), slice(seeds), slice(len(config.levels)))
+        cut(("dense",), slice(seeds))
+    elif module is tickets_fairness:
+        cut(("correct", "density"), slice(seeds), slice(levels))
+    return data, dataclasses.replace(config, replicates=seeds)
+
+
+@pytest.mark.parametrize("seeds", (1, 2))
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.NAME)
+def test_the_checks_judge_a_smoke_shaped_result(module, seeds):
+    data, config = _smoke_shaped(module, seeds)
+    rows = module.checks(data, config)
+    assert [c.rule for c in rows] == [r.id for r in module.rules(config)]
+    for row in rows:
+        assert row.verdict in claims.VERDICTS and row.ours.strip()
+        assert row.verdict == "reproduced" or row.reason.strip()
+        if ": fails," in row.precondition:
+            assert row.verdict == "inconclusive"
+        if row.interval is not None and not math.isfinite(row.interval.high - row.interval.low):
+            assert row.verdict == "inconclusive"                    # one seed: an infinite interval decides nothing

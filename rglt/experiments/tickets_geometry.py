@@ -218,6 +218,8 @@ def checks(result, config: Config) -> list[Claim]:
     end = np.asarray(result["lambda_end"], dtype=float)
 
     def interval_text(values) -> str:
+        if not np.isfinite(values).all():            # an edge below the grid's smallest rate is nan
+            return "not measured in every seed (" + ", ".join(f"{v:.3g}" for v in values) + ")"
         i = mean_interval(values)
         return f"{i.mean:.3g} [{i.low:.3g}, {i.high:.3g}]"
 
@@ -258,7 +260,9 @@ def checks(result, config: Config) -> list[Claim]:
         decides = 1
     else:
         magnitude = mean_interval(np.log(measured[:, -1]), paired_with=np.log(predicted[:, -1]))
-        directions = {j: mean_interval(np.log(measured[:, j])) for j in range(1, measured.shape[1])}
+        directions = {j: mean_interval(np.log(measured[:, j])) if np.isfinite(measured[:, j]).all()
+                      else Interval(float("nan"), float("nan"), float("nan"), edge.shape[0], float("nan"),
+                                    "not resolved by the grid") for j in range(1, measured.shape[1])}
         decides = list(directions)[deciding(list(directions.values()), 0.0)]
         direction = directions[decides]
     within, direction_name = _rate_parts(config)
