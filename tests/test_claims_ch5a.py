@@ -12,6 +12,8 @@ import importlib
 import numpy as np
 import pytest
 
+from _rows import assert_derived
+
 from rglt import claims, store
 
 NAMES = ("tickets_lottery", "tickets_compression", "tickets_structured", "tickets_ensembles", "tickets_geometry",
@@ -297,17 +299,7 @@ def _smoke_shaped(name, seeds):
 
 
 def _derived_rows(name, data, config):
-    module = _module(name)
-    rows = module.checks(data, config)
-    assert [c.rule for c in rows] == [r.id for r in module.rules(config)]
-    for row in rows:
-        assert row.verdict in claims.VERDICTS and row.ours.strip()
-        assert row.verdict == "reproduced" or row.reason.strip()
-        if ": fails," in row.precondition:
-            assert row.verdict == "inconclusive"
-        if row.interval is not None and not np.isfinite(row.interval.high - row.interval.low):
-            assert row.verdict == "inconclusive"                    # one seed: an infinite interval decides nothing
-    return rows
+    return assert_derived(_module(name), data, config)
 
 
 @pytest.mark.parametrize("name, seeds", [(name, seeds) for name in NAMES for seeds in (1, 2)
