@@ -4,6 +4,7 @@ Groundwork for issue 27 (IMP training at the CPU's speed). For each model (1D Re
 width 16, on MNIST-1D, batch 128, SGD with momentum and weight decay, one thread):
 
 - ``step``: the training step (forward, loss, backward, SGD) timed by ``rglt.benchmark.time_calls``,
+  beside the same model built with ``ModelSpec(layout="channels-last")`` (:mod:`rglt.models.layout`),
   its FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode`` (GFLOP/s against the measured rate
   of a plain fp32 GEMM of the step's largest convolution's shape, also timed here), and
   ``torch.profiler``'s self time per operator (the top operators, and their share of the step);
@@ -32,11 +33,11 @@ BATCH, LR, MOMENTUM, WEIGHT_DECAY = 128, 0.1, 0.9, 5e-4
 TOP_OPERATORS = 8
 
 
-def _model_and_batch(name: str, width: int):
+def _model_and_batch(name: str, width: int, layout: str = "default"):
     from rglt.data.tasks import Task, load_task
     from rglt.prune.runs import ModelSpec
     data = load_task(Task("mnist1d"))
-    model = ModelSpec(name, width=width).build(data, seed=0)
+    model = ModelSpec(name, width=width, layout=layout).build(data, seed=0)
     x, y = data.train[0][:BATCH], data.train[1][:BATCH]
     return model, x, y
 
@@ -115,8 +116,9 @@ def measure(name: str, width: int, rounds: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
     model, x, y = _model_and_batch(name, width)
     step = _step_fn(model, x, y)
+    step_cl = _step_fn(_model_and_batch(name, width, "channels-last")[0], x, y)
     for _ in range(3):
-        step()
+        step(), step_cl()
     with FlopCounterMode(display=False) as counter:
         step()
     flops = counter.get_total_flops()
@@ -124,7 +126,8 @@ def measure(name: str, width: int, rounds: int) -> dict:
     big = max(convs, key=lambda s: s[0] * s[1] * s[2])
     a, b = torch.randn(big[1], 3 * big[0]), torch.randn(3 * big[0], BATCH * big[2])
     layer_calls, pairs = _layer_calls(convs, norms)
-    timings = benchmark.time_calls({"step": step, "gemm": lambda: a @ b, **layer_calls}, rounds=rounds)
+    timings = benchmark.time_calls({"step": step, "step channels-last": step_cl, "gemm": lambda: a @ b, **layer_calls},
+                                   rounds=rounds)
     step_s = timings["step"].median_s
     gemm_rate = 2 * a.shape[0] * a.shape[1] * b.shape[1] / timings["gemm"].median_s / 1e9
     profiled_s, top = _profile(step)
@@ -139,6 +142,9 @@ def measure(name: str, width: int, rounds: int) -> dict:
         layers.append(row)
     return {"model": name, "width": width, "batch": BATCH, "threads": torch.get_num_threads(),
             "step_median_ms": 1e3 * step_s, "step_iqr_ms": 1e3 * timings["step"].iqr_s,
+            "step_channels_last_median_ms": 1e3 * timings["step channels-last"].median_s,
+            "step_channels_last_iqr_ms": 1e3 * timings["step channels-last"].iqr_s,
+            "channels_last_speedup": step_s / timings["step channels-last"].median_s,
             "step_gflop": flops / 1e9, "step_gflop_s": flops / step_s / 1e9,
             "gemm_shape": [a.shape[0], a.shape[1], b.shape[1]], "gemm_gflop_s": gemm_rate,
             "fraction_of_gemm_rate": flops / step_s / 1e9 / gemm_rate,
@@ -159,7 +165,9 @@ def main() -> None:
     for name in args.models:
         r = measure(name, args.width, args.rounds)
         print(f"{name}: step {r['step_median_ms']:.1f} ms, {r['step_gflop']:.2f} GFLOP, {r['step_gflop_s']:.0f} GFLOP/s "
-              f"({r['fraction_of_gemm_rate']:.0%} of the {r['gemm_gflop_s']:.0f} GFLOP/s GEMM)")
+              f"({r['fraction_of_gemm_rate']:.0%} of the {r['gemm_gflop_s']:.0f} GFLOP/s GEMM); the model in "
+              f"channels-last (rglt.models.layout) {r['step_channels_last_median_ms']:.1f} ms, "
+              f"{r['channels_last_speedup']:.2f}x")
         for op in r["top_operators"]:
             print(f"  {op['operator']:40s} {op['self_ms_per_step']:6.2f} ms  {op['share']:.0%}")
         for layer in r["layers"]:

@@ -14,11 +14,11 @@ from typing import Any
 
 from rglt.data.tasks import Task
 from rglt.identity import hashed_fields, hashed_unless_default, key, normalise_fields
-from rglt.models import build
+from rglt.models import LAYOUTS, build, to_layout
 from rglt.models.factory import model_family
 from rglt.prune.imp import IMPConfig
 from rglt.train import TrainConfig
-from rglt.validate import check_int
+from rglt.validate import check_choice, check_int
 
 KEY_FORMAT = 1
 # Which parameters IMP prunes (always conv/linear weights, never biases or norms), as flags of
@@ -38,6 +38,9 @@ class ModelSpec:
     name: str = "resnet20"
     width: int | None = None        # None: the family's default
     shortcut: str | None = None     # ResNets: "A" or "B" (None: "B")
+    # The memory layout the convolutions compute in (rglt.models.layout): it changes the float rounding,
+    # so it is part of the key; added after tickets were stored, so the default leaves every key as it was.
+    layout: str = hashed_unless_default("default")
 
     def __post_init__(self):
         normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
@@ -50,12 +53,17 @@ class ModelSpec:
             raise ValueError(f"shortcut must be None, 'A' or 'B'; got {self.shortcut!r}")
         if self.shortcut is not None and family not in ("cifar_resnet", "resnet18", "resnet50_bottleneck"):
             raise ValueError(f"shortcut applies to the ResNets only; got shortcut={self.shortcut!r} for {self.name!r}")
+        check_choice(self.layout, "layout", LAYOUTS)
+        if self.layout != "default" and family not in ("cifar_resnet", "resnet18", "resnet50_bottleneck", "vgg"):
+            raise ValueError(f"layout {self.layout!r} applies to the convolutional networks (ResNets, VGG); "
+                             f"got it for {self.name!r}")
 
     def build(self, data, seed: int):
         """The model for a task's ``data`` (an ``rglt.data.TaskData``), initialised with ``seed``."""
-        return build(self.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
-                     width=self.width, input_size=data.input_size, shortcut=self.shortcut, seed=seed,
-                     per_token=data.token_labels)
+        model = build(self.name, dim=data.dim, in_channels=data.in_channels, num_classes=data.num_classes,
+                      width=self.width, input_size=data.input_size, shortcut=self.shortcut, seed=seed,
+                      per_token=data.token_labels)
+        return to_layout(model, self.layout)
 
 
 @dataclasses.dataclass(frozen=True)
