@@ -12,6 +12,8 @@ Variants, each in a fresh subprocess, one after the other (never two at once):
   surviving magnitudes; one model at a time on all cores (``--threads``, default 2);
 - ``runner``: ``rglt.prune.run_all(runs, workers=2)``: one-thread worker processes, tickets written to a
   fresh temporary ticket cache with their checksums (everything the book does, included);
+- ``runner-channels-last`` (not run by default): the same, with the model computing in channels-last
+  memory (``ModelSpec(layout="channels-last")``, :mod:`rglt.models.layout`; other tickets bit for bit);
 - ``grouped``: the replicates trained as one network per worker: every Conv1d / BatchNorm1d / Linear of
   G replicates becomes one grouped layer (groups = G), each replicate reading its own batch order, so
   each kernel call does G models' work; two one-thread workers. The maths is each replicate's own
@@ -47,7 +49,7 @@ from _common import save  # benchmarks/ is on sys.path when run as a script
 
 from rglt import benchmark
 
-VARIANTS = ("plain", "runner", "grouped", "imp")
+VARIANTS = ("plain", "runner", "grouped", "imp", "runner-channels-last")
 BATCH, LR, MOMENTUM, WEIGHT_DECAY, FRACTION = 128, 0.1, 0.9, 5e-4, 0.2
 # The check: after the same first steps from the same weights, a device's rewind weights differ from the
 # CPU's by float rounding, which cuDNN's default TF32 convolutions raise to ~1e-3 of a value; a wrong
@@ -59,7 +61,8 @@ def _runs(case):
     from rglt.data.tasks import Task
     from rglt.prune import IMPConfig, ModelSpec, TicketRun
     from rglt.train import TrainConfig
-    run = TicketRun(ModelSpec(case["model"], width=case["width"]), Task("mnist1d"),
+    layout = "channels-last" if case["variant"] == "runner-channels-last" else "default"
+    run = TicketRun(ModelSpec(case["model"], width=case["width"], layout=layout), Task("mnist1d"),
                     TrainConfig(epochs=case["epochs"], batch_size=BATCH, lr=LR, momentum=MOMENTUM,
                                 weight_decay=WEIGHT_DECAY),
                     IMPConfig(rounds=case["levels"] - 1, fraction=FRACTION, rewind_step=case["rewind_step"]),
@@ -294,7 +297,8 @@ def compare_stores(device_root, reference_root, levels: int) -> dict:
 def _case(case):
     """One variant, timed in this (fresh) process, whose thread count run_case set; returns its row."""
     start = time.perf_counter()
-    accuracies = {"plain": _plain, "runner": _runner, "grouped": _grouped, "imp": _imp}[case["variant"]](case)
+    accuracies = {"plain": _plain, "runner": _runner, "grouped": _grouped, "imp": _imp,
+                  "runner-channels-last": _runner}[case["variant"]](case)
     wall = time.perf_counter() - start
     levels = case["replicates"] * case["levels"]
     return dict(case, wall_s=round(wall, 2), levels_done=levels, levels_per_hour=round(levels / wall * 3600, 1),
