@@ -20,7 +20,7 @@ import numpy as np
 
 from rglt.claims import Claim
 from rglt.plot import text_table
-from rglt.stats import CONVENTION
+from rglt.stats import CONVENTION, mean_interval
 
 PROVENANCE_KEYS = ("experiment_version", "config_hash", "git_commit", "device", "torch", "wall_time_s", "date")
 
@@ -168,3 +168,36 @@ def glue(name: str, value: Any, fmt: str | None = None) -> str:
     from myst_nb import glue as _glue   # the book's dependency, not the library's
     _glue(name, value, display=False)
     return str(value)
+
+
+NOT_AT_PROFILE = "n/a at this profile"   # what the prose reads where a profile's result lacks a number it quotes
+
+
+def glue_missing(*names: str, text: str = NOT_AT_PROFILE) -> None:
+    """Glue ``text`` for each of ``names``: numbers the prose quotes that this profile's result does not hold."""
+    for name in names:
+        glue(name, text)
+
+
+def percent_text(fraction: float, digits: int = 1) -> str:
+    """A fraction as a percentage without the sign, as the prose quotes it: 0.8234 -> "82.3"."""
+    return f"{100 * float(fraction):.{digits}f}"
+
+
+def interval_text(interval, digits: int = 1, scale: float = 1.0, sign: bool = False) -> str:
+    """``[low, high]`` of an :class:`rglt.stats.Interval` (times ``scale``), as the prose quotes it."""
+    f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    return "[" + f.format(scale * interval.low) + ", " + f.format(scale * interval.high) + "]"
+
+
+def mean_interval_text(values, digits: int = 1) -> str:
+    """``mean [low, high]``: the mean of ``values`` over seeds with its 95% t interval."""
+    iv = mean_interval(values)
+    return f"{iv.mean:.{digits}f} " + interval_text(iv, digits)
+
+
+def power_of_ten_text(n: float) -> str:
+    """``2e7`` as ``2×10⁷`` (``1e5`` as ``10⁵``)."""
+    exp = int(np.floor(np.log10(n)))
+    mant = n / 10 ** exp
+    return ("" if mant == 1 else f"{mant:g}×") + "10" + str(exp).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))

@@ -26,6 +26,7 @@ from rglt.identity import unhashed
 from rglt.prune.runs import ModelSpec, TicketRun, imp_replicates
 from rglt.claims import Claim, Rule, deciding, part
 from rglt.train import evaluate, TrainConfig
+from rglt.applications.entropy import log2_binomial
 from rglt.applications import (COMPRESSORS, MODELS, PRECISIONS, binary_entropy, code_lengths, decode_ticket,
                                dense_size, encode_ticket)
 from rglt.prune import run_all, train_tickets
@@ -167,6 +168,13 @@ def no_loss_ratios(result, config: Config) -> tuple[np.ndarray, np.ndarray, list
         ratios.append(4 * n / encoded[r, level, j])
         precisions.append(PRECISIONS[j])
     return np.array(ratios), matched, precisions
+
+
+def layer_density(bits: float, size: int) -> float:
+    """A layer's density, recovered exactly from the iid code length of its random mask
+    (log2 C(n, k) + log2(n + 1) bits for k of n weights kept, k <= n / 2)."""
+    ks = np.arange(size // 2 + 1)
+    return ks[np.argmin([abs(log2_binomial(int(size), int(k)) + np.log2(size + 1) - bits) for k in ks])] / size
 
 
 def rules(config: Config) -> tuple[Rule, ...]:

@@ -94,6 +94,13 @@ def group_accuracy(result) -> tuple[np.ndarray, np.ndarray]:
     return correct[..., ~minority].mean(-1), correct[..., minority].mean(-1)
 
 
+def group_mcnemar(correct, seed: int, members) -> float:
+    """The exact McNemar p-value of one seed's change from dense to the sparsest ticket on the test
+    signals ``members`` (a bool mask): those dense gets right and the ticket wrong, against the reverse."""
+    dense, ticket = np.asarray(correct[seed][0])[members], np.asarray(correct[seed][-1])[members]
+    return mcnemar_test(int(np.sum(dense & ~ticket)), int(np.sum(~dense & ticket)))
+
+
 def rules(config: Config) -> tuple[Rule, ...]:
     return (Rule(
         id="fairness",
@@ -139,8 +146,7 @@ def checks(result, config: Config) -> list[Claim]:
               f"overall test accuracy from dense to density {s['density']:.3f}: {cost.mean:+.2f} "
               f"[{cost.low:+.2f}, {cost.high:+.2f}] points (dense {100 * s['overall_dense']:.1f}%)")
     # Per seed, the minority's signals: dense right and the ticket wrong, and the reverse (McNemar, exact).
-    p = [mcnemar_test(int(np.sum(c[0][groups] & ~c[-1][groups])), int(np.sum(~c[0][groups] & c[-1][groups])))
-         for c in correct]
+    p = [group_mcnemar(correct, seed, groups) for seed in range(len(correct))]
     widens = part("the gap widens", mean_interval(gap[:, -1], paired_with=gap[:, 0]).scaled(100), 0.0,
                   what=f"gap majority - minority, density {s['density']:.3f} minus dense (points)", precondition=regime)
     significant = part("and the minority's change is significant in every seed", Interval.exact(
