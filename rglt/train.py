@@ -175,7 +175,7 @@ def mix_batch(x: torch.Tensor, y: torch.Tensor, config: TrainConfig, step: int):
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, foreach=True)
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
@@ -260,6 +260,8 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     device = next(model.parameters()).device
     params = dict(model.named_parameters())
     optimizer = make_optimizer(model.parameters(), config)
+    masked = [(params[name], mask.to(params[name].dtype)) for name, mask in masks.items()]
+    masked_params, mask_values = [p for p, _ in masked], [m for _, m in masked]
     apply_masks(model, masks)
     history = {"epoch": [], "loss": [], "accuracy": []}
     step = start_step
@@ -298,12 +300,13 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
                                        f"{lr:.4g} at that step); lower the learning rate",
                                        step=step, history=history, lr=lr)
             loss.backward()
-            with torch.no_grad():
-                for name, mask in masks.items():
-                    if params[name].grad is not None:
-                        params[name].grad.mul_(mask)
-            optimizer.step()
-            apply_masks(model, masks)
+            with torch.no_grad():   # one call each over every masked tensor, the masks made float once
+                with_grad = [(p.grad, m) for p, m in masked if p.grad is not None]
+                if with_grad:
+                    torch._foreach_mul_(*map(list, zip(*with_grad)))
+                optimizer.step()
+                if masked:
+                    torch._foreach_mul_(masked_params, mask_values)
             loss_sum += value * global_size / world
             count += y.numel()
             step += 1
