@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -28,8 +28,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from rglt.progress import progress
 from rglt.identity import hashed_unless_default, normalise_fields
+from rglt.models.grouped import GroupedModel
+from rglt.progress import progress
 from rglt.validate import check_choice, check_int, check_real, check_seed, is_real, require
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -106,8 +107,10 @@ def check_fits(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], name: 
         raise TypeError(f"{name}[1] (the labels) must hold integer class indices; got dtype {labels.dtype}")
     was_training = model.training
     model.eval()
+    # A grouped model reads one example per member.
+    one = inputs[:1].expand(model.members, *inputs.shape[1:]) if isinstance(model, GroupedModel) else inputs[:1]
     try:
-        logits = model(inputs[:1].to(next(model.parameters()).device))
+        logits = model(one.to(next(model.parameters()).device))
     except (RuntimeError, TypeError, ValueError, IndexError) as err:
         raise ValueError(f"{name}[0] (the inputs, shape {tuple(inputs.shape)}, dtype {inputs.dtype}) does not fit "
                          f"the model: {type(err).__name__}: {err}") from None
@@ -223,11 +226,30 @@ def _check_masks(model: nn.Module, masks: Mapping[str, torch.Tensor] | None) -> 
     return {name: mask.to(params[name].device) for name, mask in masks.items()}
 
 
+def _check_group(model, group_seeds, config: TrainConfig, criterion, evaluate_on) -> list[int]:
+    """The batch-order seed of each member: ``[config.seed]`` for one model, ``group_seeds`` for a group."""
+    grouped = isinstance(model, GroupedModel)
+    if group_seeds is None:
+        if grouped:
+            raise ValueError(f"a GroupedModel of {model.members} members needs group_seeds: one batch-order seed each")
+        return [config.seed]
+    if not grouped:
+        raise ValueError(f"group_seeds applies to a GroupedModel; got a {type(model).__name__}")
+    seeds = [check_seed(s, "group_seeds") for s in group_seeds]
+    if len(seeds) != model.members:
+        raise ValueError(f"group_seeds must give one seed per member ({model.members}); got {len(seeds)}")
+    if criterion is not None or config.mix != "none" or evaluate_on is not None or _rank_world()[1] > 1:
+        raise ValueError("a group trains with the plain cross-entropy (no criterion, mix 'none'), in one process, "
+                         "without evaluate_on (evaluate each member's own weights)")
+    return seeds
+
+
 def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: TrainConfig, *,
           masks: Mapping[str, torch.Tensor] | None = None, start_step: int = 0,
           on_step: Callable[[int, nn.Module], None] | None = None,
           evaluate_on: tuple[torch.Tensor, torch.Tensor] | None = None, desc: str = "train",
-          criterion: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict:
+          criterion: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+          group_seeds: Sequence[int] | None = None) -> dict:
     """Train ``model`` in place on in-memory ``data = (inputs, labels)`` from global ``start_step``.
 
     ``masks`` (parameter name -> bool tensor) are kept exactly: pruned weights stay zero.
@@ -237,6 +259,10 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     reads ``inputs``); it cannot be combined with ``config.mix``. Returns the per-epoch history (train loss, and the
     accuracy on ``evaluate_on`` when given). A NaN or inf loss stops training at once with
     :class:`TrainingDiverged`, before that step's update.
+
+    ``group_seeds`` trains a :class:`rglt.models.grouped.GroupedModel` (several replicates as one): member
+    r orders its batches by ``group_seeds[r]`` (instead of ``config.seed``), and every step feeds each
+    member a batch of its own, so each sees exactly the batches it would see alone.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be an rglt.train.TrainConfig; got {type(config).__name__}")
@@ -246,6 +272,7 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     if evaluate_on is not None:
         check_fits(model, check_data(evaluate_on, "evaluate_on"), "evaluate_on")
     masks = _check_masks(model, masks)
+    seeds = _check_group(model, group_seeds, config, criterion, evaluate_on)
     if criterion is not None and (not callable(criterion) or config.mix != "none"):
         raise ValueError(f"criterion must be a callable (logits, labels, inputs) -> summed loss, and config.mix "
                          f"'none'; got {criterion!r} with mix={config.mix!r}")
@@ -267,16 +294,16 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
     step = start_step
     epochs = range(start_step // per_epoch, config.epochs)
     for epoch in progress(epochs, desc=desc, unit="epoch") if rank == 0 else epochs:
-        order = epoch_order(n, config.seed, epoch)
+        orders = [epoch_order(n, seed, epoch) for seed in seeds]
         model.train()
         loss_sum, count = 0.0, 0
         for b in range(step - epoch * per_epoch, per_epoch):
             if on_step is not None:
                 on_step(step, model)
-            batch = order[b * config.batch_size:(b + 1) * config.batch_size]
-            global_size = batch.numel()
+            batches = [order[b * config.batch_size:(b + 1) * config.batch_size] for order in orders]
+            global_size = batches[0].numel()   # of one member: its loss is averaged over its own batch
             share = math.ceil(global_size / world)
-            batch = batch[rank * share:(rank + 1) * share]
+            batch = torch.cat([batch[rank * share:(rank + 1) * share] for batch in batches])
             x, y = inputs[batch].to(device), labels[batch].to(device)
             lr = lr_at(step, total, config)
             for group in optimizer.param_groups:

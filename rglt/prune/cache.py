@@ -23,7 +23,7 @@ import torch
 from rglt.data.tasks import load_task
 from rglt.models import prunable_parameters
 from rglt.paths import cache_root
-from rglt.prune.imp import imp
+from rglt.prune.imp import imp_group
 from rglt.prune.runs import PRUNABLE, TicketRun
 from rglt.prune.ticket_store import CorruptTicketError, TicketStore
 from rglt.storage import atomic_write, check_writable, locked, torch_threads
@@ -88,23 +88,30 @@ def _without_head(state: dict[str, torch.Tensor], model) -> dict[str, torch.Tens
 def train_tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
     """The run's ticket store with every level present, training or resuming only missing levels.
 
-    A damaged file raises :class:`~rglt.prune.ticket_store.CorruptTicketError` naming it when it is read
-    (here when training needs it, or later by whoever loads the level). ``repair=True`` first checks
-    every level and sets the damaged ones aside (see ``TicketStore.set_aside``), then retrains them.
+    A run of a group (``run.group``) is trained with the whole group, side by side
+    (:func:`rglt.prune.imp.imp_group`), under the lock of the group's first member, and every member's
+    missing levels are stored. A damaged file raises
+    :class:`~rglt.prune.ticket_store.CorruptTicketError` naming it when it is read (here when training
+    needs it, or later by whoever loads the level). ``repair=True`` first checks every level of the
+    run (and of its group) and sets the damaged ones aside (see ``TicketStore.set_aside``), then
+    retrains them.
     """
-    directory = run_dir(run)
     store = store_of(run)
     if not repair and is_complete(run):
         return store
-    check_writable(directory.parent, "RGLT_CACHE")   # before any training, whose levels would be lost
-    with locked(directory, waiting=f"waiting for another process training {directory.name}"):
-        store = store_of(run)   # checked again under the lock
-        if not (directory / RUN_FILE).exists():
-            atomic_write(directory / RUN_FILE, run.to_json() + "\n")
+    members = run.members()
+    leader = run_dir(members[0])
+    check_writable(leader.parent, "RGLT_CACHE")   # before any training, whose levels would be lost
+    with locked(leader, waiting=f"waiting for another process training {leader.name}"):
+        stores = [store_of(member) for member in members]   # checked again under the lock
+        for member in members:
+            if not (run_dir(member) / RUN_FILE).exists():
+                atomic_write(run_dir(member) / RUN_FILE, member.to_json() + "\n")
         if repair:
-            for level, err in sorted(store.verify().items()):
-                print(f"[rglt] {err}; setting level {level} aside to retrain it", file=sys.stderr)
-                store.set_aside(level)
+            for member, member_store in zip(members, stores):
+                for level, err in sorted(member_store.verify().items()):
+                    print(f"[rglt] {err}; setting level {level} aside to retrain it", file=sys.stderr)
+                    member_store.set_aside(level)
         if is_complete(run):
             return store
         data = load_task(run.task)
@@ -114,15 +121,18 @@ def train_tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
         # Pretrained: the source run's dense trained weights (trained first if missing), a new head.
         start = train_tickets(run.init).load(0).weights if run.init is not None else None
 
-        def make_model():
-            model = run.model.build(data, seed=run.replicate)
-            if start is not None:
-                model.load_state_dict({**model.state_dict(), **_without_head(start, model)})
-            return model
+        def maker(member: TicketRun):
+            def make_model():
+                model = member.model.build(data, seed=member.replicate)
+                if start is not None:
+                    model.load_state_dict({**model.state_dict(), **_without_head(start, model)})
+                return model
+            return make_model
 
         def prunable(model):
             return [name for name, _ in prunable_parameters(model, **PRUNABLE[run.prunable])]
 
         with torch_threads(TICKET_THREADS):
-            imp(make_model, prunable, data.train, run.train, run.imp, store, evaluate_on=data.test)
+            imp_group([maker(m) for m in members], prunable, data.train, [m.train for m in members], run.imp,
+                      stores, evaluate_on=data.test)
     return store

@@ -3,7 +3,7 @@
 - :func:`map_jobs` runs picklable ``fn(job)`` calls in worker processes (spawned, each with its torch
   thread count set) and returns their results in order: the fan-out every experiment uses.
 - :func:`run_all` trains many :class:`~rglt.prune.runs.TicketRun` s into the ticket cache, with one
-  progress bar over all their levels. It is resumable (a killed runner restarted trains only what is
+  progress bar over all their levels (a group of replicates, ``TicketRun.group``, is one job). It is resumable (a killed runner restarted trains only what is
   missing) and deterministic (tickets are trained with one thread, so they do not depend on the worker
   that ran them or on the worker count).
 
@@ -94,7 +94,12 @@ def run_all(runs: Iterable[TicketRun], *, workers: int = 2, executor: cf.Executo
             raise TypeError(f"runs[{i}] must be an rglt.prune.TicketRun; got {type(run).__name__}")
     _check_workers(workers, 1)
     unique = list({run.key: run for run in runs}.values())
-    pending = [run for run in unique if not is_complete(run)]
+    # One job per group: training any member of a group trains (and stores) all of them.
+    jobs = {}
+    for run in unique:
+        if not is_complete(run):
+            jobs.setdefault(run.members()[0].key, run)
+    pending = list(jobs.values())
     stores = [store_of(run) for run in runs]
     if not pending:
         return stores

@@ -21,6 +21,7 @@ from rglt.train import TrainConfig
 from rglt.validate import check_choice, check_int
 
 KEY_FORMAT = 1
+GROUPABLE = ("cifar_resnet", "resnet18", "resnet50_bottleneck", "vgg")   # rglt.models.grouped.GroupedModel
 # Which parameters IMP prunes (always conv/linear weights, never biases or norms), as flags of
 # rglt.models.prunable_parameters: OpenLTH's ResNet-20 prunes the classifier too; OpenLTH's VGG and
 # Lottery Pools do not; CV_LTH also spares the first convolution.
@@ -78,6 +79,11 @@ class TicketRun:
     # task, with the classifier re-initialised from ``replicate`` (as a downstream head is). None:
     # a random initialisation. Use a run with ``rounds=0`` to pretrain without pruning.
     init: TicketRun | None = hashed_unless_default(None)
+    # The replicates trained side by side as one network (rglt.models.grouped), this one included; ()
+    # trains it alone. The group changes the float rounding, so it is part of the key: a grouped ticket
+    # is never served for a lone one, and every member of a group is bit-identical whichever worker
+    # trains the group. Added after tickets were stored, so the default leaves every key as it was.
+    group: tuple[int, ...] = hashed_unless_default(())
 
     def __post_init__(self):
         normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
@@ -94,6 +100,28 @@ class TicketRun:
             raise ValueError(f"prunable must be one of {', '.join(PRUNABLE)}; got {self.prunable!r}")
         if isinstance(self.replicate, bool) or not isinstance(self.replicate, int) or self.replicate < 0:
             raise ValueError(f"replicate must be an integer >= 0; got {self.replicate!r}")
+        if self.group != ():
+            self._check_group()
+
+    def _check_group(self) -> None:
+        group = self.group
+        if (not isinstance(group, tuple) or len(group) < 2 or list(group) != sorted(set(group))
+                or any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in group)):
+            raise ValueError(f"group must be () or a tuple of at least 2 increasing replicate numbers; got {group!r}")
+        if self.replicate not in group:
+            raise ValueError(f"group must include the run's own replicate {self.replicate}; got {group!r}")
+        if self.train.seed != self.replicate:
+            raise ValueError(f"a grouped run orders its batches by its replicate (train.seed == replicate, as "
+                             f"replicates() makes them); got train.seed={self.train.seed}, replicate={self.replicate}")
+        family, _ = model_family(self.model.name)
+        if family not in GROUPABLE or self.model.shortcut == "A":
+            raise ValueError(f"group applies to the 1D ResNets (shortcut 'B') and VGGs ({', '.join(GROUPABLE)}); "
+                             f"got model {self.model.name!r} with shortcut {self.model.shortcut!r}")
+
+    def members(self) -> list[TicketRun]:
+        """The runs trained together with this one (itself included, in replicate order): [self] alone."""
+        return [dataclasses.replace(self, replicate=r, train=dataclasses.replace(self.train, seed=r))
+                for r in self.group] if self.group else [self]
 
     def science(self) -> dict[str, Any]:
         """The fields that decide the tickets, as JSON-able data (the key is their hash)."""
@@ -126,12 +154,19 @@ class TicketRun:
         return cls(model=ModelSpec(**doc.get("model", {})), task=Task(**doc.get("task", {})),
                    train=TrainConfig(**train), imp=IMPConfig(**doc.get("imp", {})),
                    prunable=doc.get("prunable", "weights"), replicate=doc.get("replicate", 0),
-                   init=None if init is None else cls.from_json(json.dumps(init)))
+                   init=None if init is None else cls.from_json(json.dumps(init)),
+                   group=tuple(doc.get("group", ())))
 
-    def replicates(self, n: int) -> list[TicketRun]:
-        """``n`` replicates of this run: replicate r initialises with seed r and orders batches with seed r."""
-        return [dataclasses.replace(self, replicate=r, train=dataclasses.replace(self.train, seed=r))
-                for r in range(n)]
+    def replicates(self, n: int, group: int = 1) -> list[TicketRun]:
+        """``n`` replicates of this run: replicate r initialises with seed r and orders batches with seed r.
+        ``group > 1`` trains them side by side in groups of that many (replicates 0..group-1, then the
+        next ones; a last group of one trains alone): fewer, larger kernel calls on a CPU."""
+        check_int(n, "n", 0)
+        check_int(group, "group", 1)
+        blocks = [tuple(range(start, min(start + group, n))) for start in range(0, n, group)]
+        return [dataclasses.replace(self, replicate=r, train=dataclasses.replace(self.train, seed=r),
+                                    group=block if len(block) > 1 else ())
+                for block in blocks for r in block]
 
 
 def read_runs(text: str) -> list[TicketRun]:
