@@ -12,13 +12,13 @@ Variants, each in a fresh subprocess, one after the other (never two at once):
   surviving magnitudes; one model at a time on all cores (``--threads``, default 2);
 - ``runner``: ``rglt.prune.run_all(runs, workers=2)``: one-thread worker processes, tickets written to a
   fresh temporary ticket cache with their checksums (everything the book does, included);
-- ``runner-channels-last`` (not run by default): the same, with the model computing in channels-last
-  memory (``ModelSpec(layout="channels-last")``, :mod:`rglt.models.layout`; other tickets bit for bit);
-- ``grouped``: the replicates trained as one network per worker: every Conv1d / BatchNorm1d / Linear of
-  G replicates becomes one grouped layer (groups = G), each replicate reading its own batch order, so
-  each kernel call does G models' work; two one-thread workers. The maths is each replicate's own
-  (grouped convolution, per-channel BatchNorm and the optimizer are separable), but the float reduction
-  order differs, so its tickets are not the runner's bit for bit: it is measured, not used by the book;
+- ``runner-channels-last``: the same, the model computing in channels-last memory
+  (``ModelSpec(layout="channels-last")``, :mod:`rglt.models.layout`);
+- ``runner-grouped``: the same, the replicates trained side by side in groups of ``--group``
+  (``TicketRun.replicates(n, group=G)``, :mod:`rglt.models.grouped`): each kernel call does G models' work;
+- ``runner-fast``: both (channels-last and groups): the fast path. Each of the last three changes the float
+  rounding, so its tickets have keys of their own; ``faithfulness`` in the record compares the fast path's
+  final tickets with the runner's, seed by seed (see :func:`faithfulness`);
 - ``imp`` (not run by default): ``rglt.prune.imp`` itself, as ``train_tickets`` calls it, on ``--device``
   (one thread on the host) into a temporary ticket store, its masks from the Triton kernels (CUDA, or
   the CPU under TRITON_INTERPRET=1; else the reference). ``--check`` also runs it on the CPU with the
@@ -28,10 +28,15 @@ Variants, each in a fresh subprocess, one after the other (never two at once):
   accuracies are reported.
 
 levels/hour = replicates x levels / wall time x 3600 (process start, data loading and evaluation included).
-Each variant runs once in its own process (``rglt.benchmark.run_case``, which sets its thread count), timed
+Each variant runs in its own fresh process (``rglt.benchmark.run_case``, which sets its thread count), timed
 by one wall clock: an IMP run is long enough to time alone, and repeating it is what the replicates do.
-Usage: python benchmarks/imp.py [--models resnet20 vgg16] [--width 16] [--replicates 4] [--levels 3]
-       [--epochs 5] [--variants plain runner grouped imp] [--device cpu|cuda] [--check] [--out PATH]
+``--rounds`` repeats the whole sweep, the variants interleaved (round 1: every model and variant, then
+round 2 ...), so that a slow spell of the machine hits every variant alike. There is no one-time cost to
+show apart: nothing is compiled (``torch.compile`` of the channels-last step measured 1.5x slower, and
+25-34 s to compile, see ``imp_step.py``).
+Usage: python benchmarks/imp.py [--models resnet20 vgg16] [--width 16] [--replicates 8] [--levels 3]
+       [--epochs 10] [--group 4] [--rounds 2] [--variants plain runner runner-fast ...]
+       [--device cpu|cuda] [--check] [--out PATH]
 Writes JSON with provenance atomically to benchmarks/results/imp-<device-kind>.json.
 """
 from __future__ import annotations
@@ -47,27 +52,33 @@ from pathlib import Path
 
 from _common import save  # benchmarks/ is on sys.path when run as a script
 
-from rglt import benchmark
+from rglt import benchmark, claims
+from rglt.experiments import _kernels
 
-VARIANTS = ("plain", "runner", "grouped", "imp", "runner-channels-last")
+VARIANTS = ("plain", "runner", "runner-channels-last", "runner-grouped", "runner-fast", "imp")
+RUNNERS = VARIANTS[1:5]
+DEFAULT_VARIANTS = ("plain", "runner", "runner-channels-last", "runner-grouped", "runner-fast")
 BATCH, LR, MOMENTUM, WEIGHT_DECAY, FRACTION = 128, 0.1, 0.9, 5e-4, 0.2
 # The check: after the same first steps from the same weights, a device's rewind weights differ from the
 # CPU's by float rounding, which cuDNN's default TF32 convolutions raise to ~1e-3 of a value; a wrong
 # device path (masks not applied, another batch order) moves them by O(1).
 REWIND_TOLERANCE = 1e-2
+ACCURACY_MARGIN = 0.5   # points: the fast path's final accuracy must be equivalent to the eager one's within it
 
 
 def _runs(case):
     from rglt.data.tasks import Task
     from rglt.prune import IMPConfig, ModelSpec, TicketRun
     from rglt.train import TrainConfig
-    layout = "channels-last" if case["variant"] == "runner-channels-last" else "default"
+    variant = case["variant"]
+    layout = "channels-last" if variant in ("runner-channels-last", "runner-fast") else "default"
+    group = case["group"] if variant in ("runner-grouped", "runner-fast") else 1
     run = TicketRun(ModelSpec(case["model"], width=case["width"], layout=layout), Task("mnist1d"),
                     TrainConfig(epochs=case["epochs"], batch_size=BATCH, lr=LR, momentum=MOMENTUM,
                                 weight_decay=WEIGHT_DECAY),
                     IMPConfig(rounds=case["levels"] - 1, fraction=FRACTION, rewind_step=case["rewind_step"]),
                     prunable="weights")
-    return run.replicates(case["replicates"])
+    return run.replicates(case["replicates"], group=group)
 
 
 def _build(case, seed):
@@ -138,124 +149,12 @@ def _plain(case):
 
 def _runner(case):
     from rglt.prune import run_all, use_cache
-    with tempfile.TemporaryDirectory(prefix="rglt-bench-imp-") as cache, use_cache(cache):
+    with use_cache(case["cache"]):   # the parent's fresh directory: it reads the tickets after
         stores = run_all(_runs(case), workers=2)
         return [s.load(case["levels"] - 1).metrics["accuracy"] for s in stores]
 
 
-# ---- (c) replicates as one grouped network ------------------------------------------------------
-
-def _grouped_model(models):
-    """One network computing ``len(models)`` same-architecture 1D models side by side (channels g-major)."""
-    import torch
-    import torch.nn as nn
-
-    class GroupedLinear(nn.Module):
-        def __init__(self, linears):
-            super().__init__()
-            self.groups = len(linears)
-            self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in linears]))   # [G, out, in]
-            self.bias = nn.Parameter(torch.stack([m.bias.detach() for m in linears]))       # [G, out]
-
-        def forward(self, x):   # [B, G * in] -> [B, G, out]
-            x = x.reshape(x.shape[0], self.groups, -1)
-            return torch.einsum("bgi,goi->bgo", x, self.weight) + self.bias
-
-    g = len(models)
-    grouped = copy.deepcopy(models[0])
-    per_name = [dict(m.named_modules()) for m in models]
-    for name, module in list(grouped.named_modules()):
-        copies = [modules[name] for modules in per_name]
-        if isinstance(module, nn.Conv1d):
-            new = nn.Conv1d(g * module.in_channels, g * module.out_channels, module.kernel_size, module.stride,
-                            module.padding, module.dilation, g * module.groups, module.bias is not None)
-            with torch.no_grad():
-                new.weight.copy_(torch.cat([c.weight for c in copies]))
-                if module.bias is not None:
-                    new.bias.copy_(torch.cat([c.bias for c in copies]))
-        elif isinstance(module, nn.BatchNorm1d):
-            new = nn.BatchNorm1d(g * module.num_features, module.eps, module.momentum)
-            with torch.no_grad():
-                new.weight.copy_(torch.cat([c.weight for c in copies]))
-                new.bias.copy_(torch.cat([c.bias for c in copies]))
-        elif isinstance(module, nn.Linear):
-            new = GroupedLinear(copies)
-        else:
-            continue
-        parent, _, attr = name.rpartition(".")
-        setattr(grouped.get_submodule(parent) if parent else grouped, attr, new)
-    return grouped
-
-
-def _grouped_job(job):
-    import torch
-    import torch.nn.functional as F
-
-    from rglt.prune import magnitude_masks
-    from rglt.train import epoch_order, lr_at, steps_per_epoch, TrainConfig
-
-    case, seeds = job
-    (x, y), (x_test, y_test) = _data()
-    g = len(seeds)
-    models, names = zip(*(_build(case, s) for s in seeds))
-    names = names[0]
-    model = _grouped_model(models)
-    params = dict(model.named_parameters())
-    fc = {n for n in names if n.startswith("fc.")}
-    split = lambda n, t: list(t.unbind(0)) if n in fc else list(t.reshape(g, -1, *t.shape[1:]))  # noqa: E731
-    masks = {n: torch.ones_like(params[n], dtype=torch.bool) for n in names}
-    config = TrainConfig(epochs=case["epochs"], batch_size=BATCH, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    per_epoch = steps_per_epoch(len(y), BATCH)
-    total = per_epoch * case["epochs"]
-    rewind = None
-    for level in range(case["levels"]):
-        if level:   # each replicate pruned globally over its own slices, as alone
-            for r in range(g):
-                kept = magnitude_masks([split(n, params[n].detach())[r] for n in names],
-                                       [split(n, masks[n])[r] for n in names], FRACTION)
-                for n, m in zip(names, kept):
-                    split(n, masks[n])[r].copy_(m)
-            model.load_state_dict(rewind)
-        optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-        step = case["rewind_step"] if level else 0
-        model.train()
-        while step < total:
-            epoch, b = divmod(step, per_epoch)
-            if b == 0 or step == case["rewind_step"]:
-                orders = [epoch_order(len(y), s, epoch) for s in seeds]
-            if step == case["rewind_step"] and level == 0:
-                rewind = copy.deepcopy(model.state_dict())
-            batch = [o[b * BATCH:(b + 1) * BATCH] for o in orders]
-            xb = torch.cat([x[i] for i in batch], dim=1)               # [B, G, 40]: replicate r in channel r
-            yb = torch.stack([y[i] for i in batch], dim=1)             # [B, G]
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total, config)
-            with torch.no_grad():
-                for n in names:
-                    params[n].mul_(masks[n])
-            optimizer.zero_grad()
-            logits = model(xb)                                         # [B, G, 10]
-            F.cross_entropy(logits.reshape(-1, 10), yb.reshape(-1), reduction="sum").div(len(yb)).backward()
-            optimizer.step()
-            step += 1
-        with torch.no_grad():
-            for n in names:
-                params[n].mul_(masks[n])
-            model.eval()
-            logits = model(x_test.repeat(1, g, 1))
-            accuracies = (logits.argmax(-1) == y_test[:, None]).float().mean(0).tolist()
-    return accuracies
-
-
-def _grouped(case):
-    from rglt.prune import map_jobs
-    seeds = list(range(case["replicates"]))
-    half = (len(seeds) + 1) // 2
-    jobs = [(case, seeds[:half]), (case, seeds[half:])]
-    return [a for part in map_jobs(_grouped_job, [j for j in jobs if j[1]], workers=2) for a in part]
-
-
-# ---- (d) rglt.prune.imp on a device ------------------------------------------------------------
+# ---- (c) rglt.prune.imp on a device ------------------------------------------------------------
 
 def _imp(case):
     from rglt.data.tasks import load_task
@@ -292,29 +191,103 @@ def compare_stores(device_root, reference_root, levels: int) -> dict:
                 ok=rewind[worst] <= REWIND_TOLERANCE and all(x == y for x, y in kept))
 
 
+def faithfulness(eager_root, fast_root, case) -> dict:
+    """The fast path's final tickets against the runner's (today's eager path), seed by seed: the same
+    replicates, each initialised and ordered by its seed, differing only in float rounding, which training
+    amplifies. Final-level test accuracy: the paired difference (points) with its 95% t interval and a TOST
+    that it lies within +-ACCURACY_MARGIN. Masks: for each prunable tensor the density, fast mean against
+    eager mean, within the eager seeds' standard deviation (the seed-to-seed spread); and the share of
+    kept weights the two tickets of one seed share (Jaccard), beside that of two eager seeds (different
+    initialisations) and the density itself (what random masks would share)."""
+    import itertools
+
+    import numpy as np
+    import torch
+
+    from rglt import stats
+    from rglt.prune import store_of, use_cache
+
+    last = case["levels"] - 1
+    tickets = {}
+    for name, root in (("eager", eager_root), ("fast", fast_root)):
+        with use_cache(root):
+            stores = [store_of(run) for run in _runs(dict(case, variant="runner" if name == "eager" else "runner-fast"))]
+            tickets[name] = [(s.metrics(last)["accuracy"] * 100, s.load(last).masks) for s in stores]
+    eager, fast = ([a for a, _ in tickets[k]] for k in ("eager", "fast"))
+    difference = stats.mean_interval(fast, paired_with=eager)
+    p = stats.equivalence_test(fast, -ACCURACY_MARGIN, ACCURACY_MARGIN, paired_with=eager)
+    masks = {k: [m for _, m in v] for k, v in tickets.items()}
+    names = list(masks["eager"][0])
+
+    def jaccard(a, b):
+        kept_a = torch.cat([a[n].flatten() for n in names])
+        kept_b = torch.cat([b[n].flatten() for n in names])
+        return float((kept_a & kept_b).sum() / (kept_a | kept_b).sum())
+
+    density = {k: np.array([[float(m[n].float().mean()) for n in names] for m in v]) for k, v in masks.items()}
+    spread = density["eager"].std(axis=0, ddof=1)
+    gap = np.abs(density["fast"].mean(axis=0) - density["eager"].mean(axis=0))
+    within = gap <= spread
+    same_seed = [jaccard(a, b) for a, b in zip(masks["fast"], masks["eager"])]
+    other_seed = [jaccard(a, b) for a, b in itertools.combinations(masks["eager"], 2)]
+    overall = sum(int(m.sum()) for m in masks["eager"][0].values()) / sum(m.numel() for m in masks["eager"][0].values())
+    return dict(
+        seeds=len(eager), level=last, accuracy_eager=[round(a, 2) for a in eager],
+        accuracy_fast=[round(a, 2) for a in fast],
+        accuracy_difference=dict(mean=round(difference.mean, 3), low=round(difference.low, 3),
+                                 high=round(difference.high, 3), interval=stats.CONVENTION),
+        accuracy_equivalence=dict(margin=ACCURACY_MARGIN, test="TOST on the paired differences", p=round(p, 4),
+                                  equivalent=p < 1 - stats.LEVEL,
+                                  seeds_to_decide=stats.seeds_to_decide(difference, ACCURACY_MARGIN
+                                                                        if difference.mean > 0 else -ACCURACY_MARGIN)),
+        layer_density=dict(tensors=len(names), within_seed_spread=int(within.sum()),
+                           largest_gap_in_spreads=round(float((gap / np.maximum(spread, 1e-12)).max()), 3),
+                           rule="|fast mean - eager mean| <= the eager seeds' SD, for every prunable tensor"),
+        kept_overlap=dict(same_seed=round(float(np.mean(same_seed)), 4), eager_other_seeds=round(float(np.mean(other_seed)), 4),
+                          density=round(overall, 4), measure="Jaccard of the kept weights, mean over seeds / pairs"))
+
+
 # ---- driver -------------------------------------------------------------------------------------
 
 def _case(case):
     """One variant, timed in this (fresh) process, whose thread count run_case set; returns its row."""
     start = time.perf_counter()
-    accuracies = {"plain": _plain, "runner": _runner, "grouped": _grouped, "imp": _imp,
-                  "runner-channels-last": _runner}[case["variant"]](case)
+    accuracies = _plain(case) if case["variant"] == "plain" else _imp(case) if case["variant"] == "imp" \
+        else _runner(case)
     wall = time.perf_counter() - start
     levels = case["replicates"] * case["levels"]
     return dict(case, wall_s=round(wall, 2), levels_done=levels, levels_per_hour=round(levels / wall * 3600, 1),
                 final_accuracy=[round(a, 4) for a in accuracies])
 
 
+def _summary(results, variants, models) -> list[dict]:
+    """Per model and variant: the median levels/hour over rounds, and its ratio to the plain loop's."""
+    import statistics
+    out = []
+    for model in models:
+        rate = {v: [r["levels_per_hour"] for r in results if r["model"] == model and r["variant"] == v
+                    and "error" not in r] for v in variants}
+        base = statistics.median(rate["plain"]) if rate.get("plain") else None
+        for v in variants:
+            if rate[v]:
+                median = statistics.median(rate[v])
+                out.append(dict(model=model, variant=v, rounds=len(rate[v]), levels_per_hour=round(median, 1),
+                                vs_plain=round(median / base, 2) if base else None))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["resnet20", "vgg16"])
     parser.add_argument("--width", type=int, default=16)
-    parser.add_argument("--replicates", type=int, default=4)
+    parser.add_argument("--replicates", type=int, default=8)
     parser.add_argument("--levels", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--rewind-step", type=int, default=7)
+    parser.add_argument("--group", type=int, default=4, help="replicates per group (runner-grouped, runner-fast)")
+    parser.add_argument("--rounds", type=int, default=2, help="sweeps over every model and variant, interleaved")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the plain loop")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS[:3]), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=VARIANTS)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the imp variant trains")
     parser.add_argument("--check", action="store_true", help="check the imp variant against a CPU reference run")
     parser.add_argument("--out", default=None)
@@ -322,11 +295,9 @@ def main():
     args = parser.parse_args()
     if args.case:
         return benchmark.serve_case(_case, args.case)
-    for name in ("width", "replicates", "levels", "epochs", "threads"):
+    for name in ("width", "replicates", "levels", "epochs", "threads", "group", "rounds"):
         if getattr(args, name) < 1 or (name == "levels" and args.levels < 2):
             parser.error(f"--{name} must be >= {2 if name == 'levels' else 1}; got {getattr(args, name)}")
-    if args.replicates < 2 and "grouped" in args.variants:
-        parser.error("--replicates must be >= 2 for the grouped variant")
     if (args.device != "cpu" or args.check) and args.variants != ["imp"]:
         parser.error("--device and --check apply to the imp variant alone: pass --variants imp")
 
@@ -336,46 +307,76 @@ def main():
     # The Triton masks where they run (CUDA; the CPU interpreted), else the reference.
     backend = "triton" if args.device == "cuda" or os.environ.get("TRITON_INTERPRET") == "1" else "reference"
     runs = [(args.device, backend)] + ([("cpu", "reference")] if args.check else [])
-    results, checks = [], []
+    results, checks, kept = [], [], {}
+    for round_ in range(args.rounds):
+        for model in args.models:
+            for variant in args.variants:
+                stores = []
+                for device, masks in runs if variant == "imp" else [(None, None)]:
+                    case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
+                                epochs=args.epochs, rewind_step=args.rewind_step, threads=args.threads,
+                                group=args.group, variant=variant, round=round_ + 1)
+                    if variant == "imp":   # its tickets in a temporary store, kept until the check has read them
+                        stores.append(tempfile.TemporaryDirectory(prefix="rglt-bench-imp-"))
+                        case.update(device=device, backend=masks, store=stores[-1].name)
+                    elif variant in RUNNERS:   # a fresh ticket cache; round 1's kept for the faithfulness check
+                        cache = tempfile.TemporaryDirectory(prefix="rglt-bench-imp-")
+                        case.update(cache=cache.name)
+                        if round_ == 0:
+                            kept[model, variant] = cache
+                    try:   # the plain loop on all its threads; the other variants' workers have one each
+                        record = benchmark.run_case(__file__, case, env={"RGLT_PROGRESS": "0"},
+                                                    threads=args.threads if variant == "plain" else 1)
+                    except benchmark.CaseError as e:
+                        print(f"{model} {variant}: {e}", file=sys.stderr)
+                        results.append(dict(case, error=e.stderr[-2000:]))
+                        continue
+                    record.pop("cache", None)
+                    record["load_average_after"] = list(os.getloadavg())
+                    results.append(record)
+                    print(f"round {round_ + 1} {model:10s} {variant:21s} {record['wall_s']:8.1f} s  "
+                          f"{record['levels_per_hour']:8.1f} levels/h  accuracy "
+                          f"{sum(record['final_accuracy']) / len(record['final_accuracy']):.4f}"
+                          + (f"  ({device}, {masks} masks)" if device else ""), flush=True)
+                if args.check:
+                    ok = all("error" not in r for r in results[-len(runs):])
+                    checks.append(dict(model=model, **(compare_stores(stores[0].name, stores[1].name, args.levels)
+                                                       if ok else dict(ok=False, error="a run failed: nothing to compare"))))
+                    c = checks[-1]
+                    print(f"{model}: {args.device} against the CPU reference: " + (
+                          f"rewind weights differ by {c['rewind_max_relative_diff']:.1e} of a tensor's largest |value| "
+                          f"(at most {REWIND_TOLERANCE}), weights kept per level {c['kept_per_level']}, last masks agree "
+                          f"on {c['last_level_mask_agreement']:.2%}: {'ok' if c['ok'] else 'FAILED'}" if ok else c["error"]))
+                for store in stores:
+                    store.cleanup()
+    faithful = []
     for model in args.models:
-        for variant in args.variants:
-            stores = []
-            for device, masks in runs if variant == "imp" else [(None, None)]:
-                case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
-                            epochs=args.epochs, rewind_step=args.rewind_step, threads=args.threads, variant=variant)
-                if variant == "imp":   # its tickets in a temporary store, kept until the check has read them
-                    stores.append(tempfile.TemporaryDirectory(prefix="rglt-bench-imp-"))
-                    case.update(device=device, backend=masks, store=stores[-1].name)
-                try:   # the plain loop on all its threads; the other variants' workers have one each
-                    record = benchmark.run_case(__file__, case, env={"RGLT_PROGRESS": "0"},
-                                                threads=args.threads if variant == "plain" else 1)
-                except benchmark.CaseError as e:
-                    print(f"{model} {variant}: {e}", file=sys.stderr)
-                    results.append(dict(case, error=e.stderr[-2000:]))
-                    continue
-                record["load_average_after"] = list(os.getloadavg())
-                results.append(record)
-                print(f"{model:10s} {variant:8s} {record['wall_s']:8.1f} s  {record['levels_per_hour']:8.1f} levels/h  "
-                      f"accuracy {sum(record['final_accuracy']) / len(record['final_accuracy']):.4f}"
-                      + (f"  ({device}, {masks} masks)" if device else ""), flush=True)
-            if args.check:
-                ok = all("error" not in r for r in results[-len(runs):])
-                checks.append(dict(model=model, **(compare_stores(stores[0].name, stores[1].name, args.levels) if ok
-                                                   else dict(ok=False, error="a run failed: nothing to compare"))))
-                c = checks[-1]
-                print(f"{model}: {args.device} against the CPU reference: " + (
-                      f"rewind weights differ by {c['rewind_max_relative_diff']:.1e} of a tensor's largest |value| "
-                      f"(at most {REWIND_TOLERANCE}), weights kept per level {c['kept_per_level']}, last masks agree "
-                      f"on {c['last_level_mask_agreement']:.2%}: {'ok' if c['ok'] else 'FAILED'}" if ok else c["error"]))
-            for store in stores:
-                store.cleanup()
+        if (model, "runner") in kept and (model, "runner-fast") in kept and args.replicates >= 2:
+            case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
+                        epochs=args.epochs, rewind_step=args.rewind_step, group=args.group)
+            faithful.append(dict(model=model, **faithfulness(kept[model, "runner"].name,
+                                                             kept[model, "runner-fast"].name, case)))
+            f = faithful[-1]
+            print(f"{model}: fast against eager over {f['seeds']} seeds: accuracy difference "
+                  f"{f['accuracy_difference']['mean']:+.2f} [{f['accuracy_difference']['low']:+.2f}, "
+                  f"{f['accuracy_difference']['high']:+.2f}] points (TOST p {f['accuracy_equivalence']['p']}), "
+                  f"{f['layer_density']['within_seed_spread']}/{f['layer_density']['tensors']} tensors' densities "
+                  f"within the seed spread, kept overlap {f['kept_overlap']}")
+    for cache in kept.values():
+        cache.cleanup()
+    summary = _summary(results, args.variants, args.models)
+    for row in summary:
+        print(row)
     data = dict(benchmark="imp", task="mnist1d (4,000 train / 1,000 test, length 40)",
                 workload=dict(batch=BATCH, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, fraction=FRACTION,
-                              schedule="one-cycle, pct_start 0.3"),
-                timing="wall time of one fresh subprocess per variant, variants one after another",
-                results=results, check=checks or None)
+                              schedule="one-cycle, pct_start 0.3", group=args.group),
+                timing=f"wall time of one fresh subprocess per variant; {args.rounds} rounds, the variants interleaved",
+                summary=summary, results=results, faithfulness=faithful or None, check=checks or None)
+    # The rules chapter 6 judges this record by, as they stood when it was made (rglt.experiments._kernels).
+    rules = claims.rules_record(_kernels.imp_rules())
     provenance = benchmark.record_provenance(args.device, code=("rglt", "kernels", "benchmarks", ":!benchmarks/results"),
-                                             threads=args.threads, torch_interop=torch.get_num_interop_threads())
+                                             threads=args.threads, torch_interop=torch.get_num_interop_threads(),
+                                             rules=rules, rules_hash=claims.rules_hash(rules))
     save(args.out or benchmark.record_path(f"imp-{provenance['device_kind']}"), data, provenance)
 
 

@@ -13,7 +13,11 @@ width 16, on MNIST-1D, batch 128, SGD with momentum and weight decay, one thread
   same arithmetic in channels-last (``conv2d`` with a 1 x 3 kernel, ``batch_norm`` on N, C, 1, L in
   ``torch.channels_last``), interleaved so that machine noise hits both alike.
 
-Usage: python benchmarks/imp_step.py [--models resnet20 vgg16] [--rounds 5] [--output PATH | --quick]
+- ``fast``: the fast path's step (``benchmarks/imp.py``'s ``runner-fast``): ``--group`` replicates in
+  channels-last as one :class:`rglt.models.grouped.GroupedModel`, timed per group and given per replicate,
+  with its FLOPs, GEMM fraction and profile.
+
+Usage: python benchmarks/imp_step.py [--models resnet20 vgg16] [--rounds 5] [--group 4] [--output PATH | --quick]
 Writes benchmarks/results/imp_step-cpu.json (or PATH) with provenance.
 """
 from __future__ import annotations
@@ -112,25 +116,42 @@ def _profile(step, steps: int = 10) -> tuple[float, list[dict]]:
     return total / 1e6 / steps, top
 
 
-def measure(name: str, width: int, rounds: int) -> dict:
+def _flops(step) -> int:
+    """The FLOPs of one call of ``step``, as torch's FlopCounterMode counts them."""
     from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def _fast_step(name: str, width: int, group: int, x, y):
+    """The fast path's step: ``group`` replicates in channels-last as one GroupedModel, each its own batch."""
+    from rglt.models.grouped import GroupedModel
+    members = [_model_and_batch(name, width, "channels-last")[0] for _ in range(group)]
+    return _step_fn(GroupedModel(members), x.repeat(group, 1, 1), y.repeat(group))
+
+
+def measure(name: str, width: int, rounds: int, group: int) -> dict:
     model, x, y = _model_and_batch(name, width)
     step = _step_fn(model, x, y)
     step_cl = _step_fn(_model_and_batch(name, width, "channels-last")[0], x, y)
+    step_fast = _fast_step(name, width, group, x, y)
     for _ in range(3):
-        step(), step_cl()
-    with FlopCounterMode(display=False) as counter:
-        step()
-    flops = counter.get_total_flops()
+        step(), step_cl(), step_fast()
+    # A group does each member's arithmetic, so the lone model's count is the group's per replicate
+    # (FlopCounterMode counts a grouped convolution's backward twice: checked against 3 x 2 N L C_out C_in k / groups).
+    flops = _flops(step)
     convs, norms = _shapes(model, x)
     big = max(convs, key=lambda s: s[0] * s[1] * s[2])
     a, b = torch.randn(big[1], 3 * big[0]), torch.randn(3 * big[0], BATCH * big[2])
     layer_calls, pairs = _layer_calls(convs, norms)
-    timings = benchmark.time_calls({"step": step, "step channels-last": step_cl, "gemm": lambda: a @ b, **layer_calls},
-                                   rounds=rounds)
+    timings = benchmark.time_calls({"step": step, "step channels-last": step_cl, "step fast": step_fast,
+                                    "gemm": lambda: a @ b, **layer_calls}, rounds=rounds)
     step_s = timings["step"].median_s
     gemm_rate = 2 * a.shape[0] * a.shape[1] * b.shape[1] / timings["gemm"].median_s / 1e9
     profiled_s, top = _profile(step)
+    fast_profiled_s, fast_top = _profile(step_fast)
+    fast_s = timings["step fast"].median_s / group   # per replicate
     layers = []
     for key, today, other, layer_flops in pairs:
         row = {"layer": key, "today": today.split(" | ")[1], "other": other.split(" | ")[1],
@@ -149,6 +170,12 @@ def measure(name: str, width: int, rounds: int) -> dict:
             "gemm_shape": [a.shape[0], a.shape[1], b.shape[1]], "gemm_gflop_s": gemm_rate,
             "fraction_of_gemm_rate": flops / step_s / 1e9 / gemm_rate,
             "profiled_ms_per_step": 1e3 * profiled_s, "top_operators": top, "layers": layers,
+            "fast_group": group, "step_fast_median_ms": 1e3 * timings["step fast"].median_s,
+            "step_fast_iqr_ms": 1e3 * timings["step fast"].iqr_s, "step_fast_per_replicate_ms": 1e3 * fast_s,
+            "fast_speedup": step_s / fast_s, "fast_gflop_per_replicate": flops / 1e9,
+            "fast_gflop_s": flops / fast_s / 1e9,
+            "fast_fraction_of_gemm_rate": flops / fast_s / 1e9 / gemm_rate,
+            "fast_profiled_ms_per_step": 1e3 * fast_profiled_s, "fast_top_operators": fast_top,
             "timing": timings["step"].method}
 
 
@@ -157,17 +184,22 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["resnet20", "vgg16"], choices=["resnet20", "vgg16"])
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--group", type=int, default=4, help="replicates per group in the fast path's step")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="write nothing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     results = []
     for name in args.models:
-        r = measure(name, args.width, args.rounds)
+        r = measure(name, args.width, args.rounds, args.group)
         print(f"{name}: step {r['step_median_ms']:.1f} ms, {r['step_gflop']:.2f} GFLOP, {r['step_gflop_s']:.0f} GFLOP/s "
               f"({r['fraction_of_gemm_rate']:.0%} of the {r['gemm_gflop_s']:.0f} GFLOP/s GEMM); the model in "
               f"channels-last (rglt.models.layout) {r['step_channels_last_median_ms']:.1f} ms, "
-              f"{r['channels_last_speedup']:.2f}x")
+              f"{r['channels_last_speedup']:.2f}x; the fast path (channels-last, groups of {r['fast_group']}) "
+              f"{r['step_fast_per_replicate_ms']:.1f} ms a replicate, {r['fast_speedup']:.2f}x, "
+              f"{r['fast_gflop_s']:.0f} GFLOP/s ({r['fast_fraction_of_gemm_rate']:.0%})")
+        for op in r["fast_top_operators"]:
+            print(f"  fast {op['operator']:35s} {op['self_ms_per_step']:6.2f} ms  {op['share']:.0%}")
         for op in r["top_operators"]:
             print(f"  {op['operator']:40s} {op['self_ms_per_step']:6.2f} ms  {op['share']:.0%}")
         for layer in r["layers"]:
