@@ -7,9 +7,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from sklearn.datasets import load_digits
+import torch.nn.functional as F
 from torch import nn
 
-from rglt.train import TrainConfig, evaluate, lr_at, steps_per_epoch, train
+from rglt.train import TrainConfig, epoch_order, evaluate, lr_at, steps_per_epoch, train
 
 
 def _digits():
@@ -58,6 +59,40 @@ def test_pruned_weights_stay_exactly_zero(optimizer):
     for name, mask in masks.items():
         assert torch.all(params[name][~mask] == 0), name
         assert torch.count_nonzero(params[name][mask]) == mask.sum(), name
+
+
+def test_the_training_step_is_a_plain_per_tensor_sgd_loop_bit_for_bit():
+    """The oracle: masks applied tensor by tensor and torch's per-tensor SGD (foreach=False), the batches
+    and rates train() documents. The foreach masking and SGD change no bit of it."""
+    data = _digits()
+    config = TrainConfig(epochs=2, batch_size=100, lr=0.1, weight_decay=5e-3, seed=3)
+    torch.manual_seed(1)
+    masks = {name: torch.rand_like(p) > 0.4 for name, p in _mlp().named_parameters() if name.endswith("weight")}
+    fast, plain = _mlp(), _mlp()
+    train(fast, data, config, masks=masks)
+    params = dict(plain.named_parameters())
+    sgd = torch.optim.SGD(plain.parameters(), lr=config.lr, momentum=config.momentum,
+                          weight_decay=config.weight_decay, foreach=False)
+    per_epoch = steps_per_epoch(len(data[1]), config.batch_size)
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask)
+    for epoch in range(config.epochs):
+        order = epoch_order(len(data[1]), config.seed, epoch)
+        for b in range(per_epoch):
+            batch = order[b * 100:(b + 1) * 100]
+            for group in sgd.param_groups:
+                group["lr"] = lr_at(epoch * per_epoch + b, per_epoch * config.epochs, config)
+            sgd.zero_grad()
+            (F.cross_entropy(plain(data[0][batch]), data[1][batch], reduction="sum") / batch.numel()).backward()
+            with torch.no_grad():
+                for name, mask in masks.items():
+                    params[name].grad.mul_(mask)
+                sgd.step()
+                for name, mask in masks.items():
+                    params[name].mul_(mask)
+    for name, value in plain.state_dict().items():
+        assert torch.equal(fast.state_dict()[name], value), name
 
 
 def test_same_seed_same_weights_and_resume_sees_the_same_batches():
