@@ -16,9 +16,11 @@ Variants, each in a fresh subprocess, one after the other (never two at once):
   (``ModelSpec(layout="channels-last")``, :mod:`rglt.models.layout`);
 - ``runner-grouped``: the same, the replicates trained side by side in groups of ``--group``
   (``TicketRun.replicates(n, group=G)``, :mod:`rglt.models.grouped`): each kernel call does G models' work;
-- ``runner-fast``: both (channels-last and groups): the fast path. Each of the last three changes the float
-  rounding, so its tickets have keys of their own; ``faithfulness`` in the record compares the fast path's
-  final tickets with the runner's, seed by seed (see :func:`faithfulness`);
+- ``runner-fast``: both (channels-last and groups): the fast path;
+- ``runner-fast-bf16``: the fast path with the forward in bfloat16 (``TrainConfig(precision="bf16")``).
+  Each of the last four changes the float rounding, so its tickets have keys of their own; ``faithfulness``
+  in the record compares the fast paths' final tickets with the runner's, seed by seed (see
+  :func:`faithfulness`);
 - ``imp`` (not run by default): ``rglt.prune.imp`` itself, as ``train_tickets`` calls it, on ``--device``
   (one thread on the host) into a temporary ticket store, its masks from the Triton kernels (CUDA, or
   the CPU under TRITON_INTERPRET=1; else the reference). ``--check`` also runs it on the CPU with the
@@ -55,9 +57,10 @@ from _common import save  # benchmarks/ is on sys.path when run as a script
 from rglt import benchmark, claims
 from rglt.experiments import _kernels
 
-VARIANTS = ("plain", "runner", "runner-channels-last", "runner-grouped", "runner-fast", "imp")
-RUNNERS = VARIANTS[1:5]
-DEFAULT_VARIANTS = ("plain", "runner", "runner-channels-last", "runner-grouped", "runner-fast")
+VARIANTS = ("plain", "runner", "runner-channels-last", "runner-grouped", "runner-fast", "runner-fast-bf16", "imp")
+RUNNERS = VARIANTS[1:6]
+FAST = ("runner-fast", "runner-fast-bf16")   # compared with the runner's tickets (faithfulness)
+DEFAULT_VARIANTS = VARIANTS[:6]
 BATCH, LR, MOMENTUM, WEIGHT_DECAY, FRACTION = 128, 0.1, 0.9, 5e-4, 0.2
 # The check: after the same first steps from the same weights, a device's rewind weights differ from the
 # CPU's by float rounding, which cuDNN's default TF32 convolutions raise to ~1e-3 of a value; a wrong
@@ -71,11 +74,11 @@ def _runs(case):
     from rglt.prune import IMPConfig, ModelSpec, TicketRun
     from rglt.train import TrainConfig
     variant = case["variant"]
-    layout = "channels-last" if variant in ("runner-channels-last", "runner-fast") else "default"
-    group = case["group"] if variant in ("runner-grouped", "runner-fast") else 1
+    layout = "channels-last" if variant in ("runner-channels-last", *FAST) else "default"
+    group = case["group"] if variant in ("runner-grouped", *FAST) else 1
     run = TicketRun(ModelSpec(case["model"], width=case["width"], layout=layout), Task("mnist1d"),
                     TrainConfig(epochs=case["epochs"], batch_size=BATCH, lr=LR, momentum=MOMENTUM,
-                                weight_decay=WEIGHT_DECAY),
+                                weight_decay=WEIGHT_DECAY, precision="bf16" if variant == "runner-fast-bf16" else "fp32"),
                     IMPConfig(rounds=case["levels"] - 1, fraction=FRACTION, rewind_step=case["rewind_step"]),
                     prunable="weights")
     return run.replicates(case["replicates"], group=group)
@@ -191,14 +194,29 @@ def compare_stores(device_root, reference_root, levels: int) -> dict:
                 ok=rewind[worst] <= REWIND_TOLERANCE and all(x == y for x, y in kept))
 
 
-def faithfulness(eager_root, fast_root, case) -> dict:
-    """The fast path's final tickets against the runner's (today's eager path), seed by seed: the same
+REORDER = 1000   # the baseline's batch-order seed: replicate + REORDER
+
+
+def reorder_baseline(eager_root, case) -> None:
+    """Train, untimed, into the runner's cache, each replicate again from the same initialisation with
+    another batch order (seed replicate + REORDER): two eager tickets that differ by SGD's noise alone."""
+    from rglt.prune import run_all, use_cache
+    runs = [dataclasses.replace(run, train=dataclasses.replace(run.train, seed=run.replicate + REORDER))
+            for run in _runs(dict(case, variant="runner"))]
+    with use_cache(eager_root):
+        run_all(runs, workers=2)
+
+
+def faithfulness(eager_root, fast_root, case, variant="runner-fast") -> dict:
+    """A fast path's final tickets against the runner's (today's eager path), seed by seed: the same
     replicates, each initialised and ordered by its seed, differing only in float rounding, which training
     amplifies. Final-level test accuracy: the paired difference (points) with its 95% t interval and a TOST
-    that it lies within +-ACCURACY_MARGIN. Masks: for each prunable tensor the density, fast mean against
-    eager mean, within the eager seeds' standard deviation (the seed-to-seed spread); and the share of
-    kept weights the two tickets of one seed share (Jaccard), beside that of two eager seeds (different
-    initialisations) and the density itself (what random masks would share)."""
+    that it lies within +-ACCURACY_MARGIN. Masks: the share of kept weights (Jaccard) that the fast and the
+    eager ticket of one replicate share, against the share between the eager ticket and the eager ticket
+    of the same initialisation with another batch order (:func:`reorder_baseline`: SGD's noise), paired by
+    replicate; two eager tickets of different initialisations, and random masks of the density
+    (p / (2 - p)), for scale; and, per prunable tensor, the density, fast mean against eager mean, within
+    the eager seeds' standard deviation."""
     import itertools
 
     import numpy as np
@@ -208,10 +226,13 @@ def faithfulness(eager_root, fast_root, case) -> dict:
     from rglt.prune import store_of, use_cache
 
     last = case["levels"] - 1
+    runs = {"eager": _runs(dict(case, variant="runner")), "fast": _runs(dict(case, variant=variant))}
+    runs["reorder"] = [dataclasses.replace(run, train=dataclasses.replace(run.train, seed=run.replicate + REORDER))
+                       for run in runs["eager"]]
     tickets = {}
-    for name, root in (("eager", eager_root), ("fast", fast_root)):
+    for name, root in (("eager", eager_root), ("fast", fast_root), ("reorder", eager_root)):
         with use_cache(root):
-            stores = [store_of(run) for run in _runs(dict(case, variant="runner" if name == "eager" else "runner-fast"))]
+            stores = [store_of(run) for run in runs[name]]
             tickets[name] = [(s.metrics(last)["accuracy"] * 100, s.load(last).masks) for s in stores]
     eager, fast = ([a for a, _ in tickets[k]] for k in ("eager", "fast"))
     difference = stats.mean_interval(fast, paired_with=eager)
@@ -229,22 +250,25 @@ def faithfulness(eager_root, fast_root, case) -> dict:
     gap = np.abs(density["fast"].mean(axis=0) - density["eager"].mean(axis=0))
     within = gap <= spread
     same_seed = [jaccard(a, b) for a, b in zip(masks["fast"], masks["eager"])]
+    reordered = [jaccard(a, b) for a, b in zip(masks["reorder"], masks["eager"])]
     other_seed = [jaccard(a, b) for a, b in itertools.combinations(masks["eager"], 2)]
     overall = sum(int(m.sum()) for m in masks["eager"][0].values()) / sum(m.numel() for m in masks["eager"][0].values())
     return dict(
-        seeds=len(eager), level=last, accuracy_eager=[round(a, 2) for a in eager],
+        variant=variant, seeds=len(eager), level=last, accuracy_eager=[round(a, 2) for a in eager],
         accuracy_fast=[round(a, 2) for a in fast],
         accuracy_difference=dict(mean=round(difference.mean, 3), low=round(difference.low, 3),
                                  high=round(difference.high, 3), interval=stats.CONVENTION),
         accuracy_equivalence=dict(margin=ACCURACY_MARGIN, test="TOST on the paired differences", p=round(p, 4),
-                                  equivalent=p < 1 - stats.LEVEL,
-                                  seeds_to_decide=stats.seeds_to_decide(difference, ACCURACY_MARGIN
-                                                                        if difference.mean > 0 else -ACCURACY_MARGIN)),
+                                  equivalent=p < 1 - stats.LEVEL),
         layer_density=dict(tensors=len(names), within_seed_spread=int(within.sum()),
                            largest_gap_in_spreads=round(float((gap / np.maximum(spread, 1e-12)).max()), 3),
                            rule="|fast mean - eager mean| <= the eager seeds' SD, for every prunable tensor"),
-        kept_overlap=dict(same_seed=round(float(np.mean(same_seed)), 4), eager_other_seeds=round(float(np.mean(other_seed)), 4),
-                          density=round(overall, 4), measure="Jaccard of the kept weights, mean over seeds / pairs"))
+        kept_overlap=dict(fast_eager=[round(j, 4) for j in same_seed], reorder_eager=[round(j, 4) for j in reordered],
+                          same_seed=round(float(np.mean(same_seed)), 4), reordered=round(float(np.mean(reordered)), 4),
+                          eager_other_seeds=round(float(np.mean(other_seed)), 4), density=round(overall, 4),
+                          random=round(overall / (2 - overall), 4),
+                          measure="Jaccard of the kept weights at the last level: per replicate (fast_eager, "
+                                  "reorder_eager) and means; random = p / (2 - p) at density p"))
 
 
 # ---- driver -------------------------------------------------------------------------------------
@@ -351,17 +375,22 @@ def main():
                     store.cleanup()
     faithful = []
     for model in args.models:
-        if (model, "runner") in kept and (model, "runner-fast") in kept and args.replicates >= 2:
-            case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
-                        epochs=args.epochs, rewind_step=args.rewind_step, group=args.group)
-            faithful.append(dict(model=model, **faithfulness(kept[model, "runner"].name,
-                                                             kept[model, "runner-fast"].name, case)))
+        fast = [v for v in FAST if (model, v) in kept]
+        if (model, "runner") not in kept or not fast or args.replicates < 2:
+            continue
+        case = dict(model=model, width=args.width, replicates=args.replicates, levels=args.levels,
+                    epochs=args.epochs, rewind_step=args.rewind_step, group=args.group)
+        reorder_baseline(kept[model, "runner"].name, case)
+        for variant in fast:
+            faithful.append(dict(model=model, **faithfulness(kept[model, "runner"].name, kept[model, variant].name,
+                                                             case, variant)))
             f = faithful[-1]
-            print(f"{model}: fast against eager over {f['seeds']} seeds: accuracy difference "
+            print(f"{model}: {variant} against eager over {f['seeds']} seeds: accuracy difference "
                   f"{f['accuracy_difference']['mean']:+.2f} [{f['accuracy_difference']['low']:+.2f}, "
                   f"{f['accuracy_difference']['high']:+.2f}] points (TOST p {f['accuracy_equivalence']['p']}), "
                   f"{f['layer_density']['within_seed_spread']}/{f['layer_density']['tensors']} tensors' densities "
-                  f"within the seed spread, kept overlap {f['kept_overlap']}")
+                  f"within the seed spread, kept overlap {f['kept_overlap']['same_seed']} (reordered "
+                  f"{f['kept_overlap']['reordered']}, other seeds {f['kept_overlap']['eager_other_seeds']})")
     for cache in kept.values():
         cache.cleanup()
     summary = _summary(results, args.variants, args.models)

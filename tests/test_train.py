@@ -1,4 +1,5 @@
 """The training loop: schedules against torch's own schedulers, exact masks, determinism, DDP."""
+import dataclasses
 import os
 import tempfile
 
@@ -219,3 +220,28 @@ def test_mix_settings_are_checked_and_the_default_changes_no_key():
     from rglt.identity import key as config_hash
     assert config_hash(TrainConfig()) == config_hash(TrainConfig(mix="none", mix_alpha=1.0))
     assert config_hash(TrainConfig()) != config_hash(TrainConfig(mix="mixup"))
+
+
+def test_bf16_runs_the_forward_in_bfloat16_and_keeps_fp32_weights_masks_and_determinism():
+    from rglt.identity import key
+    data = _digits()
+    assert key(TrainConfig()) == key(TrainConfig(precision="fp32")) != key(TrainConfig(precision="bf16"))
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
+    seen = []
+    config = TrainConfig(epochs=2, batch_size=64, lr=0.1, precision="bf16")
+    torch.manual_seed(1)
+    masks = {name: torch.rand_like(p) > 0.5 for name, p in _mlp().named_parameters() if name.endswith("weight")}
+    a, b = _mlp(), _mlp()
+    a[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    train(a, (data[0][:1400], data[1][:1400]), config, masks=masks)
+    train(b, (data[0][:1400], data[1][:1400]), config, masks=masks)
+    assert seen[0] == torch.float32 and set(seen[1:]) == {torch.bfloat16}   # check_fits' look, then every step
+    params = dict(a.named_parameters())
+    assert all(p.dtype == torch.float32 for p in params.values())
+    assert all(torch.all(params[n][~m] == 0) for n, m in masks.items())
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())   # the same bits on a rerun
+    c = _mlp()   # the same run in fp32: bfloat16 rounding, not another training
+    train(c, (data[0][:1400], data[1][:1400]), dataclasses.replace(config, precision="fp32"), masks=masks)
+    accuracy = [evaluate(m, (data[0][1400:], data[1][1400:]))["accuracy"] for m in (a, c)]
+    assert abs(accuracy[0] - accuracy[1]) < 0.03, accuracy

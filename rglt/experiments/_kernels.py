@@ -14,6 +14,7 @@ repeats inside the run (where the record holds them) and a drift of
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -52,31 +53,56 @@ def topk_rules() -> tuple[Rule, ...]:
     )
 
 
+IMP_FAST_PATHS = {"": ("runner-fast", "the fast path (the runner with channels-last layers and replicates "
+                                        "trained in groups)"),
+                  "-bf16": ("runner-fast-bf16", "the fast path with its forward in bfloat16")}
+MASK_CHANGE = ("after the first record (commit 1c63c3e): the registered test fails by chance. With 8 seeds a "
+               "tensor's gap has a standard error of half a seed SD, so 'within one SD' is a 2-sigma bound per "
+               "tensor, and over 22 tensors about one falls outside it when the two paths are the same (ResNet-20: "
+               "21 of 22). The kept-weight overlap against SGD's own noise (the same initialisation, another batch "
+               "order), paired by replicate, tests the issue's 'within the seed-to-seed spread' without that "
+               "multiplicity")
+
+
+def _mask_rule(m: str, suffix: str, label: str) -> Rule:
+    claim = f"1D {m}: {label}'s masks stay within the seed-to-seed spread of the eager path's"
+    new = Rule(f"imp-faithful-masks{suffix}-{m}", claim, IMP_FAST_GOAL,
+               "no number in a source: issue 27's 'mask overlap within the seed-to-seed spread'",
+               what="Jaccard overlap of the kept weights, fast-eager minus reordered-eager (the eager ticket of the "
+                    "same initialisation with another batch order), per replicate at the last level",
+               test="95% t interval of the paired differences over the replicates", low=0.0)
+    if suffix:   # written after the first record, with this test
+        return new
+    registered = Rule(f"imp-faithful-masks-{m}", f"1D {m}: the fast path's masks keep every layer's density within "
+                                                 "the seed-to-seed spread", IMP_FAST_GOAL,
+                      "no number in a source: issue 27's margin, within one seed standard deviation",
+                      what="largest |fast - eager mean density| over the prunable tensors at the last level, in eager "
+                           "seed standard deviations",
+                      test="exact over the stored masks of every replicate", high=1.0)
+    return dataclasses.replace(new, registered=registered, change=MASK_CHANGE)
+
+
 def imp_rules() -> tuple[Rule, ...]:
     out = []
     for m in IMP_MODELS:
-        out += [
-            Rule(f"imp-runner-{m}", f"1D {m}: rglt's runner trains IMP levels at least {IMP_SPEEDUP:g}x as fast as the "
-                                    "plain 2-thread loop", IMP_GOAL,
-                 f"no number in a source: the goal set for the runner, {IMP_SPEEDUP:g}x the plain loop",
-                 what="runner / plain IMP levels per hour (x)", test=IMP_TIMING, low=IMP_SPEEDUP),
-            Rule(f"imp-fast-{m}", f"1D {m}: the fast path (the runner with channels-last layers and replicates trained "
-                                  f"in groups) trains IMP levels at least {IMP_FAST_SPEEDUP:g}x as fast as the plain loop",
-                 IMP_FAST_GOAL, f"no number in a source: issue 27's goal, {IMP_FAST_SPEEDUP:g}x the plain loop",
-                 what="fast path / plain IMP levels per hour (x)", test=IMP_TIMING, low=IMP_FAST_SPEEDUP),
-            Rule(f"imp-faithful-accuracy-{m}", f"1D {m}: the fast path's final tickets are as accurate as the eager "
-                                               f"path's, within {IMP_FAITHFUL_POINTS:g} points", IMP_FAST_GOAL,
-                 f"no number in a source: issue 27's margin, +-{IMP_FAITHFUL_POINTS:g} points",
-                 what="fast - eager test accuracy at the last level, paired by replicate (points)",
-                 test="95% t interval of the paired differences over the replicates (the TOST p-value in the row)",
-                 low=-IMP_FAITHFUL_POINTS, high=IMP_FAITHFUL_POINTS),
-            Rule(f"imp-faithful-masks-{m}", f"1D {m}: the fast path's masks keep every layer's density within the "
-                                            "seed-to-seed spread", IMP_FAST_GOAL,
-                 "no number in a source: issue 27's margin, within one seed standard deviation",
-                 what="largest |fast - eager mean density| over the prunable tensors at the last level, in eager "
-                      "seed standard deviations",
-                 test="exact over the stored masks of every replicate", high=1.0),
-        ]
+        out.append(Rule(f"imp-runner-{m}", f"1D {m}: rglt's runner trains IMP levels at least {IMP_SPEEDUP:g}x as fast "
+                                           "as the plain 2-thread loop", IMP_GOAL,
+                        f"no number in a source: the goal set for the runner, {IMP_SPEEDUP:g}x the plain loop",
+                        what="runner / plain IMP levels per hour (x)", test=IMP_TIMING, low=IMP_SPEEDUP))
+        for suffix, (variant, label) in IMP_FAST_PATHS.items():
+            out += [
+                Rule(f"imp-fast{suffix}-{m}", f"1D {m}: {label} trains IMP levels at least {IMP_FAST_SPEEDUP:g}x as "
+                                              "fast as the plain loop", IMP_FAST_GOAL,
+                     f"no number in a source: issue 27's goal, {IMP_FAST_SPEEDUP:g}x the plain loop",
+                     what=f"{variant} / plain IMP levels per hour (x)", test=IMP_TIMING, low=IMP_FAST_SPEEDUP),
+                Rule(f"imp-faithful-accuracy{suffix}-{m}", f"1D {m}: {label}'s final tickets are as accurate as the "
+                                                           f"eager path's, within {IMP_FAITHFUL_POINTS:g} points",
+                     IMP_FAST_GOAL, f"no number in a source: issue 27's margin, +-{IMP_FAITHFUL_POINTS:g} points",
+                     what="fast - eager test accuracy at the last level, paired by replicate (points)",
+                     test="95% t interval of the paired differences over the replicates (the TOST p-value in the row)",
+                     low=-IMP_FAITHFUL_POINTS, high=IMP_FAITHFUL_POINTS),
+                _mask_rule(m, suffix, label),
+            ]
     return tuple(out)
 
 
@@ -112,38 +138,45 @@ def topk_claims(record: Mapping) -> list[Claim]:
 
 
 def imp_claims(record: Mapping) -> list[Claim]:
-    """The IMP rows from an imp record, per model: the runner and the fast path against the plain loop
-    (median levels per hour over the rounds), and the fast path's tickets against the eager path's."""
+    """The IMP rows from an imp record, per model: the runner and each fast path against the plain loop
+    (median levels per hour over the rounds), and each fast path's tickets against the eager path's."""
     rule = {r.id: r for r in imp_rules()}
     rate = lambda model, variant: pick(record["summary"], model=model, variant=variant)["levels_per_hour"]  # noqa: E731
     out = []
     for m in IMP_MODELS:
-        runner, fast = (rate(m, v) / rate(m, "plain") for v in ("runner", "runner-fast"))
+        runner = rate(m, "runner") / rate(m, "plain")
         # Seconds per level: the plain loop (2 threads, one model) and a runner worker (1 thread, 2 at once).
         t2, t1 = 3600 / rate(m, "plain"), 2 * 3600 / rate(m, "runner")
-        layout, grouped = (rate(m, v) / rate(m, "runner") for v in ("runner-channels-last", "runner-grouped"))
-        faithful = pick(record["faithfulness"], model=m)
-        accuracy = stats.mean_interval(faithful["accuracy_fast"], paired_with=faithful["accuracy_eager"])
-        density = faithful["layer_density"]
-        out += [
-            rule[f"imp-runner-{m}"].judge(speed.one_run(runner), ours=(
-                f"{runner:.2f}x ({rate(m, 'runner'):.0f} vs {rate(m, 'plain'):.0f} levels / hour): one {m} gains "
-                f"{t1 / t2:.2f}x from a second thread (one-thread level {t1:.1f} s in a runner worker, two-thread "
-                f"{t2:.1f} s in the plain loop), so two one-thread workers give 2 / {t1 / t2:.2f} = "
-                f"{2 * t2 / t1:.2f}x")),
-            rule[f"imp-fast-{m}"].judge(speed.one_run(fast), ours=(
-                f"{fast:.2f}x ({rate(m, 'runner-fast'):.0f} levels / hour); over the runner, channels-last alone "
-                f"gives {layout:.2f}x and groups of {record['workload']['group']} alone {grouped:.2f}x")),
-            rule[f"imp-faithful-accuracy-{m}"].judge(accuracy, ours=(
-                f"{accuracy.mean:+.2f} points over {accuracy.n} replicates (eager {np.mean(faithful['accuracy_eager']):.1f}%, "
-                f"fast {np.mean(faithful['accuracy_fast']):.1f}%); TOST p = {faithful['accuracy_equivalence']['p']:.3g}"),
-                p=faithful["accuracy_equivalence"]["p"]),
-            rule[f"imp-faithful-masks-{m}"].judge(Interval.exact(density["largest_gap_in_spreads"], faithful["seeds"]), ours=(
-                f"{density['largest_gap_in_spreads']:.2f} SD; {density['within_seed_spread']} of {density['tensors']} "
-                f"tensors within one SD; the tickets of one replicate share {faithful['kept_overlap']['same_seed']:.1%} "
-                f"of their kept weights (two replicates of the eager path {faithful['kept_overlap']['eager_other_seeds']:.1%}, "
-                f"random masks of this density {faithful['kept_overlap']['density']:.1%})")),
-        ]
+        out.append(rule[f"imp-runner-{m}"].judge(speed.one_run(runner), ours=(
+            f"{runner:.2f}x ({rate(m, 'runner'):.0f} vs {rate(m, 'plain'):.0f} levels / hour): one {m} gains "
+            f"{t1 / t2:.2f}x from a second thread (one-thread level {t1:.1f} s in a runner worker, two-thread "
+            f"{t2:.1f} s in the plain loop), so two one-thread workers give 2 / {t1 / t2:.2f} = {2 * t2 / t1:.2f}x")))
+        for suffix, (variant, _) in IMP_FAST_PATHS.items():
+            fast = rate(m, variant) / rate(m, "plain")
+            parts = [f"{rate(m, v) / rate(m, 'runner'):.2f}x from {name}" for v, name in
+                     (("runner-channels-last", "channels-last"), ("runner-grouped", "groups"))
+                     if pick(record["summary"], None, model=m, variant=v)]
+            f = pick(record["faithfulness"], model=m, variant=variant)
+            accuracy = stats.mean_interval(f["accuracy_fast"], paired_with=f["accuracy_eager"])
+            overlap = f["kept_overlap"]
+            masks = stats.mean_interval(overlap["fast_eager"], paired_with=overlap["reorder_eager"])
+            mask_rule = rule[f"imp-faithful-masks{suffix}-{m}"]
+            registered = {} if mask_rule.registered is None else dict(registered=Interval.exact(
+                f["layer_density"]["largest_gap_in_spreads"], f["seeds"]))
+            out += [
+                rule[f"imp-fast{suffix}-{m}"].judge(speed.one_run(fast), ours=(
+                    f"{fast:.2f}x ({rate(m, variant):.0f} levels / hour)"
+                    + (f"; over the runner alone: {', '.join(parts)}" if parts else ""))),
+                rule[f"imp-faithful-accuracy{suffix}-{m}"].judge(accuracy, p=f["accuracy_equivalence"]["p"], ours=(
+                    f"{accuracy.mean:+.2f} points over {accuracy.n} replicates (eager {np.mean(f['accuracy_eager']):.1f}%, "
+                    f"fast {np.mean(f['accuracy_fast']):.1f}%); TOST p = {f['accuracy_equivalence']['p']:.3g}")),
+                mask_rule.judge(masks, **registered, ours=(
+                    f"{masks.mean:+.3f}: a replicate's fast and eager tickets share {overlap['same_seed']:.1%} of their "
+                    f"kept weights, its eager tickets of two batch orders {overlap['reordered']:.1%} (two "
+                    f"initialisations {overlap['eager_other_seeds']:.1%}, random masks {overlap['random']:.1%}); "
+                    f"{f['layer_density']['within_seed_spread']} of {f['layer_density']['tensors']} tensors' "
+                    f"densities within one eager seed SD")),
+            ]
     return out
 
 
