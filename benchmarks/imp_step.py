@@ -13,7 +13,7 @@ width 16, on MNIST-1D, batch 128, SGD with momentum and weight decay, one thread
   same arithmetic in channels-last (``conv2d`` with a 1 x 3 kernel, ``batch_norm`` on N, C, 1, L in
   ``torch.channels_last``), interleaved so that machine noise hits both alike.
 
-- ``fast``: the fast path's step (``benchmarks/imp.py``'s ``runner-fast``): ``--group`` replicates in
+- ``fast``: the fast path's step (and the same with its forward in bfloat16, ``TrainConfig(precision="bf16")``) (``benchmarks/imp.py``'s ``runner-fast``): ``--group`` replicates in
   channels-last as one :class:`rglt.models.grouped.GroupedModel`, timed per group and given per replicate,
   with its FLOPs, GEMM fraction and profile.
 
@@ -46,12 +46,15 @@ def _model_and_batch(name: str, width: int, layout: str = "default"):
     return model, x, y
 
 
-def _step_fn(model: nn.Module, x, y):
+def _step_fn(model: nn.Module, x, y, bf16: bool = False):
+    """One SGD step; ``bf16``: the forward under bfloat16 autocast, as ``TrainConfig(precision="bf16")``."""
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y, reduction="sum").backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        F.cross_entropy(logits.float(), y, reduction="sum").backward()
         optimizer.step()
     return step
 
@@ -124,11 +127,11 @@ def _flops(step) -> int:
     return counter.get_total_flops()
 
 
-def _fast_step(name: str, width: int, group: int, x, y):
+def _fast_step(name: str, width: int, group: int, x, y, bf16: bool = False):
     """The fast path's step: ``group`` replicates in channels-last as one GroupedModel, each its own batch."""
     from rglt.models.grouped import GroupedModel
     members = [_model_and_batch(name, width, "channels-last")[0] for _ in range(group)]
-    return _step_fn(GroupedModel(members), x.repeat(group, 1, 1), y.repeat(group))
+    return _step_fn(GroupedModel(members), x.repeat(group, 1, 1), y.repeat(group), bf16)
 
 
 def measure(name: str, width: int, rounds: int, group: int) -> dict:
@@ -136,8 +139,9 @@ def measure(name: str, width: int, rounds: int, group: int) -> dict:
     step = _step_fn(model, x, y)
     step_cl = _step_fn(_model_and_batch(name, width, "channels-last")[0], x, y)
     step_fast = _fast_step(name, width, group, x, y)
+    step_bf16 = _fast_step(name, width, group, x, y, bf16=True)
     for _ in range(3):
-        step(), step_cl(), step_fast()
+        step(), step_cl(), step_fast(), step_bf16()
     # A group does each member's arithmetic, so the lone model's count is the group's per replicate
     # (FlopCounterMode counts a grouped convolution's backward twice: checked against 3 x 2 N L C_out C_in k / groups).
     flops = _flops(step)
@@ -146,7 +150,7 @@ def measure(name: str, width: int, rounds: int, group: int) -> dict:
     a, b = torch.randn(big[1], 3 * big[0]), torch.randn(3 * big[0], BATCH * big[2])
     layer_calls, pairs = _layer_calls(convs, norms)
     timings = benchmark.time_calls({"step": step, "step channels-last": step_cl, "step fast": step_fast,
-                                    "gemm": lambda: a @ b, **layer_calls}, rounds=rounds)
+                                    "step fast bf16": step_bf16, "gemm": lambda: a @ b, **layer_calls}, rounds=rounds)
     step_s = timings["step"].median_s
     gemm_rate = 2 * a.shape[0] * a.shape[1] * b.shape[1] / timings["gemm"].median_s / 1e9
     profiled_s, top = _profile(step)
@@ -176,6 +180,8 @@ def measure(name: str, width: int, rounds: int, group: int) -> dict:
             "fast_gflop_s": flops / fast_s / 1e9,
             "fast_fraction_of_gemm_rate": flops / fast_s / 1e9 / gemm_rate,
             "fast_profiled_ms_per_step": 1e3 * fast_profiled_s, "fast_top_operators": fast_top,
+            "step_fast_bf16_per_replicate_ms": 1e3 * timings["step fast bf16"].median_s / group,
+            "fast_bf16_speedup": step_s / (timings["step fast bf16"].median_s / group),
             "timing": timings["step"].method}
 
 
@@ -197,7 +203,8 @@ def main() -> None:
               f"channels-last (rglt.models.layout) {r['step_channels_last_median_ms']:.1f} ms, "
               f"{r['channels_last_speedup']:.2f}x; the fast path (channels-last, groups of {r['fast_group']}) "
               f"{r['step_fast_per_replicate_ms']:.1f} ms a replicate, {r['fast_speedup']:.2f}x, "
-              f"{r['fast_gflop_s']:.0f} GFLOP/s ({r['fast_fraction_of_gemm_rate']:.0%})")
+              f"{r['fast_gflop_s']:.0f} GFLOP/s ({r['fast_fraction_of_gemm_rate']:.0%}); with a bfloat16 forward "
+              f"{r['step_fast_bf16_per_replicate_ms']:.1f} ms, {r['fast_bf16_speedup']:.2f}x")
         for op in r["fast_top_operators"]:
             print(f"  fast {op['operator']:35s} {op['self_ms_per_step']:6.2f} ms  {op['share']:.0%}")
         for op in r["top_operators"]:
