@@ -7,6 +7,8 @@ your own. Every error bar says what it is (:func:`seed_errorbar` writes the conv
 :func:`errorbar_note` for bars drawn otherwise)."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -94,8 +96,32 @@ def text_table(rows: list[list], headers: list[str]) -> str:
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
 
 
+def _wrap(text, width_in: float) -> None:
+    """Wrap a title at spaces so that it fits ``width_in`` inches (about half an em per character); a title
+    with TeX in it is left as it is."""
+    words = text.get_text()
+    if not words or "$" in words:
+        return
+    chars = max(20, int(width_in * 72 / (0.5 * text.get_fontsize())))
+    if any(len(line) > chars for line in words.splitlines()):
+        text.set_text("\n".join(textwrap.fill(line, chars) for line in words.splitlines()))
+
+
+def fit_titles(fig) -> None:
+    """Wrap ``fig``'s suptitle to the figure's width and each panel's title to its panel's, so that no title
+    widens the figure beyond the page (a figure is cropped to what it draws)."""
+    width = fig.get_size_inches()[0]
+    if getattr(fig, "_suptitle", None) is not None:
+        _wrap(fig._suptitle, 0.95 * width)
+    for ax in fig.axes:
+        _wrap(ax.title, 1.1 * ax.get_position().width * width)
+
+
 def show(fig=None) -> None:
-    """Show a figure and close it, so no stray repr ends up in the notebook output."""
+    """Show a figure (its titles wrapped to its width, :func:`fit_titles`) and close it, so no stray repr
+    ends up in the notebook output."""
+    for f in ([fig] if fig is not None else map(plt.figure, plt.get_fignums())):
+        fit_titles(f)
     plt.show()
     plt.close(fig if fig is not None else "all")
 

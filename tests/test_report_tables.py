@@ -62,3 +62,13 @@ def test_figures_are_drawn_at_the_page_width():
         plot.subplots(1, 2, width=13)
     with pytest.raises(TypeError, match="height"):
         plot.subplots(1, 2, figsize=(7, 3))
+
+
+def test_a_long_title_is_wrapped_to_the_figure():
+    fig, (ax, bx) = plot.subplots(1, 2)
+    fig.suptitle("word " * 60)
+    ax.set_title("a panel title " * 8)
+    bx.set_title("$x$ " * 40)
+    plot.fit_titles(fig)
+    assert fig._suptitle.get_text().count("\n") >= 2 and "\n" in ax.get_title() and "\n" not in bx.get_title()
+    plt.close(fig)
