@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from rglt.claims import Claim
+from rglt.claims import VERDICTS, Claim
 from rglt.plot import text_table
 from rglt.stats import CONVENTION, mean_interval
 
@@ -163,6 +163,74 @@ def claims_table(claims: Iterable[Claim], title: str | None = None) -> ClaimsTab
     if bad:
         raise TypeError(f"claims must all be rglt.report.Claim; got {', '.join(sorted(set(bad)))}")
     return ClaimsTable(claims, title)
+
+
+# ---- the claims index ----------------------------------------------------------------------------
+
+_FILTER_JS = """<script>(function () {
+  const box = document.currentScript.parentElement;
+  const selects = Array.from(box.querySelectorAll('select[data-filter]'));
+  const rows = Array.from(box.querySelectorAll('tbody tr'));
+  const shown = box.querySelector('.rglt-filter-count');
+  function apply() {
+    let n = 0;
+    rows.forEach(function (tr) {
+      const ok = selects.every(function (s) { return !s.value || tr.dataset[s.dataset.filter] === s.value; });
+      tr.style.display = ok ? '' : 'none';
+      n += ok ? 1 : 0;
+    });
+    shown.textContent = n + ' of ' + rows.length + ' claims shown';
+  }
+  selects.forEach(function (s) { s.addEventListener('change', apply); });
+  apply();
+})();</script>"""
+
+
+class ClaimsIndex(Table):
+    """Every claim of the book, one row each led by its verdict, with its chapter and a link to its row in
+    the chapter's claims table (:func:`claim_anchor`); in HTML, select boxes filter the rows by verdict,
+    source and chapter (a few lines of inline JavaScript, nothing loaded). Made by :func:`claims_index`."""
+
+    def __init__(self, chapters: Mapping[int, Sequence[Claim]], pages: Mapping[int, str],
+                 seeds: Mapping[str, str], title: str | None = None):
+        from rglt.sources import seed_of
+        self.chapters = {n: tuple(c) for n, c in chapters.items()}
+        rows, attrs, classes = [], [], []
+        for n, claims in self.chapters.items():
+            for c in claims:
+                rows.append([c.verdict, n, Link(c.claim, f"{pages[n]}.html#{claim_anchor(c)}"), c.source,
+                             c.source_value, c.reason or "-"])
+                attrs.append({"data-verdict": c.verdict, "data-source": seed_of(c.source), "data-chapter": str(n)})
+                classes.append([verdict_class(c.verdict)] + [""] * 5)
+        super().__init__(rows, ["verdict", "chapter", "claim (link to its row)", "source", "source's number", "reason"],
+                         title=title, note=NOTE, kind="claims-index", classes=classes, row_attrs=attrs)
+        self.seeds = dict(seeds)
+
+    def _repr_html_(self) -> str:
+        def select(key, label, options):
+            opts = "".join(f'<option value="{html.escape(v)}">{html.escape(t)}</option>' for v, t in options)
+            return (f'<label>{html.escape(label)} <select data-filter="{key}"><option value="">all</option>'
+                    f"{opts}</select></label>")
+        present = {a["data-source"] for a in self.row_attrs}
+        filters = (select("verdict", "verdict", [(v, v) for v in VERDICTS])
+                   + select("source", "source", [(k, f"{k}: {t}") for k, t in self.seeds.items() if k in present])
+                   + select("chapter", "chapter", [(str(n), f"chapter {n}") for n in self.chapters])
+                   + '<span class="rglt-filter-count"></span>')
+        return (f'<div class="rglt-claims-index"><div class="rglt-filter">{filters}</div>'
+                f"{super()._repr_html_()}{_FILTER_JS}</div>")
+
+
+def claims_index(chapters: Mapping[int, Iterable[Claim]], pages: Mapping[int, str], title: str | None = None) -> ClaimsIndex:
+    """The Claims page's table: ``chapters`` maps each chapter's number to its claims (as
+    :func:`rglt.experiments.chapter_claims` gives them), ``pages`` to its page's name (``"01_rg_primer"``)."""
+    from rglt.sources import BOOK, SEEDS
+    chapters = {n: list(c) for n, c in chapters.items()}
+    missing = [n for n in chapters if n not in pages]
+    if missing:
+        raise KeyError(f"pages has no page for chapter(s) {missing}")
+    for claims in chapters.values():
+        claims_table(claims)          # the same checks: at least one row, every row a Claim
+    return ClaimsIndex(chapters, pages, {**SEEDS, "book": BOOK}, title)
 
 
 # ---- provenance ----------------------------------------------------------------------------------

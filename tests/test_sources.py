@@ -71,3 +71,12 @@ def test_the_lottery_pools_quotes_agree_with_tables_6_7():
     lp, lt = (np.array(v) for v in yin2023.TABLES_6_7.value["resnet18"])
     assert f"{lp[-1]:.2f} against {lt[-1]:.2f}" in lottery_pools.PAPER_SPARSEST["resnet18"]
     assert np.allclose(yin2023.paper_density(), 100 * 0.8 ** np.arange(19), atol=0.006)
+
+
+def test_the_essays_published_numbers_are_the_ones_its_claims_quote():
+    from rglt.experiments import tickets_low_data, tickets_structured
+    assert f"{lth_essay.CHEN_RUNNING_TIME.value}%" in tickets_structured.CHEN
+    low, high = lth_essay.VARMA_PER_CLASS.value
+    assert f"{low}-{high}" in tickets_low_data.VARMA
+    assert [name for _, _, name, _ in lth_essay.CLAIMS.value] == list(
+        __import__("rglt.experiments._chapters", fromlist=["CHAPTERS"]).CHAPTERS[5])
