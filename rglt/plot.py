@@ -176,3 +176,44 @@ def methods_by_density(values, density, methods, which, style, panel_titles, *, 
     axes[0, -1].legend()
     fig.suptitle(title)
     show(fig)
+
+
+def gain_by_density(gains, density, labels, panel_titles, paper=None, *, ylabel: str, title: str,
+                    paper_label: str = "the source's") -> None:
+    """One panel per model: a gain against density for each of ``labels`` (the mean over seeds with its 95% t
+    interval, :func:`seed_errorbar`), beside the source's own gain, dashed, where ``paper[panel title]`` gives
+    it as ``(density, gain)``. ``gains``: (panels, len(labels), seeds, levels)."""
+    gains = np.asarray(gains, dtype=float)
+    if gains.shape[:2] != (len(panel_titles), len(labels)):
+        raise ValueError(f"gains must be (panels={len(panel_titles)}, labels={len(labels)}, seeds, levels); "
+                         f"got {gains.shape}")
+    fig, axes = subplots(1, len(panel_titles), height=3.1, sharey=True, squeeze=False)
+    for ax, panel, name in zip(axes[0], gains, panel_titles):
+        for values, label, colour in zip(panel, labels, ("#dc2626", "#f59e0b", "#2563eb")):
+            seed_errorbar(ax, density, values, color=colour, marker="D", label=label)
+        if paper and name in paper:
+            ax.plot(*paper[name], color="#111827", ls="--", marker=".", label=paper_label)
+        ax.axhline(0, color="#9ca3af", lw=0.8)
+        density_axis(ax, title=name)
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, -1].legend()
+    fig.suptitle(title)
+    show(fig)
+
+
+def pair_heatmaps(values, density, ticks, panel_titles, *, label: str, title: str, cmap: str = "magma_r",
+                  vmin: float = 0.0, axes_labels=("weights remaining (%)", "weights remaining (%)")) -> None:
+    """One heat map per panel of a quantity over pairs of IMP levels (``values``: (panels, levels, levels)),
+    both axes labelled by weights remaining (%) at ``ticks`` (``axes_labels``: x, y), one colour scale from
+    ``vmin`` to the largest value."""
+    values = np.asarray(values, dtype=float)
+    fig, axes = subplots(1, len(panel_titles), height=3.8, squeeze=False)
+    names = [f"{density[t]:.1f}" for t in ticks]
+    for ax, panel, name in zip(axes[0], values, panel_titles):
+        im = ax.imshow(panel, cmap=cmap, vmin=vmin, vmax=np.nanmax(values), origin="lower")
+        ax.set(title=name, xlabel=axes_labels[0], ylabel=axes_labels[1], xticks=ticks, yticks=ticks,
+               xticklabels=names, yticklabels=names)
+        ax.grid(False)
+    fig.colorbar(im, ax=axes[0].tolist(), label=label, shrink=0.85)
+    fig.suptitle(title)
+    show(fig)

@@ -72,3 +72,16 @@ def test_a_long_title_is_wrapped_to_the_figure():
     plot.fit_titles(fig)
     assert fig._suptitle.get_text().count("\n") >= 2 and "\n" in ax.get_title() and "\n" not in bx.get_title()
     plt.close(fig)
+
+
+def test_the_chapter_figures_draw_at_the_page_width(monkeypatch):
+    import numpy as np
+    shown = []
+    monkeypatch.setattr(plot.plt, "show", lambda: shown.append(plt.gcf().get_size_inches()[0]))
+    density = 100 * 0.8 ** np.arange(4)
+    gains = np.random.default_rng(0).normal(size=(2, 2, 3, 4))
+    plot.gain_by_density(gains, density, ["a", "b"], ["m1", "m2"], {"m1": (density, np.ones(4))}, ylabel="y", title="t")
+    plot.pair_heatmaps(np.ones((2, 4, 4)), density, [0, 2], ["a", "b"], label="l", title="t")
+    assert shown == [plot.PAGE_WIDTH, plot.PAGE_WIDTH] and not plt.get_fignums()
+    with pytest.raises(ValueError, match="gains must be"):
+        plot.gain_by_density(gains[:1], density, ["a", "b"], ["m1", "m2"], ylabel="y", title="t")

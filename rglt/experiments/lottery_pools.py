@@ -171,7 +171,7 @@ def accuracy_table(result, model: int):
     """App. Tables 6-7 for one model with rewinding, turned to fit the page: a row per density, a column
     per method, accuracy (%) as the mean over seeds ± the half width of its 95% t interval (the book's
     convention, :data:`rglt.stats.CONVENTION`; the paper's tables give ± std), the best mean of each row
-    marked (bold in the HTML, ``*`` in the text). A :class:`rglt.report.Table`."""
+    in bold. A :class:`rglt.report.Table`."""
     from rglt import report
     acc = 100 * np.asarray(result["accuracy"], dtype=float)[model, 0]     # (seeds, methods, levels)
     methods, density = list(result["methods"]), 100 * np.asarray(result["density"], dtype=float)
@@ -180,12 +180,11 @@ def accuracy_table(result, model: int):
         cells = {m: stats.mean_interval(acc[:, methods.index(m), t]) for m in METHOD_STYLE}
         best = max(v.mean for v in cells.values())
         is_best = [bool(np.isclose(v.mean, best)) for v in cells.values()]
-        rows.append([f"{density[t]:.2f}"] + [f"{v.mean:.2f}±{v.high - v.mean:.2f}" + ("*" if b else "")
-                                              for v, b in zip(cells.values(), is_best)])
+        rows.append([f"{density[t]:.2f}"] + [f"{v.mean:.2f}±{v.high - v.mean:.2f}" for v in cells.values()])
         classes.append([""] + ["rglt-best" if b else "" for b in is_best])
     return report.table(rows, ["weights remaining (%)"] + [label for label, _, _ in METHOD_STYLE.values()],
                         title=f"{result['models'][model]}, with rewinding: test accuracy (%), mean ± half width of "
-                              f"the {CONVENTION}; * the best of its row", classes=classes)
+                              f"the {CONVENTION}; the best of its row in bold", classes=classes)
 
 
 # ---- claims --------------------------------------------------------------------------------------
