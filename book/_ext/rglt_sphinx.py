@@ -1,28 +1,42 @@
-"""The book's one Sphinx hook: every script tag once per page.
+"""The book's one Sphinx hook: every inline script tag once per page.
 
-sphinx-thebe adds its inline configuration (``const THEBE_JS_URL = ...``) at each ``env-before-read-docs``;
-in this build the tag ends up twice on every page, and the second ``const`` throws in the browser
-("Identifier 'THEBE_JS_URL' has already been declared", caught by ``scripts/check_html.py``). Repeated
-script tags are dropped when a page is written.
+sphinx-thebe's inline configuration (``const THEBE_JS_URL = ...``) and sphinx-togglebutton's selector end
+up twice in every page's head in this build (not through ``script_files``, which holds each once), and the
+second ``const`` throws in the browser ("Identifier 'THEBE_JS_URL' has already been declared", caught by
+``scripts/check_html.py``). When the build finishes, a repeated identical inline ``<script>`` line in a
+page's head is dropped.
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
 
-def _key(js) -> tuple:
-    """A script's file and attributes (its body, for an inline one), not its priority: the same tag added
-    twice at two priorities is one."""
-    return str(getattr(js, "filename", js)), tuple(sorted((k, str(v)) for k, v in getattr(js, "attributes", {}).items()))
+_INLINE = re.compile(r"^\s*<script>[^<]*</script>\s*$")
 
 
-def scripts_once(app, pagename, templatename, context, doctree) -> None:
-    seen, kept = set(), []
-    for js in context.get("script_files", []):
-        if _key(js) not in seen:
-            seen.add(_key(js))
-            kept.append(js)
-    context["script_files"][:] = kept     # in place: the builder's list, to which later handlers add (MathJax)
+def inline_scripts_once(text: str) -> str:
+    """``text`` (a page) with each identical inline ``<script>`` line of its head kept once."""
+    head, sep, body = text.partition("</head>")
+    seen, out = set(), []
+    for line in head.splitlines(keepends=True):
+        if _INLINE.match(line):
+            if line.strip() in seen:
+                continue
+            seen.add(line.strip())
+        out.append(line)
+    return "".join(out) + sep + body
+
+
+def _pages_once(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        fixed = inline_scripts_once(text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
 
 
 def setup(app):
-    app.connect("html-page-context", scripts_once, priority=900)   # after the handlers that add a page's scripts
+    app.connect("build-finished", _pages_once)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
