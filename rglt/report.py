@@ -5,10 +5,11 @@ derived from a rule and a measured interval),
 never one word for the whole chapter. Experiments build their claims in ``checks(result, config)``
 (see :mod:`rglt.experiments`); a notebook shows them with :func:`claims_table`::
 
-    print(report.provenance_table(result))          # the provenance cell
+    report.provenance_table(result)                         # the provenance cell (a report.Table)
     report.claims_table(ising_rg.checks(result, config))   # last line of the chapter's last cell
 
-Figure style (fonts, colours, spin images) stays in :mod:`rglt.plot`; the pieces here are the ones
+Every table is a :class:`Table` (:func:`table`): HTML that fits the page's column in a notebook, text
+when printed. Figure style (fonts, colours, spin images) stays in :mod:`rglt.plot`; the pieces here are the ones
 several chapters draw: grids of images.
 """
 from __future__ import annotations
@@ -18,11 +19,99 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from rglt.claims import Claim
+from rglt.claims import VERDICTS, Claim
 from rglt.plot import text_table
 from rglt.stats import CONVENTION, mean_interval
 
 PROVENANCE_KEYS = ("experiment_version", "config_hash", "git_commit", "device", "torch", "wall_time_s", "date")
+
+
+# ---- tables --------------------------------------------------------------------------------------
+
+class Link:
+    """A table cell that links somewhere: ``text`` in the text rendering, ``<a href>`` in the HTML."""
+
+    def __init__(self, text: str, href: str):
+        self.text, self.href = str(text), str(href)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def html(self) -> str:
+        return f'<a href="{html.escape(self.href)}">{html.escape(self.text)}</a>'
+
+
+def _cell_html(value: Any) -> str:
+    return value.html() if isinstance(value, Link) else html.escape(str(value))
+
+
+def _attrs(attrs: Mapping[str, str] | None) -> str:
+    return "".join(f' {k}="{html.escape(str(v))}"' for k, v in (attrs or {}).items())
+
+
+class Table:
+    """Rows under headers, the one table every chapter shows (results, provenance, claims): in a notebook
+    HTML, a ``table.rglt-table`` inside a ``div.rglt-table-box`` the width of the page's column that
+    scrolls on its own when the table is wider (``_static/rglt.css``; its first column stays in view),
+    elsewhere fixed-width text (``str``, ``print``). Put the column a reader comes for (a verdict, a
+    status) first. Made by :func:`table`."""
+
+    def __init__(self, rows, headers, *, title=None, note=None, kind="results", classes=None, row_attrs=None):
+        self.rows = [list(r) for r in rows]
+        self.headers = [str(h) for h in headers]
+        bad = [i for i, r in enumerate(self.rows) if len(r) != len(self.headers)]
+        if bad:
+            raise ValueError(f"every row must have {len(self.headers)} cells (one per header); rows {bad[:5]} do not")
+        if not isinstance(kind, str) or not kind.replace("-", "").isalnum():
+            raise ValueError(f"kind must be a CSS class suffix (letters, digits, '-'); got {kind!r}")
+        for name, per_row in (("classes", classes), ("row_attrs", row_attrs)):
+            if per_row is not None and len(per_row) != len(self.rows):
+                raise ValueError(f"{name} must have one entry per row ({len(self.rows)}); got {len(per_row)}")
+        self.title, self.note, self.kind = title, note, kind
+        self.classes = classes          # per row: a list of CSS classes, one per cell ("" for none)
+        self.row_attrs = row_attrs      # per row: the <tr>'s attributes (an id, data-* for a filter)
+
+    def text(self) -> str:
+        out = text_table(self.rows, self.headers)
+        if self.title:
+            out = f"{self.title}\n\n{out}"
+        return f"{out}\n\n{self.note}" if self.note else out
+
+    __str__ = text
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def __contains__(self, text: str) -> bool:
+        return text in self.text()
+
+    def _repr_html_(self) -> str:
+        lead = lambda j, *more: _attrs({"class": " ".join(c for c in ("rglt-lead" if j == 0 else "", *more) if c)}
+                                       if j == 0 or any(more) else None)
+        head = "".join(f"<th{lead(j)}>{html.escape(h)}</th>" for j, h in enumerate(self.headers))
+        body = []
+        for i, row in enumerate(self.rows):
+            extra = self.classes[i] if self.classes is not None else [""] * len(row)
+            cells = "".join(f"<td{lead(j, extra[j])}>{_cell_html(v)}</td>" for j, v in enumerate(row))
+            body.append(f"<tr{_attrs(self.row_attrs[i] if self.row_attrs is not None else None)}>{cells}</tr>")
+        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        note = f'<p class="rglt-table-note">{html.escape(self.note)}</p>' if self.note else ""
+        return (f'<div class="rglt-table-box"><table class="rglt-table rglt-{self.kind}">{caption}'
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}")
+
+
+def table(rows, headers, *, title: str | None = None, note: str | None = None, kind: str = "results",
+          classes=None, row_attrs=None) -> Table:
+    """A :class:`Table` of ``rows`` (lists of cells: numbers, text or a :class:`Link`) under ``headers``.
+    Make it a cell's last expression, or :func:`show` it, to see it as HTML; ``print`` it for text.
+    ``kind`` names its CSS class (``rglt-results``, ``rglt-provenance``, ``rglt-claims``)."""
+    return Table(rows, headers, title=title, note=note, kind=kind, classes=classes, row_attrs=row_attrs)
+
+
+def show(*objects) -> None:
+    """Display ``objects`` (tables, figures) in the notebook, in order, from anywhere in a cell."""
+    from IPython.display import display   # the book's dependency, not the library's
+    display(*objects)
 
 
 # ---- the claims table ----------------------------------------------------------------------------
@@ -31,8 +120,18 @@ NOTE = (f"Intervals: the {CONVENTION} unless a row names another. A verdict is d
         "reproduced, the interval inside the claimed region; not, outside it; inconclusive, across its boundary "
         "or outside the claim's regime; partly, some of a claim's parts hold.")
 _HEADERS = ("verdict", "claim", "source", "source's number", "ours", "rule: region, test, regime", "reason")
-_VERDICT_STYLE = {"reproduced": "background:#dcfce7", "partly": "background:#fef3c7", "not": "background:#fee2e2",
-                  "inconclusive": "background:#e5e7eb"}
+
+
+def claim_anchor(claim: Claim) -> str:
+    """The HTML id of ``claim``'s row in its chapter's claims table (``claim-`` and its rule's id), which
+    the Claims page links to."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in (claim.rule or claim.claim[:40]).lower()).strip("-")
+    return f"claim-{slug}"
+
+
+def verdict_class(verdict: str) -> str:
+    """The CSS class that colours a verdict cell."""
+    return f"rglt-verdict rglt-{verdict}"
 
 
 def _row(claim: Claim) -> list[str]:
@@ -43,34 +142,15 @@ def _row(claim: Claim) -> list[str]:
     return [claim.verdict, claim.claim, claim.source, claim.source_value, claim.ours, rule, reason]
 
 
-class ClaimsTable:
-    """A chapter's claims, one row each with its verdict: HTML in a notebook, fixed-width text elsewhere
-    (``str``, ``print``). Made by :func:`claims_table`."""
+class ClaimsTable(Table):
+    """A chapter's claims, one row each, led by its verdict: a :class:`Table` whose rows carry their
+    :func:`claim_anchor` ids. Made by :func:`claims_table`."""
 
     def __init__(self, claims: Sequence[Claim], title: str | None = None):
         self.claims = tuple(claims)
-        self.title = title
-
-    def text(self) -> str:
-        table = text_table([_row(c) for c in self.claims], list(_HEADERS)) + f"\n\n{NOTE}"
-        return f"{self.title}\n\n{table}" if self.title else table
-
-    __str__ = text
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        head = "".join(f'<th style="text-align:left">{esc(h)}</th>' for h in _HEADERS)
-        body = []
-        for claim in self.claims:
-            cells = [f'<td style="{_VERDICT_STYLE[claim.verdict]}"><b>{esc(claim.verdict)}</b></td>']
-            cells += [f'<td style="text-align:left">{esc(v)}</td>' for v in _row(claim)[1:]]
-            body.append(f"<tr>{''.join(cells)}</tr>")
-        caption = f"<caption>{esc(self.title)}</caption>" if self.title else ""
-        return (f'<table class="rglt-claims">{caption}<thead><tr>{head}</tr></thead>'
-                f"<tbody>{''.join(body)}</tbody></table><p class=\"rglt-claims-note\">{esc(NOTE)}</p>")
+        super().__init__([_row(c) for c in self.claims], _HEADERS, title=title, note=NOTE, kind="claims",
+                         classes=[[verdict_class(c.verdict)] + [""] * (len(_HEADERS) - 1) for c in self.claims],
+                         row_attrs=[{"id": claim_anchor(c)} for c in self.claims])
 
 
 def claims_table(claims: Iterable[Claim], title: str | None = None) -> ClaimsTable:
@@ -85,23 +165,102 @@ def claims_table(claims: Iterable[Claim], title: str | None = None) -> ClaimsTab
     return ClaimsTable(claims, title)
 
 
+# ---- the claims index ----------------------------------------------------------------------------
+
+_FILTER_JS = """<script>(function () {
+  const box = document.currentScript.parentElement;
+  const selects = Array.from(box.querySelectorAll('select[data-filter]'));
+  const rows = Array.from(box.querySelectorAll('tbody tr'));
+  const shown = box.querySelector('.rglt-filter-count');
+  function apply() {
+    let n = 0;
+    rows.forEach(function (tr) {
+      const ok = selects.every(function (s) { return !s.value || tr.dataset[s.dataset.filter] === s.value; });
+      tr.style.display = ok ? '' : 'none';
+      n += ok ? 1 : 0;
+    });
+    shown.textContent = n + ' of ' + rows.length + ' claims shown';
+  }
+  selects.forEach(function (s) { s.addEventListener('change', apply); });
+  apply();
+})();</script>"""
+
+
+class ClaimsIndex(Table):
+    """Every claim of the book, one row each led by its verdict, with its chapter and a link to its row in
+    the chapter's claims table (:func:`claim_anchor`); in HTML, select boxes filter the rows by verdict,
+    source and chapter (a few lines of inline JavaScript, nothing loaded). Made by :func:`claims_index`."""
+
+    def __init__(self, chapters: Mapping[int, Sequence[Claim]], pages: Mapping[int, str],
+                 seeds: Mapping[str, str], title: str | None = None):
+        from rglt.sources import seed_of
+        self.chapters = {n: tuple(c) for n, c in chapters.items()}
+        rows, attrs, classes = [], [], []
+        for n, claims in self.chapters.items():
+            for c in claims:
+                rows.append([c.verdict, n, Link(c.claim, f"{pages[n]}.html#{claim_anchor(c)}"), c.source,
+                             c.source_value, c.reason or "-"])
+                attrs.append({"data-verdict": c.verdict, "data-source": seed_of(c.source), "data-chapter": str(n)})
+                classes.append([verdict_class(c.verdict)] + [""] * 5)
+        super().__init__(rows, ["verdict", "chapter", "claim (link to its row)", "source", "source's number", "reason"],
+                         title=title, note=NOTE, kind="claims-index", classes=classes, row_attrs=attrs)
+        self.seeds = dict(seeds)
+
+    def _repr_html_(self) -> str:
+        def select(key, label, options):
+            opts = "".join(f'<option value="{html.escape(v)}">{html.escape(t)}</option>' for v, t in options)
+            return (f'<label>{html.escape(label)} <select data-filter="{key}"><option value="">all</option>'
+                    f"{opts}</select></label>")
+        present = {a["data-source"] for a in self.row_attrs}
+        filters = (select("verdict", "verdict", [(v, v) for v in VERDICTS])
+                   + select("source", "source", [(k, f"{k}: {t}") for k, t in self.seeds.items() if k in present])
+                   + select("chapter", "chapter", [(str(n), f"chapter {n}") for n in self.chapters])
+                   + '<span class="rglt-filter-count"></span>')
+        return (f'<div class="rglt-claims-index"><div class="rglt-filter">{filters}</div>'
+                f"{super()._repr_html_()}{_FILTER_JS}</div>")
+
+
+def claims_index(chapters: Mapping[int, Iterable[Claim]], pages: Mapping[int, str], title: str | None = None) -> ClaimsIndex:
+    """The Claims page's table: ``chapters`` maps each chapter's number to its claims (as
+    :func:`rglt.experiments.chapter_claims` gives them), ``pages`` to its page's name (``"01_rg_primer"``)."""
+    from rglt.sources import BOOK, SEEDS
+    chapters = {n: list(c) for n, c in chapters.items()}
+    missing = [n for n in chapters if n not in pages]
+    if missing:
+        raise KeyError(f"pages has no page for chapter(s) {missing}")
+    for claims in chapters.values():
+        claims_table(claims)          # the same checks: at least one row, every row a Claim
+    return ClaimsIndex(chapters, pages, {**SEEDS, "book": BOOK}, title)
+
+
 # ---- provenance ----------------------------------------------------------------------------------
 
-def provenance_table(result: Any, keys: Sequence[str] | None = None) -> str:
-    """The provenance cell: a two-column text table of ``keys`` from a stored result's provenance
-    (a :class:`rglt.store.Result`, an :class:`rglt.benchmark.Record` or the provenance dict itself).
-    ``keys`` default to the result's own ``provenance_keys`` where it has them (a benchmark record has
-    no config hash), else :data:`PROVENANCE_KEYS`."""
+def _provenance(result: Any) -> Mapping:
     prov = result if isinstance(result, Mapping) else getattr(result, "provenance", None)
     if not isinstance(prov, Mapping):
         raise TypeError("result must be an rglt.store.Result, an rglt.benchmark.Record or a provenance dict; "
                         f"got {type(result).__name__}")
+    return prov
+
+
+def provenance_table(result: Any, keys: Sequence[str] | None = None) -> Table:
+    """The provenance cell: a :class:`Table` of ``keys`` from a stored result's provenance (a
+    :class:`rglt.store.Result`, an :class:`rglt.benchmark.Record` or the provenance dict itself), or,
+    given ``{name: result}``, one column per result. ``keys`` default to the result's own
+    ``provenance_keys`` where it has them (a benchmark record has no config hash), else
+    :data:`PROVENANCE_KEYS`."""
+    named = isinstance(result, Mapping) and bool(result) and all(hasattr(v, "provenance") for v in result.values())
+    results = dict(result) if named else {"value": result}
+    provs = {name: _provenance(r) for name, r in results.items()}
     if keys is None:
-        keys = getattr(result, "provenance_keys", PROVENANCE_KEYS)
-    missing = [k for k in keys if k not in prov]
-    if missing:
-        raise KeyError(f"the provenance has no {', '.join(missing)} (it has {', '.join(prov)})")
-    return text_table([[k, prov[k]] for k in keys], ["provenance", "value"])
+        keys = getattr(next(iter(results.values())), "provenance_keys", PROVENANCE_KEYS)
+    for name, prov in provs.items():
+        missing = [k for k in keys if k not in prov]
+        if missing:
+            raise KeyError(f"the provenance{'' if name == 'value' else ' of ' + name} has no {', '.join(missing)} "
+                           f"(it has {', '.join(prov)})")
+    return table([[k, *(prov[k] for prov in provs.values())] for k in keys], ["provenance", *provs],
+                 kind="provenance")
 
 
 # ---- records -------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first. A unit is a top-level module or subpackage of rglt (rglt.kernels is kernels/).
 LAYERS = [
     {"rglt", "rglt.kernels"},
-    {"rglt.identity", "rglt.storage", "rglt.paths", "rglt.validate", "rglt.progress", "rglt.plot", "rglt.stats"},
+    {"rglt.identity", "rglt.storage", "rglt.paths", "rglt.validate", "rglt.progress", "rglt.plot", "rglt.stats",
+     "rglt.sources"},
     {"rglt.provenance", "rglt.claims", "rglt.report", "rglt.store", "rglt.benchmark"},
     {"rglt.data", "rglt.models"},
     {"rglt.train"},

@@ -27,13 +27,15 @@ def test_bad_configs_are_refused_naming_the_field():
         lottery_pools_analysis.Config(targets=(3,))
 
 
-def test_the_table_shows_the_mean_and_its_95_t_interval_over_seeds_and_bolds_each_columns_best():
+def test_the_table_shows_the_mean_and_its_95_t_interval_over_seeds_and_marks_each_rows_best():
     import numpy as np
     methods = list(lottery_pools.METHODS)
     acc = np.full((1, 2, 2, len(methods), 2), 0.5)                  # (models, rewinds, seeds, methods, levels)
     acc[0, 0, :, methods.index("swa"), 1] = [0.70, 0.72]            # best at level 1: 71.00, sd 1.41
     # the 95% t interval's half width with 2 seeds: t(0.975, 1 df) = 12.706 times sd / sqrt(2) = 12.71
-    html = lottery_pools.table_html({"accuracy": acc, "methods": methods, "density": [1.0, 0.8],
-                                     "models": ["m"]}, 0, [1])
-    assert "<b>71.00±12.71</b>" in html and html.count("<b>") == 1 and "<th>80.00</th>" in html
-    assert "95% t interval of the mean over seeds" in html
+    table = lottery_pools.accuracy_table({"accuracy": acc, "methods": methods, "density": [1.0, 0.8],
+                                          "models": ["m"]}, 0)
+    html = table._repr_html_()
+    assert '<td class="rglt-best">71.00±12.71</td>' in html and html.count("rglt-best") == 1 + len(lottery_pools.METHOD_STYLE)
+    assert table.rows[1][0] == "80.00" and table.headers[0] == "weights remaining (%)"
+    assert "95% t interval of the mean over seeds" in str(table)

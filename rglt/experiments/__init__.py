@@ -28,8 +28,8 @@ how to add one.
 """
 from __future__ import annotations
 
-from rglt.experiments._chapters import CHAPTERS, chapter_claims, verdict_counts
+from rglt.experiments._chapters import CHAPTERS, PAGES, TITLES, chapter_claims, verdict_counts
 from rglt.experiments._registry import Experiment, get, names
 from rglt.experiments._running import is_fresh, load, provenance, register, rehash, rerun_requested
 
-__all__ = ["CHAPTERS", "chapter_claims", "verdict_counts", "Experiment", "get", "is_fresh", "load", "names", "provenance", "register", "rehash", "rerun_requested"]
+__all__ = ["CHAPTERS", "PAGES", "TITLES", "chapter_claims", "verdict_counts", "Experiment", "get", "is_fresh", "load", "names", "provenance", "register", "rehash", "rerun_requested"]

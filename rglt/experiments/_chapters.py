@@ -17,6 +17,11 @@ CHAPTERS: dict[int, tuple[str, ...]] = {
         "tickets_distillation", "tickets_fairness"),
 }
 KERNELS = 6   # chapter 6's claims come from benchmark records, not experiments (rglt.experiments._kernels)
+# Each chapter's page (book/<page>.ipynb) and its short title, for the intro's counts and the Claims page.
+PAGES = {1: "01_rg_primer", 2: "02_imp_is_rg", 3: "03_rg_flow", 4: "04_lottery_pools", 5: "05_tickets_in_the_wild",
+         6: "06_kernels"}
+TITLES = {1: "the renormalization group", 2: "IMP as an RG flow", 3: "RG-Flow", 4: "Lottery Pools",
+          5: "tickets in the wild", 6: "kernels and speed"}
 
 
 def chapter_claims(chapter: int, profile: str | None = None) -> list[Claim]:

@@ -26,20 +26,14 @@ from rglt.rg import imp_flow
 from rglt.stats import Interval
 from rglt.train import TrainConfig
 from rglt.validate import check_int, require
+from rglt.sources import redman2022
 
 NAME = "imp_flow_depth"
 VERSION = 1
 
-# Tables 4, 6, 7 as printed: stage -> depth -> sigma of blocks 2..n of that stage
-PAPER = {
-    1: {14: (0.23,), 20: (0.23, 0.26), 32: (-0.04, 0.19, 0.18, 0.26), 44: (-0.03, -0.00, 0.20, 0.19, 0.19, 0.23),
-        56: (0.06, -0.10, 0.25, 0.20, 0.18, 0.21, 0.11, 0.24)},
-    2: {14: (0.10,), 20: (0.08, 0.07), 32: (0.11, 0.11, 0.04, -0.01), 44: (0.15, 0.11, 0.10, 0.09, 0.02, 0.04),
-        56: (0.10, 0.06, 0.06, 0.06, 0.02, -0.01, -0.06, 0.03)},
-    3: {14: (-0.21,), 20: (-0.16, -0.20), 32: (-0.06, -0.09, -0.13, -0.16),
-        44: (-0.09, -0.13, -0.16, -0.20, -0.15, -0.08), 56: (-0.11, -0.12, -0.13, -0.15, -0.18, -0.12, -0.04, -0.03)},
-}
-TABLES = {1: "Table 4", 2: "Table 6", 3: "Table 7"}
+# Tables 4, 6, 7 as printed (rglt.sources.redman2022): stage -> depth -> sigma of blocks 2..n of that stage
+PAPER = redman2022.STAGE_TABLES.value
+TABLES = redman2022.STAGE_TABLE_NAMES
 
 
 @dataclasses.dataclass(frozen=True)

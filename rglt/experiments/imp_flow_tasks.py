@@ -44,6 +44,7 @@ from rglt.rg.imp_flow import GAMMA_BOUND
 from rglt.stats import Interval
 from rglt.train import TrainConfig
 from rglt.validate import check_int, require
+from rglt.sources import redman2022
 
 NAME = "imp_flow_tasks"
 VERSION = 1
@@ -458,10 +459,9 @@ def interval_gap(intervals) -> tuple[float, tuple]:
 
 # ---- rules and claims ---------------------------------------------------------------------------
 
-TABLE_2 = {"CIFAR-10": (0.20, 0.14, 0.07, -0.68), "CIFAR-100": (0.14, 0.20, 0.04, -0.05),
-           "PT CIFAR-10": (0.15, 0.13, 0.02, -0.10), "PT CIFAR-100": (0.15, 0.22, 0.10, -0.16)}
-TABLE_5 = (0.45, 0.30, 0.08, -0.24)
-TABLE_8 = {"no pre-train": (-0.14, -0.11, -0.07), "ImageNet": (-0.10, -0.15, -0.06)}  # CIFAR-10, -100, SVHN
+TABLE_2 = redman2022.TABLE_2.value
+TABLE_5 = redman2022.TABLE_5.value
+TABLE_8 = redman2022.TABLE_8.value   # CIFAR-10, -100, SVHN
 PAPER_PATTERN = ["+", "+", "+", "-"]
 PAPER_SIGN = np.array([1.0, 1.0, 1.0, -1.0])
 # mean |sigma_CIFAR-10 - sigma_CIFAR-100| over stages in Table 2: 0.195 random, 0.0575 pretrained

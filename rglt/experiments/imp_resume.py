@@ -33,6 +33,7 @@ from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.stats import Interval
 from rglt.train import TrainConfig
 from rglt.validate import check_int, check_real, require
+from rglt.sources import yin2023
 
 NAME = "imp_resume"
 VERSION = 2   # 2: trained through the ticket cache (one thread per run) and resumed by the runner
@@ -141,9 +142,8 @@ def run(config: Config) -> dict:
     }
 
 
-# "Weights Remaining%" of 003's Tables 6-7 (IMP at 20% per iteration), as printed.
-LOTTERY_POOLS_REMAINING = ("100", "80", "64", "51.20", "40.96", "32.77", "26.21", "20.97", "16.78", "13.42", "10.74",
-                           "8.59", "6.87", "5.50", "4.40", "3.52", "2.81", "2.25", "1.80")
+# "Weights Remaining%" of 003's Tables 6-7 (IMP at 20% per iteration), as printed (rglt.sources.yin2023).
+LOTTERY_POOLS_REMAINING = yin2023.REMAINING.value
 ALGORITHM_1 = "003 Algorithm 1 (IMP with rewinding)"
 NO_NUMBER = "no number: 003 never interrupts IMP; resuming is this book's requirement (DESIGN.md)"
 

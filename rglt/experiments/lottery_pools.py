@@ -167,25 +167,24 @@ METHOD_STYLE = {"interpolation": ("Lottery Pools (interpolation)", "#dc2626", "D
                 "ticket": ("original tickets", "#111827", "o"), "bn_only": ("tickets, BN recalibrated", "#6b7280", "x")}
 
 
-def table_html(result, model: int, levels) -> str:
-    """App. Tables 6-7's layout for one model with rewinding: a row per method, a column per density,
-    accuracy (%) as the mean over seeds ± the half width of its 95% t interval (the book's convention,
-    :data:`rglt.stats.CONVENTION`; the paper's tables give ± std), the best mean of each column in bold."""
+def accuracy_table(result, model: int):
+    """App. Tables 6-7 for one model with rewinding, turned to fit the page: a row per density, a column
+    per method, accuracy (%) as the mean over seeds ± the half width of its 95% t interval (the book's
+    convention, :data:`rglt.stats.CONVENTION`; the paper's tables give ± std), the best mean of each row
+    in bold. A :class:`rglt.report.Table`."""
+    from rglt import report
     acc = 100 * np.asarray(result["accuracy"], dtype=float)[model, 0]     # (seeds, methods, levels)
     methods, density = list(result["methods"]), 100 * np.asarray(result["density"], dtype=float)
-    best = {t: max(acc[:, methods.index(m), t].mean() for m in METHOD_STYLE) for t in levels}
-    head = "".join(f"<th>{density[t]:.2f}</th>" for t in levels)
-    body = ""
-    for method, (label, _, _) in METHOD_STYLE.items():
-        cells = ""
-        for t in levels:
-            v = stats.mean_interval(acc[:, methods.index(method), t])
-            text = f"{v.mean:.2f}±{v.high - v.mean:.2f}"
-            cells += f"<td>{f'<b>{text}</b>' if np.isclose(v.mean, best[t]) else text}</td>"
-        body += f"<tr><td>{label}</td>{cells}</tr>"
-    return (f"<table style='font-size:11px'><caption>{result['models'][model]}, with rewinding: test accuracy (%), "
-            f"mean ± half width of the {CONVENTION}</caption><tr><th>weights remaining (%)</th>"
-            f"{head}</tr>{body}</table>")
+    rows, classes = [], []
+    for t in range(acc.shape[-1]):
+        cells = {m: stats.mean_interval(acc[:, methods.index(m), t]) for m in METHOD_STYLE}
+        best = max(v.mean for v in cells.values())
+        is_best = [bool(np.isclose(v.mean, best)) for v in cells.values()]
+        rows.append([f"{density[t]:.2f}"] + [f"{v.mean:.2f}±{v.high - v.mean:.2f}" for v in cells.values()])
+        classes.append([""] + ["rglt-best" if b else "" for b in is_best])
+    return report.table(rows, ["weights remaining (%)"] + [label for label, _, _ in METHOD_STYLE.values()],
+                        title=f"{result['models'][model]}, with rewinding: test accuracy (%), mean ± half width of "
+                              f"the {CONVENTION}; the best of its row in bold", classes=classes)
 
 
 # ---- claims --------------------------------------------------------------------------------------

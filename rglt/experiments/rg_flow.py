@@ -39,21 +39,17 @@ from rglt.flow.model import BACKENDS
 from rglt.flow.training import FlowTrainConfig, train_flow
 from rglt.prune.runner import map_jobs
 from rglt.validate import check_choice, check_int
+from rglt.sources import hu2022
 
 NAME = "rg_flow"
 VERSION = 2
 DATASETS = ("msds1", "msds2")
 CELEBA_LAYERS_PER_LEVEL = (8, 6, 4, 2)   # the original CelebA model; MSDS uses config.layers_per_level
 PRIORS = ("laplace", "gaussian")
-# Table 1 of the reproduction report (its own runs): bpd and FID (Inception) per data set and prior.
-REPORT_TABLE1 = {
-    "celeba": {"laplace": (3.7238, 83.815), "gaussian": (3.7432, 80.418)},
-    "msds1": {"laplace": (1.8562, 103.164), "gaussian": (1.8505, 103.637)},
-    "msds2": {"laplace": (1.9375, 105.798), "gaussian": (1.9457, 106.914)},
-}
-# Sec. 2.5 of the report: "The CelebA model was trained for 100 epochs and the synthetic models for 60",
-# with m = 4, n_res = 4, 512 hidden units and n_layer = [8, 6, 4, 2] (CelebA) or 4 (synthetic).
-REPORT_EPOCHS = {"celeba": 100, "msds1": 60, "msds2": 60}
+# Table 1 of the reproduction report (its own runs): bpd and FID (Inception) per data set and prior, and its
+# Sec. 2.5 epochs per data set (rglt.sources.hu2022).
+REPORT_TABLE1 = hu2022.TABLE_1.value
+REPORT_EPOCHS = hu2022.EPOCHS.value
 CELEBA_TRAIN_IMAGES = 162770             # CelebA's official training split
 ORIGINAL_LAYERS_PER_LEVEL = {"celeba": CELEBA_LAYERS_PER_LEVEL, "msds1": 4, "msds2": 4}
 

@@ -29,11 +29,12 @@ from rglt.prune.runner import map_jobs
 from rglt.claims import Claim, Rule
 from rglt.stats import LEVEL, Interval
 from rglt.validate import check_choice
+from rglt.sources import hu2022
 
 NAME = "rg_flow_budget"
 VERSION = 1
-REPORT_IMAGES = 60 * 90000            # 001 Sec. 2.5: 60 epochs of the synthetic data sets' 90,000 images
-REPORT_BPD = 1.8562                   # 001 Table 1: MSDS1, Laplacian prior
+REPORT_IMAGES = hu2022.EPOCHS.value["msds1"] * hu2022.SYNTHETIC_IMAGES.value   # 001 Sec. 2.5: 60 epochs of 90,000 images
+REPORT_BPD = hu2022.TABLE_1.value["msds1"]["laplace"][0]                      # 001 Table 1: MSDS1, Laplacian prior
 ORIGINAL = (4, 4, 512)                # the original MSDS model: subnet layers per level, residual blocks, hidden
 BOOK_CPU = (2, 2, 128)                # rg_flow's cpu profile, whose gap to Table 1 is the question
 

@@ -33,11 +33,12 @@ from rglt.prune import run_all, train_tickets
 from rglt.prune.masks import random_like
 from rglt.stats import LEVEL, holm, mean_interval, superiority_test
 from rglt.validate import check_choice, check_int
+from rglt.sources import lth_essay
 
 NAME = "tickets_compression"
 VERSION = 1
 SOURCE = "002 'The Engineer's Delight'"
-DEEP_COMPRESSION = (35, 49)          # Han et al. 2016: AlexNet 35x, VGG-16 49x, no accuracy lost
+DEEP_COMPRESSION = lth_essay.DEEP_COMPRESSION.value   # Han et al. 2016: AlexNet 35x, VGG-16 49x, no accuracy lost
 BITS = {"fp32": 32, "fp16": 16, "int8": 8}
 
 

@@ -229,10 +229,9 @@ def training_paths(training: dict) -> dict[str, np.ndarray]:
 def roofline_figure(records: dict):
     """Achieved GFLOP/s of each variant's training step beside the same-shape plain-GEMM rates (fp32 and
     bf16), one panel per configuration: ``records`` maps a panel title to an rg_coupling record."""
-    import matplotlib.pyplot as plt
-    import numpy as np
+    from rglt import plot
 
-    fig, axes = plt.subplots(1, len(records), figsize=(5.4 * len(records), 3.9), squeeze=False)
+    fig, axes = plot.subplots(1, len(records), height=3.4, squeeze=False)
     for ax, (title, record) in zip(axes[0], records.items()):
         rows = [r for r in record["results"] if "median_s" in r and r["scope"] == "model"]
         x = np.arange(len(rows))
