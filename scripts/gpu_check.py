@@ -111,7 +111,7 @@ def commands(out: Path, kind: str, dry: bool) -> dict[str, list[str]]:
                                  else ["--steps", "3", "--check-steps", "2", "--batch", "8", "--train", "16",
                                        "--held-out", "8", "--quick"]),
         "imp": py + [str(BENCH / "imp.py"), "--models", "resnet20", "--width", "16" if gpu else "4",
-                     "--replicates", "1", "--levels", "2", "--epochs", "1", "--variants", "imp",
+                     "--replicates", "1", "--levels", "2", "--epochs", "1", "--rounds", "1", "--variants", "imp",
                      "--device", "cuda" if gpu else "cpu", "--check", "--out", path("imp")],
     }
 
