@@ -76,6 +76,7 @@ def test_a_long_title_is_wrapped_to_the_figure():
 
 def test_the_chapter_figures_draw_at_the_page_width(monkeypatch):
     import numpy as np
+    plt.close("all")   # a figure another test in this worker left open is not this test's
     shown = []
     monkeypatch.setattr(plot.plt, "show", lambda: shown.append(plt.gcf().get_size_inches()[0]))
     density = 100 * 0.8 ** np.arange(4)
