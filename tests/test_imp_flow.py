@@ -187,3 +187,80 @@ def test_the_untrained_flow_masks_the_top_magnitudes_of_fixed_weights():
     # the wider-spread group keeps a growing share: relevant (sigma > 0), the other irrelevant
     out = imp_flow.exponents(fl.M, 1.25)
     assert out["sigma"][0] > 0 > out["sigma"][1]
+
+
+# ---- the null at scale: untrained_flow, and Eq. 13's "all N parameters" denominator ---------------
+
+@pytest.mark.parametrize("schedule,fraction,rounds", [("survivors", 0.2, 6), ("original", 0.1, 9)])
+def test_untrained_flow_is_the_flow_of_the_untrained_tickets(schedule, fraction, rounds):
+    gen = torch.Generator().manual_seed(1)
+    weights = {"a.weight": torch.randn(40, 30, generator=gen) * 2.0, "b.weight": torch.randn(900, generator=gen),
+               "c.weight": torch.randn(500, generator=gen) * 0.5}
+    tickets = imp_flow.untrained_tickets(weights, rounds, fraction, schedule)
+    expected = imp_flow.flow(tickets, ["a", "b"])
+    got = imp_flow.untrained_flow(weights, ["a", "b"], rounds, fraction, schedule)
+    assert set(got) == {"prunable"}
+    for field in ("levels", "M", "P", "density"):
+        np.testing.assert_allclose(getattr(got["prunable"], field), getattr(expected, field), rtol=1e-12, atol=0)
+
+
+def test_the_null_keeps_the_mass_a_gaussian_tail_predicts():
+    """Two groups of iid N(0, s^2) weights: a global threshold t keeps N_i 2Q(t/s_i) weights and
+    N_i 2 s_i phi(t/s_i) of |w| mass in group i; t solves the density the flow reached (scipy)."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    sizes, stds = (400_000, 600_000), (1.0, 0.5)
+    gen = torch.Generator().manual_seed(2)
+    weights = {f"g{i}.weight": torch.randn(n, generator=gen, dtype=torch.float64) * s
+               for i, (n, s) in enumerate(zip(sizes, stds))}
+    fl = imp_flow.untrained_flow(weights, ["g0", "g1"], rounds=8)["prunable"]
+    for d, M, P in zip(fl.density, fl.M, fl.P):
+        kept = lambda t: sum(n * 2 * norm.sf(t / s) for n, s in zip(sizes, stds)) / sum(sizes) - d
+        t = 0.0 if d == 1 else brentq(kept, 1e-9, 10.0)
+        mass = np.array([n * 2 * s * norm.pdf(t / s) for n, s in zip(sizes, stds)])
+        count = np.array([n * 2 * norm.sf(t / s) for n, s in zip(sizes, stds)])
+        np.testing.assert_allclose(M, mass / mass.sum(), atol=3e-3)
+        np.testing.assert_allclose(P, count / count.sum(), atol=3e-3)
+    # the wide group gains share, the narrow one loses it: sigma of the two has opposite signs
+    sigma = imp_flow.exponents(fl.M, 1.25)["sigma"]
+    assert sigma[0] > 0 > sigma[1]
+
+
+def test_the_all_n_denominator_is_the_hand_sum():
+    a, b, bn = torch.tensor([1.0, -2.0, 3.0, -4.0]), torch.tensor([0.5, -0.5]), torch.tensor([10.0, -10.0])
+    masks = [{"a.weight": torch.ones(4, dtype=torch.bool), "b.weight": torch.ones(2, dtype=torch.bool)},
+             {"a.weight": torch.tensor([True, False, True, True]), "b.weight": torch.ones(2, dtype=torch.bool)}]
+    tickets = [Ticket(level=n, weights={"a.weight": a, "b.weight": b, "bn.weight": bn}, masks=m, density=0.0,
+                      metrics={}) for n, m in enumerate(masks)]
+    ours = imp_flow.flow(tickets, ["a", "b"])
+    literal = imp_flow.flow(tickets, ["a", "b"], unpruned=["bn.weight"])
+    np.testing.assert_allclose(ours.M, [[10 / 11, 1 / 11], [8 / 9, 1 / 9]])
+    np.testing.assert_allclose(literal.M, [[10 / 31, 1 / 31], [8 / 29, 1 / 29]])
+    np.testing.assert_allclose(literal.P, [[4 / 8, 2 / 8], [3 / 7, 2 / 7]])
+    null = imp_flow.untrained_flow({"a.weight": a, "b.weight": b}, ["a", "b"], 1, unpruned={"bn.weight": bn})
+    np.testing.assert_allclose(null["all"].M[0], [10 / 31, 1 / 31])
+    np.testing.assert_allclose(null["prunable"].M[0], [10 / 11, 1 / 11])
+    # level 1 prunes round(0.2 * 6) = 1 weight, the smallest: b's first (ties go by position)
+    np.testing.assert_allclose(null["all"].M[1], [10 / 30.5, 0.5 / 30.5])
+
+
+def test_the_null_and_the_denominator_refuse_bad_input():
+    w = {"a.weight": torch.randn(10), "b.weight": torch.randn(10)}
+    with pytest.raises(ValueError, match="weights must be a non-empty mapping"):
+        imp_flow.untrained_flow({}, ["a"], 2)
+    with pytest.raises(ValueError, match="rounds must be an integer >= 1"):
+        imp_flow.untrained_flow(w, ["a"], 0)
+    with pytest.raises(ValueError, match="unpruned must hold the parameters that are not pruned"):
+        imp_flow.untrained_flow(w, ["a"], 2, unpruned={"a.weight": torch.ones(3)})
+    with pytest.raises(TypeError, match="unpruned must be a mapping"):
+        imp_flow.untrained_flow(w, ["a"], 2, unpruned=[torch.ones(3)])
+    with pytest.raises(ValueError, match="'c'.*matches no prunable"):
+        imp_flow.untrained_flow(w, ["a", "c"], 2)
+    tickets = imp_flow.untrained_tickets(w, 2)
+    with pytest.raises(ValueError, match="unpruned must name parameters.*have a mask"):
+        imp_flow.flow(tickets, ["a"], unpruned=["a.weight"])
+    with pytest.raises(ValueError, match="unpruned must name parameters.*not unmasked weights"):
+        imp_flow.flow(tickets, ["a"], unpruned=["bn.weight"])
+    with pytest.raises(TypeError, match="unpruned must be a sequence of parameter names"):
+        imp_flow.flow(tickets, ["a"], unpruned="bn.weight")

@@ -6,6 +6,9 @@ and exponents, and the pruning scaling law of Rosenfeld et al.
   weights, ``sum_{j in i} m_j / sum_k m_k``. The sums run over the *prunable* weights (the ones with a
   mask); a group is any set of them named by prefixes (layers, residual blocks, stages, attention or
   FFN blocks), and groups need not cover every prunable weight (the denominator always does).
+  Eq. 13's text sums the denominator over "all N parameters"; with ``unpruned`` (:func:`flow`,
+  :func:`untrained_flow`) the parameters that have no mask (norm layers, biases, embeddings, layers
+  left out of pruning) join both denominators with their |value| and count, that literal reading.
 - ``lambda_i`` (Sec. 4): the mean of the consecutive ratios ``M_i(n+1) / M_i(n)`` over the level range,
   with its standard error; the paper takes ``M_i`` as an eigenfunction when the SEM is below 5% of
   lambda (:data:`EIGEN_SEM`).
@@ -59,6 +62,9 @@ class Flow:
     density: np.ndarray         # (L,) remaining share of all prunable weights
 
 
+DENOMINATORS = ("prunable", "all")   # Eq. 13 over the prunable weights (ours), or over all N parameters
+
+
 def _group_members(groups, names: Sequence[str]) -> dict[str, list[str]]:
     """group -> the prunable parameter names it holds; prefixes match whole dotted components."""
     if isinstance(groups, str) or not isinstance(groups, (Mapping, Sequence)):
@@ -102,33 +108,78 @@ def _tickets(source, levels):
     return levels, load
 
 
-def flow(source, groups, levels: Sequence[int] | None = None) -> Flow:
+def _shares(mass: Mapping[str, float], count: Mapping[str, int], members: Mapping[str, list[str]],
+            extra_mass: float = 0.0, extra_count: int = 0, where: str = "") -> tuple[list[float], list[float]]:
+    """One level's M_i and P_i from each prunable tensor's remaining |w| mass and count; ``extra_*``:
+    the unpruned parameters' mass and count, added to the denominators (Eq. 13's "all N")."""
+    total_mass, total_count = sum(mass.values()), sum(count.values())
+    if total_mass <= 0 or total_count == 0:
+        raise ValueError(f"{where}no remaining weight mass: every prunable weight is pruned or zero")
+    total_mass, total_count = total_mass + extra_mass, total_count + extra_count
+    return ([sum(mass[k] for k in ks) / total_mass for ks in members.values()],
+            [sum(count[k] for k in ks) / total_count for ks in members.values()])
+
+
+def _unpruned_names(unpruned, weights: Mapping, masks: Mapping) -> list[str]:
+    if isinstance(unpruned, str) or not isinstance(unpruned, Sequence):
+        raise TypeError(f"unpruned must be a sequence of parameter names; got {unpruned!r}")
+    bad = [n for n in unpruned if n not in weights or n in masks]
+    if bad:
+        raise ValueError(f"unpruned must name parameters of the tickets' weights that have no mask; {bad} "
+                         f"{'have a mask' if all(n in masks for n in bad) else 'are not unmasked weights'}")
+    return list(unpruned)
+
+
+def flow(source, groups, levels: Sequence[int] | None = None, *, unpruned: Sequence[str] = ()) -> Flow:
     """M_i(n), P_i(n) and the density at each of ``levels`` (default: every level on hand).
 
     ``source``: a :class:`rglt.prune.TicketStore` or a sequence of :class:`rglt.prune.Ticket`.
     ``groups``: a mapping group -> parameter-name prefixes, or a sequence of prefixes (each its own
     group), e.g. ``["stage1", "stage2", "stage3", "stage4"]``; a prefix matches a parameter named
     ``prefix`` or ``prefix.<anything>``. A group matching no prunable parameter, or two groups sharing
-    one, is a ValueError.
+    one, is a ValueError. ``unpruned``: names of the tickets' weights that have no mask (pass the
+    model's parameters, not its buffers) whose |value| and count join the denominators at each level,
+    Eq. 13's "all N parameters"; empty (default) sums over the prunable weights only.
     """
     levels, load = _tickets(source, levels)
-    members = None
+    members = extra = None
     M, P, density = [], [], []
     for n in levels:
         ticket = load(n)
         names = list(ticket.masks)
         if members is None:
             members = _group_members(groups, names)
+            extra = _unpruned_names(unpruned, ticket.weights, ticket.masks)
         mass = {k: float((ticket.weights[k].detach().double().abs() * ticket.masks[k]).sum()) for k in names}
         count = {k: int(ticket.masks[k].sum()) for k in names}
-        total_mass, total_count = sum(mass.values()), sum(count.values())
-        if total_mass <= 0 or total_count == 0:
-            raise ValueError(f"level {n} has no remaining weight mass: every prunable weight is pruned or zero")
-        M.append([sum(mass[k] for k in ks) / total_mass for ks in members.values()])
-        P.append([sum(count[k] for k in ks) / total_count for ks in members.values()])
-        density.append(total_count / sum(ticket.masks[k].numel() for k in names))
+        m, p = _shares(mass, count, members, sum(float(ticket.weights[k].detach().double().abs().sum()) for k in extra),
+                       sum(ticket.weights[k].numel() for k in extra), where=f"level {n} has ")
+        M.append(m)
+        P.append(p)
+        density.append(sum(count.values()) / sum(ticket.masks[k].numel() for k in names))
     return Flow(levels=np.asarray(levels), groups=tuple(members), M=np.asarray(M), P=np.asarray(P),
                 density=np.asarray(density))
+
+
+def _null_masks(weights: Mapping[str, "torch.Tensor"], rounds: int, fraction: float, schedule: str):
+    """(names, values, generator of (level, masks)) of IMP with F = identity: level 0 keeps everything,
+    level n prunes :func:`round_fraction` of the survivors of level n - 1 by global magnitude."""
+    import torch
+
+    rounds = check_int(rounds, "rounds", 1)
+    config = IMPConfig(rounds=rounds, fraction=fraction, schedule=schedule)
+    if not isinstance(weights, Mapping) or not weights:
+        raise ValueError(f"weights must be a non-empty mapping name -> tensor; got {type(weights).__name__}")
+    names = list(weights)
+    values = [weights[n].detach() for n in names]
+
+    def levels():
+        masks = [torch.ones_like(v, dtype=torch.bool) for v in values]
+        for n in range(rounds + 1):
+            if n:
+                masks = magnitude_masks(values, masks, round_fraction(config, n))
+            yield n, masks
+    return names, values, levels()
 
 
 def untrained_tickets(weights: Mapping[str, "torch.Tensor"], rounds: int, fraction: float = 0.2,
@@ -138,26 +189,55 @@ def untrained_tickets(weights: Mapping[str, "torch.Tensor"], rounds: int, fracti
     The same ``weights`` (e.g. a run's initialisation or rewind point, prunable entries only) at every
     level, masked by iterated global magnitude pruning of the survivors at the run's rate. Whatever
     sigma this flow has comes from the layers' sizes and initial scales alone, not from training;
-    comparing it with the trained flow says how much of sigma is learnt.
+    comparing it with the trained flow says how much of sigma is learnt. Every level's masks are kept:
+    for a large network use :func:`untrained_flow`, which keeps one level at a time.
     """
-    import torch
-
-
-    rounds = check_int(rounds, "rounds", 1)
-    config = IMPConfig(rounds=rounds, fraction=fraction, schedule=schedule)
-    names = list(weights)
-    if not names:
-        raise ValueError("weights must hold at least one tensor")
-    values = [weights[n].detach() for n in names]
-    masks = [torch.ones_like(v, dtype=torch.bool) for v in values]
+    names, values, levels = _null_masks(weights, rounds, fraction, schedule)
     out = []
-    for n in range(rounds + 1):
-        if n:
-            masks = magnitude_masks(values, masks, round_fraction(config, n))
+    for n, masks in levels:
         by_name = dict(zip(names, masks))
         out.append(Ticket(level=n, weights=dict(zip(names, values)), masks=by_name, density=density(by_name),
                           metrics={}))
     return out
+
+
+def untrained_flow(weights: Mapping[str, "torch.Tensor"], groups, rounds: int, fraction: float = 0.2,
+                   schedule: str = "survivors", *, unpruned: Mapping[str, "torch.Tensor"] | None = None
+                   ) -> dict[str, Flow]:
+    """The flow of :func:`untrained_tickets`, computed level by level with one level's masks in memory
+    (BERT-base's 85M prunable weights): ``{"prunable": Flow}``, and with ``unpruned`` (the parameters
+    without a mask: norm layers, biases, embeddings, layers left out of pruning) also ``{"all": Flow}``,
+    Eq. 13 with their |value| and count in the denominators (:data:`DENOMINATORS`). Equal to
+    ``flow(untrained_tickets(weights, ...), groups)`` level by level.
+    """
+    import torch
+
+    names, values, levels = _null_masks(weights, rounds, fraction, schedule)
+    members = _group_members(groups, names)
+    readings = {"prunable": (0.0, 0)}
+    if unpruned is not None:
+        if not isinstance(unpruned, Mapping):
+            raise TypeError(f"unpruned must be a mapping name -> tensor; got {type(unpruned).__name__}")
+        both = sorted(set(unpruned) & set(names))
+        if both:
+            raise ValueError(f"unpruned must hold the parameters that are not pruned; {both} are in weights too")
+        readings["all"] = (sum(float(t.detach().abs().sum(dtype=torch.float64)) for t in unpruned.values()),
+                           sum(t.numel() for t in unpruned.values()))
+    magnitudes = [v.abs() for v in values]
+    total = sum(v.numel() for v in values)
+    rows = {r: ([], []) for r in readings}
+    dens = []
+    for n, masks in levels:
+        # float64 sums: a level's mass is a sum of up to ~1e8 float32 terms
+        mass = {k: float(torch.where(m, a, 0).sum(dtype=torch.float64)) for k, a, m in zip(names, magnitudes, masks)}
+        count = {k: int(m.sum()) for k, m in zip(names, masks)}
+        for r, (extra_mass, extra_count) in readings.items():
+            m_row, p_row = _shares(mass, count, members, extra_mass, extra_count, where=f"level {n} has ")
+            rows[r][0].append(m_row)
+            rows[r][1].append(p_row)
+        dens.append(sum(count.values()) / total)
+    return {r: Flow(levels=np.arange(len(dens)), groups=tuple(members), M=np.asarray(M), P=np.asarray(P),
+                    density=np.asarray(dens)) for r, (M, P) in rows.items()}
 
 
 def coarse_graining(fraction: float, schedule: str, first: int, transitions: int) -> np.ndarray:
