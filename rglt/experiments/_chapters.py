@@ -9,7 +9,7 @@ from rglt.experiments._running import load
 
 CHAPTERS: dict[int, tuple[str, ...]] = {
     1: ("ising_rg",),
-    2: ("imp_flow_tasks", "imp_flow_depth", "imp_flow_transformer", "imp_projection"),
+    2: ("imp_flow_tasks", "imp_flow_depth", "imp_flow_transformer", "imp_projection", "imp_null_paper"),
     3: ("rg_flow", "rg_flow_budget"),
     4: ("lottery_pools", "lottery_pools_analysis", "imp_resume"),
     5: ("tickets_lottery", "tickets_compression", "tickets_structured", "tickets_ensembles", "tickets_geometry",
