@@ -15,8 +15,7 @@ def test_configs_refuse_bad_fields():
                                 ("tables", ("2", "8"), "tables must be a non-empty tuple"),
                                 ("elth_depths", (15,), "elth_depths must be"),
                                 ("elth_rounds", (17, 17), "elth_rounds must be"),
-                                ("bert_rounds", 10, "bert_rounds must be an integer in"),
-                                ("share_high", 0.4, "share_high must be")):
+                                ("bert_rounds", 10, "bert_rounds must be an integer in")):
         with pytest.raises(ValueError, match=match):
             null.Config(**{field: value})
 
@@ -96,3 +95,11 @@ def test_smoke_profile_runs_and_judges_its_tables():
     np.testing.assert_allclose(result["resnet50_cifar10_density"][0], 0.8 ** np.arange(4), rtol=1e-6)
     rows = null.checks(result, config)
     assert [c.rule for c in rows] == ["table2_random", "table2_pretrained", "table4", "table6", "table7"]
+
+
+def test_side_by_side_puts_each_null_beside_its_published_entry():
+    config = null.CONFIGS["cpu"]
+    rows = null.side_by_side(_result(config, _as_published(config, 0.5, "table2_random")), config, "table2_random")
+    assert [r[0] for r in rows[:2]] == ["CIFAR-10 layer1", "CIFAR-10 layer2"] and rows[0][1] == 0.20
+    # seeds 1e-4 apart around half the published value: the mean, its 95% t half-width, the share
+    assert rows[0][2] == rows[0][3] == "+0.100±0.000" and rows[0][4] == rows[0][5] == 0.5

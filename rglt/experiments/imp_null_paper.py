@@ -40,12 +40,11 @@ import torch
 
 from rglt.claims import Claim, Rule, check_rules, conjunction, part
 from rglt.experiments.imp_flow_tasks import seed_interval
-from rglt.identity import unhashed
 from rglt.models import paper_nets
 from rglt.progress import progress
 from rglt.rg import imp_flow
 from rglt.sources import redman2022
-from rglt.validate import check_int, check_real, require
+from rglt.validate import check_int, require
 
 NAME = "imp_null_paper"
 VERSION = 1
@@ -54,6 +53,10 @@ TABLE_GROUPS = ("2", "3", "4-7", "5")            # which of the paper's tables a
 READINGS = {"prunable": "prunable-only", "all": "all N"}   # Eq. 13's denominator -> the part's name
 ELTH_DEPTHS = (14, 20, 32, 44, 56)
 STAGE_TABLES = redman2022.STAGE_TABLES.value
+# The claims' regions (rules, not settings): a reading explains a table when the share of entries with
+# the published sign lies above SIGN_SHARE and the median null / published sigma inside SIZE_SHARE.
+SIGN_SHARE = 0.75
+SIZE_SHARE = (0.5, 2.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +67,6 @@ class Config:
     elth_depths: tuple = ELTH_DEPTHS
     elth_rounds: tuple = (17, 10)               # candidates (E-LTH's levels are not in its code); first judged
     bert_rounds: int = 9                        # BERT-Tickets: levels 0-9 trained
-    # the claims' regions: a part holds when the sign share's interval lies above sign_share and the
-    # magnitude share's inside (share_low, share_high)
-    sign_share: float = unhashed(0.75)
-    share_low: float = unhashed(0.5)
-    share_high: float = unhashed(2.0)
 
     def __post_init__(self):
         check_int(self.seeds, "seeds", 2)
@@ -84,9 +82,6 @@ class Config:
                 and len(set(self.elth_rounds)) == len(self.elth_rounds), "elth_rounds",
                 "a non-empty tuple of distinct integers >= 2", self.elth_rounds)
         check_int(self.bert_rounds, "bert_rounds", 2, 9)
-        check_real(self.sign_share, "sign_share", 0, 1, high_open=True)
-        check_real(self.share_low, "share_low", 0, low_open=True)
-        check_real(self.share_high, "share_high", self.share_low, low_open=True)
 
 
 CONFIGS = {
@@ -211,6 +206,19 @@ def magnitude_share(published: np.ndarray, null: np.ndarray) -> np.ndarray:
     return np.median(null / published[None], axis=1)
 
 
+def side_by_side(result, config: Config, table: str) -> list[tuple]:
+    """The chapter's table: per entry (label, published sigma, null sigma under each reading as
+    "mean±h" (h: the 95% t half-width over seeds), and the share null / published of each reading's mean)."""
+    labels, published, _ = entries(result, config, table)
+    cells = {}
+    for reading in READINGS:
+        _, _, sigma = entries(result, config, table, reading)
+        cells[reading] = [seed_interval(sigma[:, j]) for j in range(len(labels))]
+    return [(label, float(published[j]),
+             *(f"{cells[r][j].mean:+.3f}±{cells[r][j].high - cells[r][j].mean:.3f}" for r in READINGS),
+             *(round(cells[r][j].mean / published[j], 2) for r in READINGS)) for j, label in enumerate(labels)]
+
+
 # ---- rules and checks ----------------------------------------------------------------------------
 
 def _quote(table: str, config: Config) -> str:
@@ -245,8 +253,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
     test = (f"per init seed (0 .. {config.seeds - 1}): (a) the share of the table's entries whose null sigma has the "
             f"published sign, (b) the median over entries of null / published sigma; each part ('prunable-only', "
             f"'all N': Eq. 13's denominator over the pruned weights, or over all N parameters) holds when the 95% t "
-            f"interval over seeds of (a) lies above {config.sign_share:g} and that of (b) inside "
-            f"({config.share_low:g}, {config.share_high:g}); entries printed as 0.00 have no sign and are left out")
+            f"interval over seeds of (a) lies above {SIGN_SHARE:g} and that of (b) inside "
+            f"({SIZE_SHARE[0]:g}, {SIZE_SHARE[1]:g}); entries printed as 0.00 have no sign and are left out")
     out = []
     for rule_id, (group, source, reading, pretrained) in TABLES.items():
         if group not in config.tables:
@@ -270,8 +278,8 @@ def _measure(result, config: Config, table: str, reading: str, key_of=None) -> t
     _, published, null = entries(result, config, table, reading, key_of)
     sign, share = seed_interval(sign_share(published, null)), seed_interval(magnitude_share(published, null))
     name = READINGS[reading]
-    a = part(f"{name}: sign", sign, config.sign_share, what="share of entries with the published sign")
-    b = part(f"{name}: size", share, config.share_low, config.share_high, what="median null / published sigma")
+    a = part(f"{name}: sign", sign, SIGN_SHARE, what="share of entries with the published sign")
+    b = part(f"{name}: size", share, *SIZE_SHARE, what="median null / published sigma")
     words = f"{name}: sign {sign.mean:.2f} [{sign.low:.2f}, {sign.high:.2f}], size {share.mean:.2f} " \
             f"[{share.low:.2f}, {share.high:.2f}]"
     return conjunction(name, [a[1], b[1]]), words
