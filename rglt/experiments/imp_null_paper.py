@@ -33,7 +33,6 @@ random-init null, which tests whether their pattern is already the architecture'
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import torch
@@ -144,7 +143,7 @@ def run(config: Config) -> dict:
             net = build(seed)
             per_seed.append(_null(net, rounds, fraction, schedule))
             groups = list(net.groups)
-            del net
+            del net   # BERT-base's 440 MB go before the next seed's are built
         for field in per_seed[0]:
             if field == "c":
                 out[f"{key}_c"] = per_seed[0]["c"]
@@ -216,7 +215,7 @@ def side_by_side(result, config: Config, table: str) -> list[tuple]:
         cells[reading] = [seed_interval(sigma[:, j]) for j in range(len(labels))]
     return [(label, float(published[j]),
              *(f"{cells[r][j].mean:+.3f}±{cells[r][j].high - cells[r][j].mean:.3f}" for r in READINGS),
-             *(round(cells[r][j].mean / published[j], 2) for r in READINGS)) for j, label in enumerate(labels)]
+             *(round(float(cells[r][j].mean / published[j]), 2) for r in READINGS)) for j, label in enumerate(labels)]
 
 
 # ---- rules and checks ----------------------------------------------------------------------------
