@@ -60,7 +60,9 @@ class Config:
 
 
 CONFIGS = {
-    "smoke": Config(run=_run("resnet8", epochs=2, rounds=3, rewind_step=3, width=8), kill_level=3),
+    # Four levels before the kill, so a level's duration is a median of three (one level's time alone
+    # jittered enough on a loaded machine that the kill sometimes missed its level).
+    "smoke": Config(run=_run("resnet8", epochs=3, rounds=5, rewind_step=3, width=8), kill_level=4),
     "cpu": Config(),
     "gpu": Config(run=_run("resnet56", epochs=30, rounds=15, rewind_step=42), kill_level=8),
 }
