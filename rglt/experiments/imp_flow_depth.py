@@ -137,10 +137,12 @@ def fairness(result, config: Config) -> tuple[bool, str]:
             + f" (best {best:.1f}%, margin {FAIR_MARGIN:g} points)")
 
 
-def stage_sigma(result, depth: int, stage: int) -> np.ndarray:
-    """(seeds, n - 1): sigma of blocks 1..n-1 of ``stage`` (the first block left out, as the tables)."""
+def stage_sigma(result, depth: int, stage: int, flow: str = "sigma") -> np.ndarray:
+    """(seeds, n - 1): sigma of blocks 1..n-1 of ``stage`` (the first block left out, as the tables);
+    ``flow="untrained_sigma"``: the same blocks of the untrained flow (F = identity)."""
+    require(flow in ("sigma", "untrained_sigma"), "flow", "'sigma' or 'untrained_sigma'", flow)
     n = (depth - 2) // 6
-    sigma = np.asarray(result[f"sigma_{depth}"], dtype=float)
+    sigma = np.asarray(result[f"{flow}_{depth}"], dtype=float)
     return sigma[:, (stage - 1) * n + 1: stage * n]
 
 
