@@ -113,6 +113,15 @@ def test_no_row_says_not_on_a_failed_precondition():
                 assert row.verdict == "inconclusive", (name, row.rule)
 
 
+def test_depth_claims_live_where_every_depth_is_trained_alike():
+    """An under-trained depth (dense validation accuracy 10 points below the best) puts every depth claim
+    outside its regime: inconclusive, never "not"."""
+    data = _data("imp_flow_depth")
+    data["dense_val_56"] = np.asarray(data["dense_val_14"]) - 0.10
+    rows = imp_flow_depth.checks(data, imp_flow_depth.CONFIGS["cpu"])
+    assert rows and all(r.verdict == "inconclusive" and "ResNet-56" in r.reason for r in rows)
+
+
 def test_the_position_of_negative_blocks_is_not_judged_where_there_are_none():
     row = _rows("imp_flow_depth")["early"]
     assert row.verdict == "inconclusive" and "0 of 3 larger ResNets" in row.reason
@@ -239,8 +248,10 @@ def _smoke_shaped(name, seeds):
         L = slice(config.rounds + 1)
         for d in [int(d) for d in data["depths"]]:
             sigma, acc = data.pop(f"sigma_{d}"), data.pop(f"accuracy_{d}")
+            null, val = data.pop(f"untrained_sigma_{d}"), data.pop(f"dense_val_{d}")
             if d in config.depths:
                 data[f"sigma_{d}"], data[f"accuracy_{d}"] = np.asarray(sigma)[S], np.asarray(acc)[S, L]
+                data[f"untrained_sigma_{d}"], data[f"dense_val_{d}"] = np.asarray(null)[S], np.asarray(val)[S]
         data["depths"] = np.asarray(config.depths)
     elif name == "imp_flow_transformer":
         T, G, L = slice(len(config.tasks)), slice(len(imp_flow_transformer.layers(config))), slice(config.rounds + 1)
