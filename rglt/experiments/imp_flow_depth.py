@@ -27,7 +27,7 @@ import numpy as np
 from rglt.claims import Claim, Rule, check_rules
 from rglt.data.tasks import load_task, Task
 from rglt.experiments.imp_flow_tasks import (C, EVERY, as_cells, bonferroni, best_cell, classes, seed_intervals,
-                                              sigma_text, untrained_sigma, welch, worst_cell)
+                                              sigma_text, untrained_flow_of, welch, worst_cell)
 from rglt.identity import unhashed
 from rglt.prune import run_all, store_of
 from rglt.prune.imp import IMPConfig
@@ -110,19 +110,34 @@ def run(config: Config) -> dict:
         sig, null = np.zeros((config.seeds, len(names))), np.zeros((config.seeds, len(names)))
         acc = np.zeros((config.seeds, config.rounds + 1))
         val = np.zeros(config.seeds)
+        collapse = np.zeros((config.seeds, len(names)), dtype=int)
         for r in range(config.seeds):
             run_ = depth_run(config, depth, r)
             store = store_of(run_)
             fl = imp_flow.flow(store, names)
             sig[r] = imp_flow.exponents(fl.M, C)["sigma"]
-            null[r] = untrained_sigma(run_, names)
+            null[r], collapse[r] = untrained_block_sigma(run_, names)
             acc[r] = [store.metrics(n)["accuracy"] for n in fl.levels]
             model = run_.model.build(data, seed=run_.replicate)
             model.load_state_dict(dict(store.load(0).weights))
             val[r] = evaluate(model, data.val)["accuracy"]     # the regime is judged on validation, not test
         out[f"sigma_{depth}"], out[f"accuracy_{depth}"] = sig, acc
         out[f"untrained_sigma_{depth}"], out[f"dense_val_{depth}"] = null, val
+        out[f"untrained_collapse_{depth}"] = collapse
     return out
+
+
+def untrained_block_sigma(run: TicketRun, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """sigma per block of the run's null flow, and the level at which each block is emptied (-1: never).
+    Untrained, the small-scale last stage loses every weight within the run's rounds; such a block's
+    sigma is -inf (no ratio after it), recorded as nan with its collapse level."""
+    fl = untrained_flow_of(run, names)
+    alive = (fl.M > 0).all(axis=0)
+    sigma = np.full(len(names), np.nan)
+    if alive.any():
+        sigma[alive] = imp_flow.exponents(fl.M[:, alive], C)["sigma"]
+    collapse = np.where(alive, -1, fl.levels[np.argmax(fl.M == 0, axis=0)])
+    return sigma, collapse
 
 
 def fairness(result, config: Config) -> tuple[bool, str]:

@@ -142,12 +142,17 @@ def _flow_of(run: TicketRun):
     return fl, accuracy
 
 
-def untrained_sigma(run: TicketRun, groups=STAGES) -> np.ndarray:
-    """sigma of the null flow: the run's rewind point pruned round after round with no training."""
+def untrained_flow_of(run: TicketRun, groups=STAGES) -> imp_flow.Flow:
+    """The null flow of a run: its rewind point pruned round after round with no training (F = identity)."""
     store = store_of(run)
     rewind = store.rewind()
     weights = {name: rewind[name] for name in store.load(0).masks}
-    fl = imp_flow.flow(imp_flow.untrained_tickets(weights, run.imp.rounds, run.imp.fraction, run.imp.schedule), groups)
+    return imp_flow.flow(imp_flow.untrained_tickets(weights, run.imp.rounds, run.imp.fraction, run.imp.schedule), groups)
+
+
+def untrained_sigma(run: TicketRun, groups=STAGES) -> np.ndarray:
+    """sigma of the null flow (:func:`untrained_flow_of`)."""
+    fl = untrained_flow_of(run, groups)
     return imp_flow.exponents(fl.M, imp_flow.c_of_run(run.imp, fl.levels))["sigma"]
 
 
