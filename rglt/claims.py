@@ -217,8 +217,8 @@ class Rule:
             old_pre = precondition if old.precondition else None
             if old.precondition and not self.precondition:
                 raise ValueError(f"rule {self.id!r}: its registered version has a precondition this one lacks")
-            then = old._verdict(registered if registered is not None else interval, old_pre,
-                                registered_parts if registered_parts is not None else parts)
+            old_parts = registered_parts if registered_parts is not None else parts if old.parts else None
+            then = old._verdict(registered if registered is not None else interval, old_pre, old_parts)
             earlier = (f"under the rule as registered ({old.what} {old.region}; {old.test}): {then['verdict']}"
                        + (f" ({then['reason']})" if then["reason"] else "") + f". Changed: {self.change}")
         elif self.change:

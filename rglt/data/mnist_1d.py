@@ -45,6 +45,9 @@ from torch.utils.data import TensorDataset
 from rglt.data.splits import Splits, check_seed, split_indices
 
 KINDS = ("noise", "shear", "scale", "shift", "all")
+# The shapes the signals are drawn from: MNIST-1D's 10 hand-made digit templates, or 20 other shapes of
+# the same kind (see :func:`templates`): another label set on the same generator, as CIFAR-100 is to CIFAR-10.
+TEMPLATE_SETS = {"digits": 10, "shapes20": 20, "digits+shapes20": 30}
 SEVERITY_TABLE = {  # knob -> value at severity 0..5
     "iid_noise_scale": (0.02, 0.03, 0.04, 0.05, 0.06, 0.07),
     "corr_noise_scale": (0.25, 0.30, 0.40, 0.45, 0.50, 0.60),
@@ -81,6 +84,43 @@ def _generate(seed: int) -> dict:
     return out
 
 
+def check_templates(name) -> int:
+    """The number of classes of a template set; a clear error naming the allowed sets otherwise."""
+    if name not in TEMPLATE_SETS:
+        raise ValueError(f"templates must be one of {', '.join(TEMPLATE_SETS)}; got {name!r}")
+    return TEMPLATE_SETS[name]
+
+
+@functools.lru_cache(maxsize=2)
+def templates(name: str = "digits") -> np.ndarray:
+    """The template set ``name`` as (classes, 12): the shapes each class's signals are made from.
+    ``"digits+shapes20"`` is both sets, 30 classes (a source that has seen every shape).
+
+    ``"shapes20"``: 20 shapes of the digit templates' kind (12 points, 0 at both ends, a smooth stroke of
+    peak |value| between 0.25 and 0.47 like theirs), drawn by a fixed generator (seed 2022): cumulated
+    Gaussian steps, smoothed, scaled. A draw closer than 0.12 in mean absolute difference to a digit
+    template (or its mirror image, negated and reversed) or to an earlier shape is redrawn, so no class
+    shares its shape with a digit: the digits' closest pair is 0.09 apart.
+    """
+    check_templates(name)
+    from mnist1d.data import get_templates
+    digits = np.asarray(get_templates()["x"], dtype=float)
+    if name == "digits":
+        return digits
+    if name == "digits+shapes20":
+        return np.concatenate([digits, templates("shapes20")])
+    rng = np.random.default_rng(2022)
+    taken, out = [*digits, *(-digits[:, ::-1])], []
+    while len(out) < TEMPLATE_SETS[name]:
+        stroke = gaussian_filter1d(np.cumsum(rng.standard_normal(10)), 1.0)
+        stroke = stroke - np.linspace(stroke[0], stroke[-1], 10) * 0.5
+        shape = np.concatenate([[0.0], stroke / np.abs(stroke).max() * rng.uniform(0.25, 0.47), [0.0]])
+        if min(np.abs(shape - t).mean() for t in taken) >= 0.12:
+            taken.append(shape)
+            out.append(shape)
+    return np.stack(out)
+
+
 def _check_int(value, name: str, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low \
             or (high is not None and value > high):
@@ -94,7 +134,8 @@ def _dataset(x: np.ndarray, y: np.ndarray) -> TensorDataset:
 
 
 def mnist1d_splits(*, val_size: int = 500, split_seed: int = 0, generator_seed: int = 42,
-                   train_size: int | None = None, noise: int = 0, shift: int = 0) -> Splits:
+                   train_size: int | None = None, noise: int = 0, shift: int = 0,
+                   templates: str = "digits") -> Splits:
     """MNIST-1D train / val / test TensorDatasets of x (N, 1, 40) float32 and y (N,) int64.
 
     ``val_size`` of the generator's 4,000 training signals, chosen by ``split_seed``, form the
@@ -104,8 +145,10 @@ def mnist1d_splits(*, val_size: int = 500, split_seed: int = 0, generator_seed: 
     Difficulty knobs, for tasks where pruning has room to hurt: ``train_size`` keeps the first n
     training signals (the generator's order is already random); ``noise`` and ``shift`` (severities
     0..5 of the table above) regenerate *every* split, train, val and test alike, with stronger noise
-    or a wider translation range (0 = the canonical data, bit for bit).
+    or a wider translation range (0 = the canonical data, bit for bit). ``templates`` (a key of
+    ``TEMPLATE_SETS``) draws every signal from another shape set, with the same distortions.
     """
+    check_templates(templates)
     val_size = _check_int(val_size, "val_size", 0, 3999)
     split_seed = check_seed(split_seed, "split_seed")
     generator_seed = _check_int(generator_seed, "generator_seed", 0, 2**32 - 1)
@@ -114,15 +157,17 @@ def mnist1d_splits(*, val_size: int = 500, split_seed: int = 0, generator_seed: 
     if train_size is not None:
         train_size = _check_int(train_size, "train_size", 1, 4000 - val_size)
     data = _generate(generator_seed)
-    x, x_test = data["x"], data["x_test"]
-    if noise or shift:
-        x = _regenerated("train", noise, shift, 0, 0, generator_seed)
-        x_test = _regenerated("test", noise, shift, 0, 0, generator_seed)
-    train_idx, val_idx = split_indices(len(data["y"]), val_size, split_seed)
+    x, x_test, y, y_test = data["x"], data["x_test"], data["y"], data["y_test"]
+    if noise or shift or templates != "digits":
+        x = _regenerated("train", noise, shift, 0, 0, generator_seed, templates)
+        x_test = _regenerated("test", noise, shift, 0, 0, generator_seed, templates)
+    if templates != "digits":
+        d = _draws(generator_seed)
+        y, y_test = labels(d, templates)[d["train"]], labels(d, templates)[d["test"]]
+    train_idx, val_idx = split_indices(len(y), val_size, split_seed)
     train_idx = train_idx[:train_size]
-    return Splits(train=_dataset(x[train_idx], data["y"][train_idx]),
-                  val=_dataset(x[val_idx], data["y"][val_idx]),
-                  test=_dataset(x_test, data["y_test"]))
+    return Splits(train=_dataset(x[train_idx], y[train_idx]), val=_dataset(x[val_idx], y[val_idx]),
+                  test=_dataset(x_test, y_test))
 
 
 @functools.lru_cache(maxsize=2)
@@ -133,7 +178,7 @@ def _draws(seed: int) -> dict:
     n_classes = 10
     per_class = args.num_samples // n_classes
     n, length = per_class * n_classes, args.template_len + args.padding[-1]
-    d = {"label": np.repeat(np.arange(n_classes), per_class), "pad": np.empty(n, int),
+    d = {"pad": np.empty(n, int),
          "u_scale": np.empty(n), "k": np.empty(n, int), "z_corr": np.empty((n, length)),
          "z_iid": np.empty((n, length)), "u_shear": np.empty(n)}
     low, high = args.padding
@@ -149,16 +194,23 @@ def _draws(seed: int) -> dict:
     return d
 
 
-def _render(d: dict, idx: np.ndarray, knobs: dict) -> np.ndarray:
+def labels(d: dict, template_set: str) -> np.ndarray:
+    """Every example's class under a template set: the generator's order (all of class 0, then class 1,
+    ...) over as many classes as the set has. The random draws do not depend on the label, so another
+    set keeps every example's noise, scale, translation and shear: other shapes, the same distortions."""
+    n = len(d["pad"])
+    return np.arange(n) * check_templates(template_set) // n   # equal blocks (to one) in order
+
+
+def _render(d: dict, idx: np.ndarray, knobs: dict, template_set: str = "digits") -> np.ndarray:
     """mnist1d's transform of examples ``idx`` under ``knobs``, before the data set normalisation."""
-    from mnist1d.data import get_templates
     args = _generator_args()
-    templates = get_templates()["x"]
+    shapes, label = templates(template_set), labels(d, template_set)
     length = args.template_len + args.padding[-1]
     out = np.empty((len(idx), args.final_seq_length))
     grid = np.linspace(0, 1, length)
     for row, i in enumerate(idx):
-        x = np.concatenate([templates[d["label"][i]] + _EPS, np.zeros(d["pad"][i])])
+        x = np.concatenate([shapes[label[i]] + _EPS, np.zeros(d["pad"][i])])
         x = np.interp(grid, np.linspace(0, 1, len(x)), x)
         x = x * (1 + knobs["scale_coeff"] * (d["u_scale"][i] - 0.5))
         k = d["k"][i] * knobs["max_translation"] // args.max_translation
@@ -189,16 +241,17 @@ def _knobs(kind: str, severity: int) -> dict:
 
 
 @functools.lru_cache(maxsize=32)
-def _regenerated(split: str, noise: int, shift: int, shear: int, scale: int, seed: int) -> np.ndarray:
+def _regenerated(split: str, noise: int, shift: int, shear: int, scale: int, seed: int,
+                 template_set: str = "digits") -> np.ndarray:
     """The generator's ``split`` ("train" or "test", in its own order) with each knob at its severity,
-    normalised like the clean data set."""
+    drawn from ``template_set``, normalised like the clean data set."""
     d = _draws(seed)
     severity = {"noise": noise, "shift": shift, "shear": shear, "scale": scale}
     knobs = {k: v[0] for k, v in SEVERITY_TABLE.items()}
     for kind, level in severity.items():
         knobs.update({k: SEVERITY_TABLE[k][level] for k in KNOBS[kind]})
     mean, std = _normalisation(seed)
-    out = (_render(d, d[split], knobs) - mean) / std
+    out = (_render(d, d[split], knobs, template_set) - mean) / std
     out.flags.writeable = False
     return out
 

@@ -13,6 +13,7 @@ seq-mlm         masked-token pretraining: 15% of the positions are replaced    1
 seq-chain       which chain generated the sequence                             4
 seq-majority    whether tokens 0-7 outnumber tokens 8-15                       2
 seq-firstlast   whether the first token occurs again in the last 8             2
+seq-first       the first token (read from position 0: attention by position)  16
 seq-count       how often token 0 occurs: 0, 1, 2, 3 or more                   4
 ==============  =============================================================  =========
 
@@ -28,7 +29,7 @@ import torch
 
 VOCAB, LENGTH, CHAINS, MASK = 16, 32, 4, 16
 MASK_SHARE = 0.15
-TARGETS = ("mlm", "chain", "majority", "firstlast", "count")
+TARGETS = ("mlm", "chain", "majority", "firstlast", "first", "count")
 _CHAIN_SEED = 20221202
 
 
@@ -69,10 +70,12 @@ def labelled(target: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
         y = ((tokens < VOCAB // 2).sum(1) > LENGTH // 2).astype(np.int64)
     elif target == "firstlast":
         y = (tokens[:, -8:] == tokens[:, :1]).any(1).astype(np.int64)
+    elif target == "first":
+        y = tokens[:, 0]
     else:
         y = np.minimum((tokens == 0).sum(1), 3)
     return torch.from_numpy(tokens), torch.from_numpy(np.asarray(y, dtype=np.int64))
 
 
 def classes(target: str) -> int:
-    return {"mlm": VOCAB + 1, "chain": CHAINS, "majority": 2, "firstlast": 2, "count": 4}[target]
+    return {"mlm": VOCAB + 1, "chain": CHAINS, "majority": 2, "firstlast": 2, "first": VOCAB, "count": 4}[target]

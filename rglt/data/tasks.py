@@ -7,7 +7,8 @@ for it needs (input channels, dimension, input size, classes). Registry:
 =========  =====================================================  ======================================
 name       source                                                 knobs
 =========  =====================================================  ======================================
-mnist1d    MNIST-1D, generated (x: N x 1 x 40)                    train_size, val_size, noise, shift
+mnist1d    MNIST-1D, generated (x: N x 1 x 40)                    train_size, val_size, noise, shift,
+                                                                  templates
 digits     scikit-learn's 8x8 digits (x: N x 1 x 8 x 8)           train_size
 cifar10    CIFAR-10 from ``$RGLT_DATA`` (normalised, no augmentation)  train_size
 cifar100   CIFAR-100 from ``$RGLT_DATA``                          train_size
@@ -16,7 +17,7 @@ msds1      RG-Flow's MSDS1 images (uint8, labels = ellipses)      train_size (de
 msds2      RG-Flow's MSDS2 images                                 train_size (default 9,000)
 seq-*      token sequences of ``rglt.data.sequences`` (x: N x 32    train_size (default 20,000 for
            ids): seq-mlm (pretraining), seq-chain, seq-majority,  seq-mlm, 2,000 otherwise)
-           seq-firstlast, seq-count
+           seq-firstlast, seq-first, seq-count
 =========  =====================================================  ======================================
 """
 from __future__ import annotations
@@ -30,13 +31,13 @@ import torch
 from rglt.data import sequences
 from rglt.data.corruptions import MAIN
 from rglt.data.digits import digits_splits
-from rglt.data.mnist_1d import KINDS, mnist1d_corrupted, mnist1d_splits
+from rglt.data.mnist_1d import KINDS, check_templates, mnist1d_corrupted, mnist1d_splits
 from rglt.data.msds import msds
 from rglt.data.splits import check_seed
 from rglt.data.vision import vision_corrupted, vision_dataset, vision_splits
 from rglt.identity import hashed_unless_default, normalise_fields
 
-SEQUENCE_TASKS = ("seq-mlm", "seq-chain", "seq-majority", "seq-firstlast", "seq-count")
+SEQUENCE_TASKS = ("seq-mlm", "seq-chain", "seq-majority", "seq-firstlast", "seq-first", "seq-count")
 TASKS = ("mnist1d", "digits", "cifar10", "cifar100", "svhn", "msds1", "msds2", *SEQUENCE_TASKS)
 _VISION = ("cifar10", "cifar100", "svhn")
 _MSDS_DEFAULT_TRAIN, _MSDS_TEST = 9000, 1000
@@ -56,6 +57,10 @@ class Task:
     # shift): this share of the training and validation signals, and half of the test set
     # (``minority_groups`` says which).
     minority: float = hashed_unless_default(0.0)
+    # mnist1d only: the shapes the signals are drawn from (rglt.data.mnist_1d.TEMPLATE_SETS): "digits"
+    # (MNIST-1D's 10 classes), "shapes20" (20 other shapes, the same distortions: another label set) or
+    # "digits+shapes20" (both, 30 classes).
+    templates: str = hashed_unless_default("digits")
 
     def __post_init__(self):
         normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
@@ -78,6 +83,9 @@ class Task:
         if isinstance(self.minority, bool) or not isinstance(self.minority, numbers.Real) \
                 or not 0 <= self.minority < 0.5:
             raise ValueError(f"minority must be a share in [0, 0.5); got {self.minority!r}")
+        check_templates(self.templates)
+        if self.templates != "digits" and self.name != "mnist1d":
+            raise ValueError(f"templates applies to mnist1d only; got templates={self.templates!r} for {self.name!r}")
         if self.minority and self.name != "mnist1d":
             raise ValueError(f"minority applies to mnist1d only; got minority={self.minority} for {self.name!r}")
         for knob in ("noise", "shift"):
@@ -122,8 +130,9 @@ def load_task(task: Task) -> TaskData:
     n = task.train_size
     if task.name == "mnist1d":
         extra = {} if task.val_size is None else {"val_size": task.val_size}
-        splits = mnist1d_splits(split_seed=task.split_seed, train_size=n, noise=task.noise, shift=task.shift, **extra)
-        parts, shape, classes = [s.tensors for s in splits], (1, 1, (40,)), 10
+        splits = mnist1d_splits(split_seed=task.split_seed, train_size=n, noise=task.noise, shift=task.shift,
+                                templates=task.templates, **extra)
+        parts, shape, classes = [s.tensors for s in splits], (1, 1, (40,)), check_templates(task.templates)
         if task.minority:
             groups = _minority(task, [len(y) for _, y in parts])
             parts = [(torch.where(g[:, None, None], x.flip(-1), x), y) for (x, y), g in zip(parts, groups)]
@@ -189,6 +198,8 @@ def corrupted_tests(task: Task) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     if not isinstance(task, Task):
         raise TypeError(f"task must be an rglt.data.Task; got {type(task).__name__}")
     if task.name == "mnist1d":
+        if task.templates != "digits":
+            raise ValueError(f"corrupted test sets exist for templates='digits' only; got {task.templates!r}")
         own = {"noise": task.noise, "shift": task.shift}
         return {f"{kind}:{s}": mnist1d_corrupted(kind, s, noise=task.noise, shift=task.shift).tensors
                 for kind in KINDS if kind != "all" for s in range(own.get(kind, 0) + 1, 6)}

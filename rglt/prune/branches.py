@@ -23,7 +23,7 @@ from rglt import identity
 from rglt import store as results
 from rglt.data.tasks import Task, load_task
 from rglt.provenance import environment
-from rglt.prune.cache import TICKET_THREADS, run_dir, train_tickets
+from rglt.prune.cache import TICKET_THREADS, without_head, run_dir, train_tickets
 from rglt.prune.masks import random_like
 from rglt.prune.runs import PRUNABLE, TicketRun
 from rglt.prune.ticket_store import TicketStore, density
@@ -74,6 +74,9 @@ def train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int,
     data = load_task(task)
     model = run.model.build(data, seed=seed)
     if start is not None:
+        if data.num_classes != load_task(run.task).num_classes:
+            # another label set: a new classifier from ``seed``, as a downstream head is (TicketRun.init)
+            start = {**model.state_dict(), **without_head(start, model)}
         model.load_state_dict(start)
     with torch_threads(TICKET_THREADS):
         train(model, data.train, run.train, masks=masks, start_step=start_step, desc=f"branch of {run.label}")
@@ -111,7 +114,8 @@ class RandomMask(Branch):
 @dataclasses.dataclass(frozen=True)
 class MaskTransfer(Branch):
     """The level's mask, from the run's rewind point, trained on another ``task`` of the same input shape
-    and class count (e.g. a noisier MNIST-1D): does the ticket carry over?"""
+    (e.g. a noisier MNIST-1D, or another label set, whose classifier then starts anew): does the ticket
+    carry over?"""
 
     NAME: ClassVar[str] = "mask-transfer"
     VERSION: ClassVar[int] = 1

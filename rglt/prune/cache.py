@@ -79,7 +79,7 @@ def is_complete(run: TicketRun) -> bool:
     return store_of(run).levels() == list(range(run.imp.rounds + 1))
 
 
-def _without_head(state: dict[str, torch.Tensor], model) -> dict[str, torch.Tensor]:
+def without_head(state: dict[str, torch.Tensor], model) -> dict[str, torch.Tensor]:
     """``state`` less the entries of the model's classifier (its ``output_layer``)."""
     head = model.output_layer
     return {k: v for k, v in state.items() if not (k.startswith(head + ".") or k == head)}
@@ -125,7 +125,7 @@ def train_tickets(run: TicketRun, *, repair: bool = False) -> TicketStore:
             def make_model():
                 model = member.model.build(data, seed=member.replicate)
                 if start is not None:
-                    model.load_state_dict({**model.state_dict(), **_without_head(start, model)})
+                    model.load_state_dict({**model.state_dict(), **without_head(start, model)})
                 return model
             return make_model
 
