@@ -134,7 +134,8 @@ def run(config: Config) -> dict:
                 accuracy[i, t, r] = [store.metrics(n)["accuracy"] for n in fl.levels]
                 untrained[i, t, r] = imp_flow_tasks.untrained_sigma(run_, names)
                 density = fl.density
-    cnn_sigma = np.stack([imp_flow.exponents(imp_flow.flow(store_of(r), imp_flow_tasks.STAGES).M,
+    window = config.cnn.sigma_rounds + 1    # the CNN's sigma over the levels its own chapter reads
+    cnn_sigma = np.stack([imp_flow.exponents(imp_flow.flow(store_of(r), imp_flow_tasks.STAGES).M[:window],
                                              imp_flow_tasks.C)["sigma"] for r in cnn_runs(config)])
     majority = np.array([torch.bincount(load_task(t).test[1]).max().item() / len(load_task(t).test[1])
                          for t in config.tasks])
