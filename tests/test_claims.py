@@ -102,3 +102,12 @@ def test_a_typed_verdict_without_a_reason_is_refused_and_the_table_shows_the_rul
     assert "regime: dense as good as the best ticket: holds" in text and "p = 0.01" in text
     assert "95%" in text or "t interval" in text
     assert np.isfinite(row.interval.high) and not math.isnan(row.interval.low)
+
+
+def test_a_rule_split_into_parts_after_registration_shows_the_registered_single_reading():
+    registered = _rule(low=1.0)
+    now = _rule(low=1.0, parts=("ours", "theirs"), registered=registered, change="a second reference was added")
+    parts = dict([part("ours", stats.mean_interval([1.5, 1.6, 1.7]), 1.0),
+                  part("theirs", stats.mean_interval([0.5, 0.6, 0.7]), 1.0)])
+    row = now.judge(parts=parts, registered=stats.mean_interval([1.5, 1.6, 1.7]), ours="x")
+    assert row.verdict == "partly" and "as registered" in row.registered and ": reproduced" in row.registered

@@ -342,3 +342,52 @@ def test_a_minority_subgroup_is_the_same_signals_reversed_in_time():
         Task("mnist1d", minority=0.5)
     with pytest.raises(ValueError, match="minority applies to mnist1d only"):
         Task("digits", minority=0.1)
+
+
+# ---- other template sets: another label set on the same generator ----
+
+def test_another_template_set_keeps_every_draw_and_changes_only_the_shapes():
+    from mnist1d.data import get_templates
+    from rglt.data.mnist_1d import templates
+    digits, shapes = mnist1d_splits(), mnist1d_splits(templates="shapes20")
+    assert np.array_equal(templates("digits"), np.asarray(get_templates()["x"]))
+    for d, s in zip(digits, shapes):
+        assert d.tensors[0].shape == s.tensors[0].shape
+    y = shapes.train.tensors[1].numpy()
+    assert set(np.unique(y)) == set(range(20))
+    # the generator's order is all of class 0, then class 1, ...: the 20 classes take halves of the 10 digits'
+    # blocks, so a shape class is always one digit's half (the same draws: translation, noise, shear)
+    assert np.array_equal(y // 2, digits.train.tensors[1].numpy())
+    both = templates("digits+shapes20")
+    assert both.shape == (30, 12) and np.array_equal(both[:10], templates("digits"))
+
+
+def test_the_other_shapes_are_like_the_digits_but_none_is_one():
+    from rglt.data.mnist_1d import templates
+    digits, shapes = templates("digits"), templates("shapes20")
+    assert shapes.shape == (20, 12) and np.all(shapes[:, [0, -1]] == 0)
+    peaks = np.abs(shapes).max(axis=1)
+    assert np.all((peaks >= 0.25 - 1e-12) & (peaks <= 0.47 + 1e-12))
+    near = [min(np.abs(s - t).mean() for t in [*digits, *(-digits[:, ::-1])]) for s in shapes]
+    assert min(near) >= 0.12
+    among = [np.abs(a - b).mean() for i, a in enumerate(shapes) for b in shapes[:i]]
+    assert min(among) >= 0.12
+
+
+def test_template_sets_are_checked_and_meant_for_mnist1d():
+    from rglt.data import Task
+    from rglt.data.tasks import corrupted_tests, load_task
+    with pytest.raises(ValueError, match="templates must be one of digits, shapes20"):
+        mnist1d_splits(templates="letters")
+    with pytest.raises(ValueError, match="templates applies to mnist1d only"):
+        Task("cifar10", templates="shapes20")
+    assert load_task(Task(train_size=100, templates="shapes20")).num_classes == 20
+    assert load_task(Task(train_size=100, templates="digits+shapes20")).num_classes == 30
+    with pytest.raises(ValueError, match="templates='digits' only"):
+        corrupted_tests(Task(train_size=100, templates="shapes20"))
+
+
+def test_the_first_token_task_labels_each_sequence_by_its_opening_token():
+    from rglt.data import sequences
+    x, y = sequences.labelled("first", 300, seed=5)
+    assert torch.equal(y, x[:, 0]) and sequences.classes("first") == sequences.VOCAB

@@ -336,3 +336,27 @@ def test_a_cache_that_names_a_file_is_refused_naming_the_variable(monkeypatch, t
         main(["tickets", str(runs)])
     assert exit_.value.code == 2 and "RGLT_CACHE must name a directory" in capsys.readouterr().err
 
+
+
+def test_a_mask_moved_to_another_label_set_keeps_the_body_and_starts_a_new_classifier(cache, monkeypatch):
+    from rglt.data.tasks import load_task
+    from rglt.prune import branches
+    seen = {}
+    real_train = branches.train
+
+    def spy(model, *args, **kwargs):
+        seen["state"] = {k: v.clone() for k, v in model.state_dict().items()}
+        return real_train(model, *args, **kwargs)
+
+    monkeypatch.setattr(branches, "train", spy)
+    target = Task(train_size=256, templates="shapes20")
+    out = branch(RUN, MaskTransfer(task=target), 2)
+    rewind = train_tickets(RUN).rewind()
+    fresh = RUN.model.build(load_task(target), seed=RUN.replicate).state_dict()
+    head = [k for k in fresh if k.startswith("fc.")]
+    assert head and all(torch.equal(seen["state"][k], fresh[k]) for k in head)          # a new 20-way classifier
+    assert all(torch.equal(seen["state"][k], rewind[k]) for k in rewind if k not in head)  # the rewind point's body
+    from rglt.prune.ticket_store import density
+    masks = train_tickets(RUN).load(2).masks                      # RUN prunes fc too: the new head trains dense
+    assert "fc.weight" in masks
+    assert out["density"] == pytest.approx(density({k: m for k, m in masks.items() if k not in head}))

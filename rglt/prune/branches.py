@@ -75,8 +75,9 @@ def train_mask(run: TicketRun, masks: dict, task, start: dict | None, seed: int,
     model = run.model.build(data, seed=seed)
     if start is not None:
         if data.num_classes != load_task(run.task).num_classes:
-            # another label set: a new classifier from ``seed``, as a downstream head is (TicketRun.init)
+            # another label set: a new, dense classifier from ``seed``, as a downstream head is (TicketRun.init)
             start = {**model.state_dict(), **without_head(start, model)}
+            masks = without_head(masks, model)
         model.load_state_dict(start)
     with torch_threads(TICKET_THREADS):
         train(model, data.train, run.train, masks=masks, start_step=start_step, desc=f"branch of {run.label}")
