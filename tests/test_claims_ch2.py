@@ -230,10 +230,10 @@ def _smoke_shaped(name, seeds):
     S = slice(seeds)
     if name == "imp_flow_tasks":
         T, L = slice(len(config.tasks)), slice(config.rounds + 1)
-        for key in ("M", "P", "accuracy", "density"):
+        for key in ("M", "P", "M_all", "accuracy", "density"):
             data[key] = cut(key, slice(None), T, S, L)
         for key in ("eigen_M", "eigen_P", "lam_M", "lam_P", "lam_sem_M", "lam_sem_P", "sigma_M", "sigma_P",
-                    "sigma_sem_M", "sigma_sem_P", "untrained_sigma_M"):
+                    "sigma_sem_M", "sigma_sem_P", "untrained_sigma_M", "sigma_M_all"):
             data[key] = cut(key, slice(None), T, S)
         data["transfer_accuracy"] = cut("transfer_accuracy", slice(None), T, T, S)
         for key in ("gamma", "scaling_fit"):
@@ -257,7 +257,8 @@ def _smoke_shaped(name, seeds):
         T, G, L = slice(len(config.tasks)), slice(len(imp_flow_transformer.layers(config))), slice(config.rounds + 1)
         cnn_tasks = len(imp_flow_transformer.CONFIGS["cpu"].cnn.tasks)
         cnn = np.asarray(data["cnn_sigma"]).reshape(cnn_tasks, -1, 4)[:len(config.cnn.tasks), S]
-        data["cnn_sigma"] = cnn.reshape(-1, cnn.shape[-1])
+        data["cnn_sigma"], data["cnn_seeds"] = cnn.reshape(-1, cnn.shape[-1]), cnn.shape[1]
+        data["majority"] = cut("majority", T)
         for key in ("sigma", "untrained_sigma"):
             data[key] = cut(key, slice(None), T, S, G)
         data["accuracy"] = cut("accuracy", slice(None), T, S, L)
