@@ -73,9 +73,13 @@ def test_the_stored_flow_drifts_when_pretrained():
 # ---- preconditions: inconclusive, never "not" -------------------------------------------------------
 
 def test_pretraining_pulls_sigma_closer_is_inconclusive_when_the_tasks_start_together():
-    row = _rows("imp_flow_tasks")["closer"]
+    data = _data("imp_flow_tasks")
+    sigma = np.array(data["sigma_M"], dtype=float)
+    sigma[0, 1] = sigma[0, 0]                           # random init: B's sigma is A's, seed by seed
+    data["sigma_M"] = sigma
+    row = _rows("imp_flow_tasks", data)["closer"]
     assert row.verdict == "inconclusive" and "outside the claim's regime" in row.reason
-    assert "+0.014" in row.reason and "0.057" in row.reason      # ours apart, the paper's pretrained pair
+    assert "+0.000" in row.reason and "0.057" in row.reason      # ours apart, the paper's pretrained pair
 
 
 @pytest.mark.parametrize("pretrained_apart,verdict", [(0.0, "reproduced"), (1.0, "not")])
@@ -91,7 +95,11 @@ def test_pretraining_pulls_sigma_closer_is_tested_when_the_tasks_start_apart(pre
 
 @pytest.mark.parametrize("rule", ["gamma_random", "gamma_pretrained", "gamma_varies"])
 def test_eq15_is_not_read_where_the_error_does_not_rise(rule):
-    row = _rows("imp_flow_tasks")[rule]
+    data = _data("imp_flow_tasks")
+    acc = np.array(data["accuracy"], dtype=float)
+    acc[..., -1] = acc[..., 0] + 0.01                   # the sparsest level a point better than dense
+    data["accuracy"] = acc
+    row = _rows("imp_flow_tasks", data)[rule]
     assert row.verdict == "inconclusive" and "error at the sparsest level minus dense" in row.reason
     assert "fails" in row.precondition
 
@@ -99,11 +107,12 @@ def test_eq15_is_not_read_where_the_error_does_not_rise(rule):
 def test_a_curve_whose_error_rises_toward_the_sparsest_level_meets_the_precondition():
     data = _data("imp_flow_tasks")
     acc = np.array(data["accuracy"], dtype=float)
-    rise = imp_flow_tasks.error_rise(data)
-    assert not all(iv.low > 0 for iv in rise[0])
+    acc[0, :, :, -1] = acc[0, :, :, 0]                                             # flat: no rise
+    data["accuracy"] = acc
+    assert not any(iv.low > imp_flow_tasks.RISE_MIN for iv in imp_flow_tasks.error_rise(data)[0])
     acc[0, :, :, -1] = acc[0, :, :, 0] - 0.2 - 0.01 * np.arange(acc.shape[2])      # 20 points worse at the end
     data["accuracy"] = acc
-    assert all(iv.low > 0 for iv in imp_flow_tasks.error_rise(data)[0])
+    assert all(iv.low > imp_flow_tasks.RISE_MIN for iv in imp_flow_tasks.error_rise(data)[0])
 
 
 def test_no_row_says_not_on_a_failed_precondition():
@@ -133,10 +142,10 @@ def test_the_registered_transformer_claim_is_restored_as_its_own_rule():
     rows = _rows("imp_flow_transformer")
     learnt, moved = rows["learnt"], rows["barely_moves"]
     assert learnt.claim.startswith("pretrained, the near-zero sigma are learnt")
-    # re-derived with paired t tests and Holm over the 16 (task, layer) pairs: none resolved (the 2-SE
-    # reading first written counted 11); with no equivalence margin that cannot refute the claim either
+    # re-derived with paired t tests and Holm over the 16 (task, layer) pairs: one resolved (the 2-SE
+    # reading first written counts 14); with no equivalence margin that cannot refute the claim either
     assert learnt.verdict == "inconclusive"
-    assert "0 of 16 (task, layer) differ" in learnt.ours and "the reading first written: 11" in learnt.ours
+    assert "1 of 16 (task, layer) differ" in learnt.ours and "the reading first written: 14" in learnt.ours
     assert moved.registered.startswith("rule written after the result existed")
     assert "02bbf1d" in moved.registered and "0.0068" in moved.registered
 
