@@ -150,7 +150,7 @@ def cnn_sigma(result, seeds: int) -> np.ndarray:
     """The reference CNN's sigma as (tasks, seeds, stages) (stored task by task, seed by seed; its own
     number of seeds where the result records it)."""
     cnn = np.asarray(result["cnn_sigma"], dtype=float)
-    return cnn.reshape(-1, int(result.get("cnn_seeds", seeds)), cnn.shape[-1])
+    return cnn.reshape(-1, int(result["cnn_seeds"]) if "cnn_seeds" in result else seeds, cnn.shape[-1])
 
 
 def learnt_regime(result, inits=INITS) -> tuple[bool, str]:
