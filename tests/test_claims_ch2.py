@@ -50,7 +50,7 @@ def test_a_drifting_M_i_passes_the_sem_criterion_but_is_not_reproduced():
 
 
 def test_a_drift_the_seeds_cannot_resolve_from_the_margin_is_inconclusive():
-    drift = np.array([0.02, 0.06, 0.10])          # per seed: mean 0.06, its 95% t interval straddles 0.05
+    drift = np.array([0.02, 0.05, 0.07, 0.10])    # per seed: mean 0.06, its 95% t interval straddles 0.05
     data = _drifting(_data("imp_flow_tasks"), first=1 + drift / 2, last=1 - drift / 2)
     row = _rows("imp_flow_tasks", data)["eigen"]
     assert row.verdict != "reproduced" and "no drift: inconclusive" in row.reason, row
@@ -62,10 +62,10 @@ def test_exact_eigenfunctions_are_reproduced():
 
 
 def test_the_stored_flow_drifts_when_pretrained():
-    """The issue's numbers: pretrained task A, stage 3 has mean ratio 1.040 over the first 8 rounds and
-    0.963 over the last 8; the committed result is not an eigenfunction flow there."""
+    """Pretrained task A, stage 3 has mean ratio 1.035 over the first 8 rounds and 0.972 over the last 8
+    (version 1: 1.040 and 0.963); the committed result is not an eigenfunction flow there."""
     r = imp_flow_tasks.ratios(np.asarray(store.load("imp_flow_tasks", "cpu")["M"]))[1, 0, :, :, 2]
-    assert r[:, :8].mean() == pytest.approx(1.040, abs=5e-4) and r[:, -8:].mean() == pytest.approx(0.963, abs=5e-4)
+    assert r[:, :8].mean() == pytest.approx(1.035, abs=1e-3) and r[:, -8:].mean() == pytest.approx(0.972, abs=1e-3)
     row = _rows("imp_flow_tasks")["eigen"]
     assert row.verdict == "partly" and "no drift: not" in row.reason
 
