@@ -284,7 +284,7 @@ CASES += [
      _eq15([(-0.5, -0.5, -0.5), (-0.10, -0.15, -0.06)])),
     ("imp_flow_tasks", "the critical exponent gamma of Eq. 15 per task (pretrained)", TABLE_8_CURVES,
      _eq15([(-0.14, -0.11, -0.07), (-0.5, -0.5, -0.5)])),
-    ("imp_flow_tasks", "gamma varies", TABLE_8_CURVES, _eq15([(-0.10,) * 3, (-0.10,) * 3])),
+    ("imp_flow_tasks", "gamma varies", TABLE_8_CURVES, _eq15([(-0.10,) * 4, (-0.10,) * 4])),   # every task alike
     ("imp_flow_tasks", "sigma is learnt", lambda d: d.update(untrained_sigma_M=np.asarray(d["sigma_M"]) + 1.0),
      lambda d: d.update(untrained_sigma_M=np.asarray(d["sigma_M"]))),
     ("imp_flow_tasks", "the relevant / irrelevant pattern is learnt",
