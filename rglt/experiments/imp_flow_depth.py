@@ -3,15 +3,21 @@ stage for 1D CIFAR ResNet-14, 20, 32, 44 and 56, the mean of 3 seeds with its 95
 
 The paper's data came from the Elastic Lottery Ticket code (an OpenLTH fork): CIFAR ResNets with every
 conv and linear weight prunable, 20% per round with rewinding. Here: the same five depths in 1D, width
-16, on task ``A`` of :mod:`rglt.experiments.imp_flow_tasks` (MNIST-1D, 1,000 training signals, noise 2),
-17 rounds of 20% rewinding to 5% of training (density 0.8^17 = 2.25%), every weight prunable.
+16, on MNIST-1D at noise 2 (task ``A`` of :mod:`rglt.experiments.imp_flow_tasks`) with 3,000 training
+signals and 1,000 validation signals, 17 rounds of 20% rewinding to 5% of training (density 0.8^17 =
+2.25%), every weight prunable.
 
-Every depth trains 60 epochs (version 2; version 1 trained 30, and ResNet-56 reached 69% test accuracy
-against ResNet-14's 80%, so the tables compared an under-trained deep network with a trained shallow one).
-The schedule was chosen on validation data by a pilot of dense runs (seeds 0 and 1, validation accuracy):
-at 30 epochs ResNet-14 76/77%, ResNet-32 81%, ResNet-56 57/72%; at 60 epochs ResNet-14 80/79%, ResNet-56
-79/81%; 120 epochs gained under a point more. Every claim now lives in the regime ``fair``: each depth's
-dense validation accuracy (the mean over seeds) within :data:`FAIR_MARGIN` points of the best depth's.
+Every claim lives in the regime ``fair``: each depth's dense validation accuracy (the mean over seeds)
+within :data:`FAIR_MARGIN` points of the best depth's. Version 1 trained 30 epochs on task A's 1,000
+signals, and ResNet-56 reached 69% test accuracy against ResNet-14's 80%. Version 2 trained 60 epochs
+(chosen on a pilot; 120 gained under a point more) and still failed the regime: dense validation ResNet-20
+82.1%, ResNet-56 78.5%; on all 3,000 held-out training-split signals ResNet-20 minus ResNet-56 was 3.4
+[2.5, 4.3] points, a real gap that a longer schedule does not close. On 1,000 signals the deep networks
+overfit (their sparse tickets beat them by 5 points). Version 3 gives them data instead. The setting was
+chosen by a pilot of dense runs (seeds 0-2, validation accuracy; the rule, written before the pilot: the
+cheapest setting whose every depth lies within the margin): 3,000 signals for 60 epochs, ResNet-14 ... 56
+88.0, 88.6, 88.4, 88.7, 88.8% (all within 0.9 points); for 30 epochs 87.9, 87.8, 87.8, 87.3, 87.5% (all
+within 0.6). Version 3 trains 30 epochs (720 steps, rewinding to step 36).
 The replicates train side by side (groups of 3, channels-last: ``rglt.models.grouped``), and each run's
 rewind point is also pruned with no training (F = identity): trained minus untrained sigma per block is
 the part of the flow that training makes. M_i is taken per residual block
@@ -39,7 +45,7 @@ from rglt.validate import check_int, require
 from rglt.sources import redman2022
 
 NAME = "imp_flow_depth"
-VERSION = 2
+VERSION = 3
 FAIR_MARGIN = 2.0   # points of dense validation accuracy: the regime every claim lives in (issue 30 item 5)
 
 # Tables 4, 6, 7 as printed (rglt.sources.redman2022): stage -> depth -> sigma of blocks 2..n of that stage
@@ -51,10 +57,10 @@ TABLES = redman2022.STAGE_TABLE_NAMES
 class Config:
     depths: tuple = (14, 20, 32, 44, 56)
     width: int = 16
-    task: Task = Task(train_size=1000, noise=2)
-    train: TrainConfig = TrainConfig(epochs=60, batch_size=128, lr=0.1, weight_decay=5e-4)
+    task: Task = Task(train_size=3000, val_size=1000, noise=2)
+    train: TrainConfig = TrainConfig(epochs=30, batch_size=128, lr=0.1, weight_decay=5e-4)
     rounds: int = 17
-    rewind_step: int = 24          # 5% of 60 epochs of 8 steps
+    rewind_step: int = 36          # 5% of 30 epochs of 24 steps
     layout: str = "channels-last"  # the fast path (issue 27): same science, other rounding
     group: int = 3                 # replicates trained side by side
     seeds: int = 3
