@@ -28,6 +28,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from rglt.data.augment import AUGMENTS, augment, batch_generator
 from rglt.identity import hashed_unless_default, normalise_fields
 from rglt.models.grouped import GroupedModel
 from rglt.progress import progress
@@ -59,6 +60,9 @@ class TrainConfig:
     # the weights, gradients, loss and optimizer stay fp32). Faster where the CPU has bfloat16 dot products,
     # and other tickets: the default leaves every key as it was.
     precision: str = hashed_unless_default("fp32")
+    # Training-time augmentation (rglt.data.augment): "translate4" for 1D signals, "crop4-flip" for CIFAR
+    # images; drawn from (seed, step), so a resumed run augments as an uninterrupted one.
+    augment: str = hashed_unless_default("none")
 
     def __post_init__(self):
         normalise_fields(self)   # NumPy scalars, 1 for 1.0: equal runs get equal keys
@@ -76,6 +80,7 @@ class TrainConfig:
         check_seed(self.seed)
         check_choice(self.mix, "mix", MIXES)
         check_choice(self.precision, "precision", PRECISIONS)
+        check_choice(self.augment, "augment", AUGMENTS)
         check_real(self.mix_alpha, "mix_alpha", 0, low_open=True)
 
 
@@ -310,8 +315,14 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
             batches = [order[b * config.batch_size:(b + 1) * config.batch_size] for order in orders]
             global_size = batches[0].numel()   # of one member: its loss is averaged over its own batch
             share = math.ceil(global_size / world)
-            batch = torch.cat([batch[rank * share:(rank + 1) * share] for batch in batches])
-            x, y = inputs[batch].to(device), labels[batch].to(device)
+            shares = [batch[rank * share:(rank + 1) * share] for batch in batches]
+            batch = torch.cat(shares)
+            if config.augment == "none":
+                x = inputs[batch].to(device)
+            else:   # each member's share from its own (seed, step): a member sees what it would alone
+                x = torch.cat([augment(inputs[s], config.augment, batch_generator(seed * world + rank, step))
+                               for s, seed in zip(shares, seeds)]).to(device)
+            y = labels[batch].to(device)
             lr = lr_at(step, total, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr

@@ -12,3 +12,25 @@ def test_gpu_configs_fail_clearly_without_the_data(module, monkeypatch, tmp_path
     with pytest.raises(FileNotFoundError, match="RGLT_DATA"):
         module.run(module.CONFIGS["gpu"])
     assert not (tmp_path / "cache").exists()  # nothing trained
+
+
+def _train_configs(config):
+    """Every TrainConfig a config holds, nested configs included."""
+    import dataclasses
+    from rglt.train import TrainConfig
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, TrainConfig):
+            yield field.name, value
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from _train_configs(value)
+
+
+@pytest.mark.parametrize("module", [imp_flow_tasks, imp_flow_depth, lottery_pools, lottery_pools_analysis])
+def test_gpu_configs_train_cifar_with_the_papers_crop_and_flip(module):
+    # the papers' code (CV_LTH, OpenLTH / E-LTH, Lottery Pools) trains CIFAR with a random crop after 4 pixels
+    # of padding and a horizontal flip: without it the networks overfit and the regime differs
+    found = list(_train_configs(module.CONFIGS["gpu"]))
+    assert found
+    for name, train in found:
+        assert train.augment == "crop4-flip", (module.NAME, name)

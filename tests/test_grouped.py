@@ -67,7 +67,8 @@ def test_a_group_computes_each_member_as_alone(name, layout):
             assert _close(stats[r][k].float(), v.float()), (r, k)
 
 
-def test_grouped_training_follows_each_member_alone_and_keeps_its_masks():
+@pytest.mark.parametrize("augment", ["none", "translate4"])
+def test_grouped_training_follows_each_member_alone_and_keeps_its_masks(augment):
     members = _members("resnet20", "channels-last", n=2)
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(128, 1, 40, generator=gen), torch.randint(0, 10, (128,), generator=gen)
@@ -75,7 +76,7 @@ def test_grouped_training_follows_each_member_alone_and_keeps_its_masks():
     masks = [{k: torch.rand(dict(members[0].named_parameters())[k].shape, generator=gen) > 0.5 for k in names}
              for _ in members]
     group = GroupedModel(members)
-    config = TrainConfig(epochs=1, batch_size=64, lr=0.05)
+    config = TrainConfig(epochs=1, batch_size=64, lr=0.05, augment=augment)
     train(group, (x, y), config, masks=merge_states(masks, group.state_dict()), group_seeds=[4, 9])
     states = member_states(group.state_dict(), 2, members[0].state_dict())
     for member, mask, seed, state in zip(members, masks, (4, 9), states):

@@ -82,7 +82,7 @@ CONFIGS = {
     "cpu": Config(),
     # E-LTH's setting: 2D CIFAR ResNets on CIFAR-10 from RGLT_DATA, OpenLTH's 160 epochs, rewind ~5%
     "gpu": Config(task=Task("cifar10"), train=TrainConfig(epochs=160, batch_size=128, lr=0.1, weight_decay=1e-4,
-                                                          schedule="step"), rewind_step=2816,
+                                                          schedule="step", augment="crop4-flip"), rewind_step=2816,
                   group=1),   # 2D networks train alone (rglt.models.grouped groups the 1D ones)
 }
 

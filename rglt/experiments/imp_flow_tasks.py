@@ -123,9 +123,10 @@ CONFIGS = {
     "gpu": Config(model=ModelSpec("resnet50_bottleneck"),
                   tasks=(("CIFAR-10", Task("cifar10")), ("CIFAR-100", Task("cifar100")), ("SVHN", Task("svhn"))),
                   source=Task("cifar100"), train=TrainConfig(epochs=182, batch_size=128, lr=0.1, weight_decay=2e-4,
-                                                             schedule="step", milestones=(0.5, 0.75)),
+                                                             schedule="step", milestones=(0.5, 0.75),
+                                                             augment="crop4-flip"),
                   source_train=TrainConfig(epochs=182, batch_size=128, lr=0.1, weight_decay=2e-4, schedule="step",
-                                           milestones=(0.5, 0.75)),
+                                           milestones=(0.5, 0.75), augment="crop4-flip"),
                   rewind_step=9 * 352, source_rewind_step=9 * 352, rounds=24, group=1),
 }
 

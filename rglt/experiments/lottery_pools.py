@@ -86,7 +86,7 @@ CONFIGS = {
     # 136, rewind to epoch 9, 19 rounds (45,000 training images: 352 steps an epoch)
     "gpu": Config(models=(ModelSpec("resnet18"), ModelSpec("vgg16")), task=Task("cifar100"),
                   train=TrainConfig(epochs=182, batch_size=128, lr=0.1, momentum=0.9, weight_decay=1e-4,
-                                    schedule="step", milestones=(91 / 182, 136 / 182)),
+                                    schedule="step", milestones=(91 / 182, 136 / 182), augment="crop4-flip"),
                   rewind_step=9 * 352, bn_batches=40),
 }
 

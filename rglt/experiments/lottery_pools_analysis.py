@@ -12,7 +12,8 @@ output ensemble of the target and its two nearest tickets (Fig. 7); the coeffici
 7 values (Fig. 5); prune after instead of during (Fig. 6); and the authors' script, one departure at a
 time and all together: the threshold starts from the ticket's *test* accuracy with a strict >; 18 of
 the 19 candidates; BatchNorm recalibrated on augmented batches (a random translation of up to 4
-samples, the 1D analogue of CIFAR's padded random crop); re-pruning that keeps ties. Lastly the dense
+samples, the 1D analogue of CIFAR's padded random crop; on CIFAR at the gpu profile, the crop and
+flip); re-pruning that keeps ties. Lastly the dense
 network trained with App. Table 4's swapped values (momentum 1e-4, weight decay 0.9).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 
 from rglt import pools, stats
 from rglt.claims import Claim, Rule, part
-from rglt.data.mnist_1d import random_translation
+from rglt.data.augment import padded_shift
 from rglt.data.tasks import load_task
 from rglt.experiments import lottery_pools
 from rglt.identity import unhashed
@@ -162,10 +163,10 @@ def _search_job(job) -> dict:
 
     generator = torch.Generator().manual_seed(run.replicate)
     augmented = pools.finisher(model, ticket.masks, data.train[0], batches=bn,
-                               augment=lambda x: random_translation(x, config.augment_shift, generator))
+                               augment=lambda x: padded_shift(x, config.augment_shift, generator))
     tied = pools.finisher(model, ticket.masks, data.train[0], batches=bn, ties="keep")
     code_finish = pools.finisher(model, ticket.masks, data.train[0], batches=bn, ties="keep",
-                                 augment=lambda x: random_translation(x, config.augment_shift, generator))
+                                 augment=lambda x: padded_shift(x, config.augment_shift, generator))
     threshold = dict(strict=True, initial_score=ticket.metrics["accuracy"])    # the ticket's test accuracy
     out["code_threshold"] = test(pools.greedy(ticket.weights, candidates, score, finish, **threshold)[0])
     out["code_augment"] = test(pools.greedy(ticket.weights, candidates, score, augmented)[0])
