@@ -65,9 +65,9 @@ def _search_error(bad, at, kind="greedy"):
 @pytest.mark.parametrize("bad", [NAN, INF, -INF])
 def test_a_non_finite_score_in_the_search_is_an_error_naming_candidate_and_alpha(bad):
     # Before: a NaN compared False with every score and was passed over, inf won the search.
-    # candidate 1 is accepted at alpha 0.3 (all scores tie), w = 0.7; candidate 2 at alpha 0.7 gives
-    # w = 0.7 * 0.7 + 0.3 * 2 = 1.09
-    message = _search_error(bad, 1.09)
+    # candidate 1 is accepted at alpha 0.7 (all scores tie: the authors' rule stays nearest the current
+    # best), w = 0.3; candidate 2 at alpha 0.7 gives w = 0.7 * 0.3 + 0.3 * 2 = 0.81
+    message = _search_error(bad, 0.81)
     assert "score(finish(merge of candidate 2 at alpha 0.7)) must be a finite number" in message
     assert "candidate 1 at alpha 0.3" in _search_error(bad, 0.7)
     assert "candidate 1 at alpha 0.5" in _search_error(bad, 0.5, kind="swa")

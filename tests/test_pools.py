@@ -236,3 +236,55 @@ def test_the_best_state_after_k_candidates_is_the_search_over_those_k():
     for k in (1, 3, 5):   # oracle: a search run over the first k candidates only
         prefix, _ = pools.greedy(states[0], cands[:k], score, dict)
         assert torch.equal(seen[k - 1]["w"], prefix["w"])
+
+
+def _interpolate_lts(best, candidates, score, grid):
+    """The authors' interpolate_LTs search, transcribed as the oracle: for each new ticket, the weight
+    alpha on the *new* one scanned upwards, the first strict maximum kept, accepted on a strict >."""
+    best_score, alphas = score(best), []
+    for new in candidates:
+        top, top_alpha = -np.inf, None
+        for alpha in grid:
+            merged = {k: new[k] * alpha + best[k] * (1 - alpha) for k in best}
+            value = score(merged)
+            if value > top:
+                top, top_alpha = value, alpha
+        alphas.append(top_alpha)
+        if top > best_score:
+            best = {k: new[k] * top_alpha + best[k] * (1 - top_alpha) for k in best}
+            best_score = top
+    return best, alphas
+
+
+def test_equal_scores_stay_nearest_the_current_best_as_the_authors_code():
+    # a coarse score (steps of 1/40, as accuracy on 40 validation examples): ties are the rule
+    g = torch.Generator().manual_seed(0)
+    goal = torch.randn(6, generator=g)
+    score = lambda s: float(np.floor(40 * np.exp(-float((s["w"] - goal).square().sum()))) / 40)
+    target = {"w": torch.randn(6, generator=g)}
+    cands = [{"w": goal + torch.randn(6, generator=g)} for _ in range(6)]
+    oracle, alphas = _interpolate_lts(target, cands, score, pools.COEFFICIENTS)
+    ours, steps = pools.greedy(target, [(n + 1, lambda c=c: c) for n, c in enumerate(cands)], score,
+                               finish=lambda s: s, strict=True)
+    # Algorithm 2 puts alpha on theta_best: the authors' weight on the new ticket is 1 - alpha
+    np.testing.assert_allclose([1 - s.alpha for s in steps], alphas, atol=1e-12)
+    torch.testing.assert_close(ours["w"], oracle["w"])
+    # not vacuous: ties happened and decided something, for the other rule ends elsewhere
+    other, _ = pools.greedy(target, [(n + 1, lambda c=c: c) for n, c in enumerate(cands)], score,
+                            finish=lambda s: s, strict=True, tie_break="candidate")
+    assert not torch.allclose(other["w"], oracle["w"])
+
+
+def test_the_tie_break_decides_between_equal_merges():
+    target, cand = {"w": torch.zeros(3)}, {"w": torch.ones(3)}
+    flat = lambda s: 0.5                          # every merge scores alike
+    stay, steps = pools.greedy(target, [(1, lambda: cand)], flat, finish=lambda s: s)
+    assert steps[0].alpha == 0.95 and steps[0].accepted
+    torch.testing.assert_close(stay["w"], torch.full((3,), 0.05))
+    move, steps = pools.greedy(target, [(1, lambda: cand)], flat, finish=lambda s: s, tie_break="candidate")
+    assert steps[0].alpha == 0.05
+    torch.testing.assert_close(move["w"], torch.full((3,), 0.95))
+    with pytest.raises(ValueError, match="tie_break must be one of"):
+        pools.greedy(target, [(1, lambda: cand)], flat, finish=lambda s: s, tie_break="first")
+    with pytest.raises(ValueError, match="tie_break must be one of"):
+        pools.PoolConfig(tie_break="first")

@@ -29,14 +29,14 @@ import torch
 from rglt import pools, stats
 from rglt.claims import Claim, Rule, measured_text
 from rglt.data.tasks import corrupted_tests, load_task, Task
-from rglt.identity import unhashed
+from rglt.identity import hashed_unless_default, unhashed
 from rglt.prune import run_all, store_of
 from rglt.prune.imp import IMPConfig
 from rglt.prune.runner import map_jobs
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.stats import CONVENTION, Interval
 from rglt.train import evaluate, TrainConfig
-from rglt.validate import check_int, check_real, require
+from rglt.validate import check_choice, check_int, check_real, require
 
 NAME = "lottery_pools"
 VERSION = 1
@@ -62,6 +62,9 @@ class Config:
     ema_decay: float = 0.95
     targets: tuple | None = None     # levels to pool for; None: every level
     workers: int = unhashed(2)
+    # equal validation scores in the coefficient scan (rglt.pools.TIE_BREAKS): version 1 was searched with
+    # "candidate"; the authors' interpolate_LTs stays with the current best ("current")
+    tie_break: str = hashed_unless_default("candidate")
     # the paper's regime (its Tables 6-7): the dense network within this many points of its best ticket
     regime_gap: float = unhashed(1.0)
 
@@ -72,6 +75,7 @@ class Config:
         check_int(self.seeds, "seeds", 2)
         check_int(self.bn_batches, "bn_batches", 1)
         check_real(self.ema_decay, "ema_decay", 0, 1, low_open=True, high_open=True)
+        check_choice(self.tie_break, "tie_break", pools.TIE_BREAKS)
         require(self.targets is None or all(isinstance(t, int) and 0 <= t <= self.rounds for t in self.targets),
                 "targets", f"None or a tuple of levels in [0, {self.rounds}]", self.targets)
 
@@ -127,8 +131,10 @@ def _pool_job(job) -> dict:
         finish = pools.finisher(model, ticket.masks, data.train[0], batches=config.bn_batches)
         candidates = [(n, (lambda n=n: store.load(n).weights)) for n in pools.adjacency_order(t, levels)]
         states = {"ticket": ticket.weights, "bn_only": finish(ticket.weights),
-                  "average": pools.greedy(ticket.weights, candidates, score, finish, coefficients=(0.5,))[0]}
-        states["interpolation"], steps = pools.greedy(ticket.weights, candidates, score, finish)
+                  "average": pools.greedy(ticket.weights, candidates, score, finish, coefficients=(0.5,),
+                                          tie_break=config.tie_break)[0]}
+        states["interpolation"], steps = pools.greedy(ticket.weights, candidates, score, finish,
+                                                      tie_break=config.tie_break)
         accepted[t] = sum(s.accepted for s in steps)
         for method, kind, decay in (("swa", "swa", 0.5), ("ema", "ema", config.ema_decay), ("ema_code", "ema", 1 - config.ema_decay)):
             states[method] = pools.running_average(ticket.weights, candidates, score, finish, kind=kind, decay=decay)[0]

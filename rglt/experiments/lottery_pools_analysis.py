@@ -19,6 +19,7 @@ network trained with App. Table 4's swapped values (momentum 1e-4, weight decay 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -136,6 +137,7 @@ def _search_job(job) -> dict:
     order = pools.adjacency_order(t, levels)
     candidates = [(n, (lambda n=n: store.load(n).weights)) for n in order]
     finish = pools.finisher(model, ticket.masks, data.train[0], batches=bn)
+    greedy = functools.partial(pools.greedy, tie_break=config.pools.tie_break)
     out = {}
 
     def test(state):
@@ -149,11 +151,11 @@ def _search_job(job) -> dict:
                 out[name] = test(best)
 
     seen: list = []
-    pools.greedy(ticket.weights, candidates, score, finish, on_step=on_step)
+    greedy(ticket.weights, candidates, score, finish, on_step=on_step)
     for count in (1, 3, 7):
         grid = pools.COEFFICIENT_GRIDS[count]
-        out[f"coef_{count}"] = test(pools.greedy(ticket.weights, candidates, score, finish, coefficients=grid)[0])
-    after = pools.greedy(ticket.weights, candidates, score, pools.finisher(model, None, data.train[0], batches=bn))[0]
+        out[f"coef_{count}"] = test(greedy(ticket.weights, candidates, score, finish, coefficients=grid)[0])
+    after = greedy(ticket.weights, candidates, score, pools.finisher(model, None, data.train[0], batches=bn))[0]
     out["prune_after"] = test(finish(after))
     probs = []
     for n in [t] + order[:2]:
@@ -168,14 +170,14 @@ def _search_job(job) -> dict:
     code_finish = pools.finisher(model, ticket.masks, data.train[0], batches=bn, ties="keep",
                                  augment=lambda x: padded_shift(x, config.augment_shift, generator))
     threshold = dict(strict=True, initial_score=ticket.metrics["accuracy"])    # the ticket's test accuracy
-    out["code_threshold"] = test(pools.greedy(ticket.weights, candidates, score, finish, **threshold)[0])
-    out["code_augment"] = test(pools.greedy(ticket.weights, candidates, score, augmented)[0])
-    ties_best = pools.greedy(ticket.weights, candidates, score, tied)[0]
+    out["code_threshold"] = test(greedy(ticket.weights, candidates, score, finish, **threshold)[0])
+    out["code_augment"] = test(greedy(ticket.weights, candidates, score, augmented)[0])
+    ties_best = greedy(ticket.weights, candidates, score, tied)[0]
     out["code_ties"] = test(ties_best)
     names = list(ticket.masks)
     extra = sum(int((ties_best[k] != 0).sum()) for k in names) - sum(int(ticket.masks[k].sum()) for k in names)
     code_pool = candidates[:POOLS["pool_code"](len(candidates))]
-    out["code_all"] = test(pools.greedy(ticket.weights, code_pool, score, code_finish, **threshold)[0])
+    out["code_all"] = test(greedy(ticket.weights, code_pool, score, code_finish, **threshold)[0])
     return {"accuracy": np.array([out[v] for v in VARIANTS]), "ticket": ticket.metrics["accuracy"],
             "tie_extra": extra, "density": ticket.density}
 

@@ -10,9 +10,10 @@
 """
 from rglt.pools.ensemble import disagreement, ensemble_accuracy, predictions
 from rglt.pools.pool import PoolConfig, PoolResult, lottery_pool
-from rglt.pools.search import COEFFICIENT_GRIDS, COEFFICIENTS, Step, adjacency_order, greedy, running_average
+from rglt.pools.search import (COEFFICIENT_GRIDS, COEFFICIENTS, TIE_BREAKS, Step, adjacency_order, greedy,
+                               running_average)
 from rglt.pools.weights import finisher, interpolate, recalibrate_bn, reprune, scorer
 
-__all__ = ["COEFFICIENT_GRIDS", "COEFFICIENTS", "PoolConfig", "PoolResult", "Step", "adjacency_order", "disagreement",
+__all__ = ["COEFFICIENT_GRIDS", "COEFFICIENTS", "PoolConfig", "PoolResult", "Step", "TIE_BREAKS", "adjacency_order", "disagreement",
            "ensemble_accuracy", "finisher", "greedy", "interpolate", "lottery_pool", "predictions", "recalibrate_bn",
            "reprune", "running_average", "scorer"]

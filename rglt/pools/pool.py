@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from rglt.pools.checks import check_inputs, check_state
-from rglt.pools.search import COEFFICIENTS, Step, adjacency_order, greedy
+from rglt.pools.search import COEFFICIENTS, TIE_BREAKS, Step, adjacency_order, greedy
 from rglt.pools.weights import TIES, finisher, scorer
 from rglt.prune import TicketStore
 from rglt.train import check_data
@@ -24,6 +24,7 @@ class PoolConfig:
     bn_batch_size: int = 128
     ties: str = "exact"                  # re-pruning to the target's density: see rglt.pools.reprune
     candidates: int | None = None        # at most this many candidate tickets, nearest first; None: every level
+    tie_break: str = "current"           # equal scores: the coefficient nearest the current best (the authors')
 
     def __post_init__(self):
         require(isinstance(self.coefficients, tuple) and len(self.coefficients) >= 1, "coefficients",
@@ -33,6 +34,7 @@ class PoolConfig:
         check_int(self.bn_batches, "bn_batches", 1)
         check_int(self.bn_batch_size, "bn_batch_size", 1)
         check_choice(self.ties, "ties", TIES)
+        check_choice(self.tie_break, "tie_break", TIE_BREAKS)
         if self.candidates is not None:
             check_int(self.candidates, "candidates", 1)
 
@@ -103,7 +105,7 @@ def lottery_pool(model: nn.Module, store, data: tuple[torch.Tensor, torch.Tensor
     candidates = [(n, lambda n=n: store.load(n).weights) for n in order]
     ticket_score = float(score(ticket.weights))
     state, steps = greedy(ticket.weights, candidates, score, finish, coefficients=config.coefficients,
-                          initial_score=ticket_score)
+                          initial_score=ticket_score, tie_break=config.tie_break)
     model.load_state_dict(state)
     # Accepted scores never decrease, so the last accepted one is the merged state's.
     best = max([ticket_score] + [s.score for s in steps if s.accepted])

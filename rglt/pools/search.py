@@ -20,6 +20,11 @@ COEFFICIENTS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # 003 
 # 003 App. Table 2: the grids of the coefficient-count study (Fig. 5), by count
 COEFFICIENT_GRIDS = {1: (0.5,), 3: (0.05, 0.5, 0.95), 7: (0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95), 11: COEFFICIENTS}
 Candidates = Iterable[tuple[int, Callable[[], State]]]
+# Which coefficient wins when several merges score alike (with a few hundred validation examples, often):
+# "current", the one nearest the current best (the most weight on it), as the authors' interpolate_LTs,
+# which scans the weight on the *new* ticket upwards and keeps the first strict maximum; "candidate", the
+# one nearest the candidate, as a first-maximum scan of Algorithm 2's weight on theta_best would.
+TIE_BREAKS = ("current", "candidate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,13 +51,14 @@ def adjacency_order(target: int, levels: Sequence[int]) -> list[int]:
 
 def greedy(target: State, candidates: Candidates, score: Callable[[State], float],
            finish: Callable[[State], State], *, coefficients: Sequence[float] = COEFFICIENTS,
-           strict: bool = False, initial_score: float | None = None,
+           strict: bool = False, initial_score: float | None = None, tie_break: str = "current",
            trace: Callable[[str, State], None] | None = None,
            on_step: Callable[[Step, State], None] | None = None) -> tuple[State, list[Step]]:
     """Algorithm 2 (``coefficients=COEFFICIENTS``) or Algorithm 3 (``coefficients=(0.5,)``).
 
     For each candidate theta_i: alpha_best = argmax_alpha score(finish(alpha theta_best + (1 - alpha)
-    theta_i)) over ``coefficients`` (the first of equal scores wins); the merged state replaces
+    theta_i)) over ``coefficients``, equal scores settled by ``tie_break`` (:data:`TIE_BREAKS`: by default
+    the authors' rule, the coefficient with the most weight on theta_best); the merged state replaces
     theta_best when its score is >= the best so far (``strict=True``: >, as the authors' code). The
     best score starts from ``score(target)`` unless ``initial_score`` is given (the authors' code starts
     from the original ticket's *test* accuracy). ``finish`` re-prunes and recalibrates ("prune
@@ -70,6 +76,7 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
     coefficients = [check_real(a, f"coefficients[{i}]", 0, 1) for i, a in enumerate(coefficients)]
     require(len(coefficients) >= 1, "coefficients", "a non-empty sequence of numbers in [0, 1]", coefficients)
     check_bool(strict, "strict")
+    check_choice(tie_break, "tie_break", TIE_BREAKS)
     if initial_score is not None:
         initial_score = check_real(initial_score, "initial_score")
     check_callable(trace, "trace", "(event, state)", optional=True)
@@ -87,7 +94,10 @@ def greedy(target: State, candidates: Candidates, score: Callable[[State], float
                 trace("merged", merged)
             scores.append(_score(score, merged, level, alpha))
             del merged
-        k = max(range(len(scores)), key=lambda j: (scores[j], -j))
+        top = max(scores)
+        tied = [j for j, value in enumerate(scores) if value == top]
+        sign = 1 if tie_break == "current" else -1
+        k = max(tied, key=lambda j: (sign * coefficients[j], -j))
         alpha = coefficients[k]
         keep = scores[k] > best_score if strict else scores[k] >= best_score
         if keep:
