@@ -191,13 +191,15 @@ class Rule:
 
     def judge(self, interval: Interval | None = None, *, ours: str, p: float | None = None,
               precondition: tuple[bool, str] | None = None, parts: Mapping[str, Claim] | None = None,
-              registered: Interval | None = None, registered_parts: Mapping[str, Claim] | None = None) -> Claim:
+              registered: Interval | None = None, registered_parts: Mapping[str, Claim] | None = None,
+              registered_precondition: tuple[bool, str] | None = None) -> Claim:
         """This rule's row for a result: the verdict derived from ``interval`` (or from ``parts``, a
         claim of several parts: ``{name: Claim}``), with ``ours`` (our numbers in words), the test's
         ``p``-value where there is one, and ``precondition = (holds, "the measured number")`` where the
         rule has one. Where the rule changed since its registration, ``registered`` (or
         ``registered_parts``) is what the registered rule measures (default: the same) and the row
-        gives the verdict under it as well."""
+        gives the verdict under it as well, under ``registered_precondition`` where the registered rule
+        measured its regime another way (default: ``precondition``)."""
         unmeasured = interval is None and parts is None and precondition is not None and not precondition[0]
         if (interval is None) == (parts is None) and not unmeasured:
             raise ValueError(f"rule {self.id!r}: give an interval or parts, not both or neither (neither only "
@@ -214,7 +216,7 @@ class Rule:
         earlier = ""
         if self.registered is not None:
             old = self.registered
-            old_pre = precondition if old.precondition else None
+            old_pre = (registered_precondition or precondition) if old.precondition else None
             if old.precondition and not self.precondition:
                 raise ValueError(f"rule {self.id!r}: its registered version has a precondition this one lacks")
             old_parts = registered_parts if registered_parts is not None else parts if old.parts else None

@@ -368,20 +368,28 @@ def train(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: Tra
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_size: int = 1024) -> dict[str, float]:
-    """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``data = (inputs, labels)``."""
+def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_size: int = 1024, *,
+             per_example: bool = False) -> dict:
+    """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``data = (inputs, labels)``; with
+    ``per_example``, also ``"correct"``: whether each example is classified right (a bool tensor)."""
     inputs, labels = check_data(data, "data")
     check_fits(model, data, "data")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    loss_sum, correct, counted = 0.0, 0, 0
+    loss_sum, correct, counted, hits = 0.0, 0, 0, []
     for start in range(0, inputs.shape[0], batch_size):
         x, y = inputs[start:start + batch_size].to(device), labels[start:start + batch_size].to(device)
         logits = model(x)
         valid = y != IGNORE_INDEX
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += ((logits.argmax(1) == y) & valid).sum().item()
+        hit = (logits.argmax(1) == y) & valid
+        correct += hit.sum().item()
         counted += valid.sum().item()
+        if per_example:
+            hits.append(hit.cpu())
     model.train(was_training)
-    return {"loss": loss_sum / max(counted, 1), "accuracy": correct / max(counted, 1)}
+    out = {"loss": loss_sum / max(counted, 1), "accuracy": correct / max(counted, 1)}
+    if per_example:
+        out["correct"] = torch.cat(hits)
+    return out

@@ -358,6 +358,8 @@ def _flat_tickets(d):
     t = list(d["methods"]).index("ticket")
     a[:, :, :, t] = 0.75 + _seed_noise(a[:, :, :, t].shape, 2)
     d["accuracy"] = a
+    hits = np.array(d["val_correct"])          # (models, rewinds, seeds, levels, examples): level 0's everywhere
+    d["val_correct"] = np.broadcast_to(hits[..., :1, :], hits.shape).copy()
 
 
 def _variant_set(variant, over, offset):
@@ -413,6 +415,9 @@ CASES += [
         ("lottery_pools", f"{model}: averaging the tickets back", _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),
          _both(_flat_tickets, _lp_set("interpolation", "ticket", -0.01))),
         ("lottery_pools", f"{model}: the gain holds at the sparsest",
+         _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),
+         _both(_flat_tickets, _lp_set("interpolation", "ticket", -0.01))),
+        ("lottery_pools", f"{model}: Lottery Pools (interpolation) beats the best ticket chosen",
          _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),
          _both(_flat_tickets, _lp_set("interpolation", "ticket", -0.01))),
         ("lottery_pools", f"{model}: Lottery Pools improves accuracy under",

@@ -16,6 +16,18 @@ def test_gpu_configs_carry_the_papers_settings():
     # rewind to epoch 9: 45,000 training images in batches of 128 are 352 steps an epoch
     assert config.rounds == 19 and config.rewind_step == 9 * math.ceil(45000 / 128)
     assert lottery_pools_analysis.CONFIGS["gpu"].pools.train == t
+    # 003's CIFAR recipe: random crop after padding by 4, horizontal flip (its loaders' transforms)
+    assert t.augment == "crop4-flip"
+    # the authors' interpolate_LTs: on equal validation scores, stay nearest the current best
+    assert config.tie_break == "current" == lottery_pools.CONFIGS["cpu"].tie_break
+
+
+def test_the_cpu_config_is_the_regime_the_pilot_chose():
+    config = lottery_pools.CONFIGS["cpu"]
+    assert (config.task.noise, config.task.train_size, config.task.val_size) == (1, 3000, 1000)
+    assert config.train.augment == "translate4" and config.train.epochs == 30
+    # 5% of training: 3,000 signals in batches of 128 are 24 steps an epoch, 720 in all
+    assert config.rewind_step == round(0.05 * 30 * math.ceil(3000 / 128))
 
 
 def test_bad_configs_are_refused_naming_the_field():

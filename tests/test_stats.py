@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import integrate
 from scipy import stats as st
 
 from rglt import stats
@@ -119,3 +120,35 @@ def test_an_exact_value_is_an_interval_of_zero_width_and_scaling_keeps_its_place
     j = stats.mean_interval([0.1, 0.2, 0.4]).scaled(100)
     k = stats.mean_interval([10.0, 20.0, 40.0])
     assert (j.mean, j.low, j.high) == pytest.approx((k.mean, k.low, k.high))
+
+
+def _bernoulli(rng, p, reps, seeds, examples):
+    return (rng.random((reps, seeds, len(p), examples)) < np.asarray(p)[None, None, :, None]).astype(float)
+
+
+def test_crossfit_best_gain_has_no_winners_curse_where_the_plain_maximum_does():
+    # 20 tickets as good as the dense network: the plain maximum sits at E[max of 20 N(0, 1)] standard
+    # errors of one candidate's mean (1.8675, by quadrature below), the cross-fitted gain at 0
+    rng = np.random.default_rng(1)
+    p, n, reps = 0.8, 1000, 400
+    correct = _bernoulli(rng, [p] * 21, reps, 1, n)
+    cross, plain = np.array([stats.crossfit_best_gain(c, split_seed=i) for i, c in enumerate(correct)]).T
+    se = math.sqrt(p * (1 - p) / n)
+    expected_max = integrate.quad(lambda z: z * 20 * st.norm.pdf(z) * st.norm.cdf(z) ** 19, -12, 12)[0]
+    assert expected_max == pytest.approx(1.8675, abs=1e-3)
+    # the dense network's own noise adds variance, not bias, to the plain difference
+    assert plain.mean() == pytest.approx(expected_max * se, abs=4 * plain.std() / math.sqrt(reps))
+    assert abs(cross.mean()) < 4 * cross.std() / math.sqrt(reps)
+
+
+def test_crossfit_best_gain_recovers_a_real_lead():
+    rng = np.random.default_rng(2)
+    p, n, reps, lead = 0.8, 2000, 200, 0.05     # one ticket 5 points (5.6 SE) ahead of 19 equal ones
+    correct = _bernoulli(rng, [p] * 20 + [p + lead], reps, 2, n)
+    cross = np.array([stats.crossfit_best_gain(c, split_seed=i)[0] for i, c in enumerate(correct)])
+    assert cross.mean() == pytest.approx(lead, abs=4 * cross.std() / math.sqrt(reps))
+
+
+def test_crossfit_best_gain_names_the_shape_it_needs():
+    with pytest.raises(ValueError, match="correct must be shaped"):
+        stats.crossfit_best_gain(np.zeros((3, 1, 10)))
