@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as _st
@@ -194,10 +195,17 @@ def seeds_to_decide(interval: Interval, boundary: float, *, level: float = LEVEL
     return None
 
 
-def crossfit_best_gain(correct, *, split_seed: int = 0) -> tuple[float, float]:
+class BestGain(NamedTuple):
+    """:func:`crossfit_best_gain`'s answer, as fractions."""
+    cross_fitted: float   # chosen on one half, scored on the other, both ways averaged
+    se: float             # its standard error, from the per-example differences on the scoring halves
+    plain: float          # chosen and scored on the same examples: biased upwards
+
+
+def crossfit_best_gain(correct, *, split_seed: int = 0) -> BestGain:
     """How far the best candidate is ahead of the reference, on per-example scores ``correct`` shaped
     (seeds, candidates, examples), candidate 0 the reference (e.g. the dense network, the others its
-    tickets). Returns ``(cross_fitted, plain)``, both as fractions.
+    tickets).
 
     ``plain`` is the best candidate's seed-mean score minus the reference's, with the best chosen and
     scored on the same examples: the maximum of noisy means, biased upwards (with k equally good
@@ -206,13 +214,15 @@ def crossfit_best_gain(correct, *, split_seed: int = 0) -> tuple[float, float]:
     the other way round, and averages the two: unbiased for the chosen candidate's true lead.
     """
     c = np.asarray(correct, dtype=float)
-    if c.ndim != 3 or c.shape[1] < 2 or c.shape[2] < 2:
-        raise ValueError(f"correct must be shaped (seeds, candidates >= 2, examples >= 2); got {c.shape}")
+    if c.ndim != 3 or c.shape[1] < 2 or c.shape[2] < 4:
+        raise ValueError(f"correct must be shaped (seeds, candidates >= 2, examples >= 4); got {c.shape}")
     order = np.random.default_rng(split_seed).permutation(c.shape[2])
     halves = order[: c.shape[2] // 2], order[c.shape[2] // 2:]
-    gains = []
+    gains, variances = [], []
     for choose, score in (halves, halves[::-1]):
         best = 1 + int(np.argmax(c[:, 1:, choose].mean(axis=(0, 2))))
-        gains.append(c[:, best, score].mean() - c[:, 0, score].mean())
+        diff = (c[:, best, score] - c[:, 0, score]).mean(0)          # per example, over seeds
+        gains.append(diff.mean())
+        variances.append(diff.var(ddof=1) / diff.size)
     means = c.mean(axis=(0, 2))
-    return float(np.mean(gains)), float(means[1:].max() - means[0])
+    return BestGain(float(np.mean(gains)), float(math.sqrt(sum(variances)) / 2), float(means[1:].max() - means[0]))

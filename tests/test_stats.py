@@ -132,20 +132,23 @@ def test_crossfit_best_gain_has_no_winners_curse_where_the_plain_maximum_does():
     rng = np.random.default_rng(1)
     p, n, reps = 0.8, 1000, 400
     correct = _bernoulli(rng, [p] * 21, reps, 1, n)
-    cross, plain = np.array([stats.crossfit_best_gain(c, split_seed=i) for i, c in enumerate(correct)]).T
+    fits = [stats.crossfit_best_gain(c, split_seed=i) for i, c in enumerate(correct)]
+    cross, plain = np.array([f.cross_fitted for f in fits]), np.array([f.plain for f in fits])
     se = math.sqrt(p * (1 - p) / n)
     expected_max = integrate.quad(lambda z: z * 20 * st.norm.pdf(z) * st.norm.cdf(z) ** 19, -12, 12)[0]
     assert expected_max == pytest.approx(1.8675, abs=1e-3)
     # the dense network's own noise adds variance, not bias, to the plain difference
     assert plain.mean() == pytest.approx(expected_max * se, abs=4 * plain.std() / math.sqrt(reps))
     assert abs(cross.mean()) < 4 * cross.std() / math.sqrt(reps)
+    # its standard error is the spread it shows across replications
+    assert np.mean([f.se for f in fits]) == pytest.approx(cross.std(), rel=0.15)
 
 
 def test_crossfit_best_gain_recovers_a_real_lead():
     rng = np.random.default_rng(2)
     p, n, reps, lead = 0.8, 2000, 200, 0.05     # one ticket 5 points (5.6 SE) ahead of 19 equal ones
     correct = _bernoulli(rng, [p] * 20 + [p + lead], reps, 2, n)
-    cross = np.array([stats.crossfit_best_gain(c, split_seed=i)[0] for i, c in enumerate(correct)])
+    cross = np.array([stats.crossfit_best_gain(c, split_seed=i).cross_fitted for i, c in enumerate(correct)])
     assert cross.mean() == pytest.approx(lead, abs=4 * cross.std() / math.sqrt(reps))
 
 

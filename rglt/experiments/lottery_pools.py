@@ -274,7 +274,8 @@ def regime_on_validation(val_correct, gap: float, name: str = "") -> tuple[bool,
     ``val_correct`` (seeds, levels, examples), level 0 the dense network: holds when the best ticket's
     cross-fitted lead over the dense network (:func:`rglt.stats.crossfit_best_gain`) is below ``gap``
     points. The text gives the plain maximum too, the rule as first written."""
-    cross, plain = (100 * v for v in stats.crossfit_best_gain(val_correct))
+    fit = stats.crossfit_best_gain(val_correct)
+    cross, plain = 100 * fit.cross_fitted, 100 * fit.plain
     paper = f"; 003 Tables 6-7: {PAPER_REGIME[name]}" if name in PAPER_REGIME else ""
     return bool(cross < gap), (f"{name + ': ' if name else ''}the best ticket {cross:+.2f} points ahead of the dense "
                                f"network on validation, cross-fitted (the plain maximum, the rule as first written: "
