@@ -275,6 +275,37 @@ def load(experiment: str, profile: str) -> Result | None:
     return None if unit is None else Result(experiment, profile, unit[1], unit[0])
 
 
+def _archive_path(experiment: str, profile: str, version: int) -> Path:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be an integer >= 1; got {version!r}")
+    return paths(experiment, profile)[1] / f"v{version}" / f"{profile}.json"
+
+
+def archive(experiment: str, profile: str) -> Path:
+    """Keep the stored result of ``experiment`` at ``profile`` under ``v<its version>/`` beside it, where
+    its successor cannot overwrite it (a chapter that reads an earlier version's headline loads it with
+    :func:`load_archived`). Returns the archived JSON's path; refuses to overwrite an archive."""
+    result = load(experiment, profile)
+    if result is None:
+        raise FileNotFoundError(f"no stored result of {experiment} at profile {profile} to archive")
+    target = _archive_path(experiment, profile, int(result.provenance["experiment_version"]))
+    if target.exists():
+        raise FileExistsError(f"{target} exists: an archived result is never overwritten")
+    write_unit(target.parent, profile, result.data, result.provenance)
+    return target
+
+
+def load_archived(experiment: str, profile: str, version: int) -> Result:
+    """The archived result of ``experiment`` at ``profile`` from its ``version`` (see :func:`archive`);
+    :class:`CorruptResultError` when damaged or when it is another version's, FileNotFoundError when
+    there is none."""
+    path = _archive_path(experiment, profile, version)
+    unit = read_unit(path, {**_place(experiment, profile), "experiment_version": version})
+    if unit is None:
+        raise FileNotFoundError(f"no archived result of {experiment} version {version} at profile {profile} ({path})")
+    return Result(experiment, profile, unit[1], unit[0])
+
+
 def set_aside(experiment: str, profile: str) -> Path | None:
     """Rename a damaged result's JSON to ``<profile>.json.damaged-<time>`` (kept for inspection);
     a later save then writes a fresh one. Returns the new path, or None when there was nothing."""

@@ -208,3 +208,33 @@ def test_two_processes_asking_for_the_same_result_run_it_once(toy, monkeypatch, 
         w.join(60)
     assert [w.exitcode for w in workers] == [0, 0]
     assert runs.read_text().count("run") == 1
+
+
+def test_an_archived_version_survives_its_successor_and_refuses_the_wrong_one(toy, monkeypatch):
+    module, calls, tmp = toy
+    first = experiments.load("toy", "cpu")
+    path = store.archive("toy", "cpu")
+    assert path == tmp / "results" / "toy" / "v1" / "cpu.json"
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        store.archive("toy", "cpu")
+    monkeypatch.setattr(module, "VERSION", 2)
+    monkeypatch.setattr(module, "CONFIGS", {**module.CONFIGS, "cpu": ToyConfig(n=4)})
+    second = experiments.load("toy", "cpu")                         # the successor replaces the live result
+    assert second.provenance["experiment_version"] == 2 and len(second["values"]) == 4
+    old = store.load_archived("toy", "cpu", 1)
+    np.testing.assert_array_equal(old["values"], first["values"])
+    assert old.provenance == first.provenance
+    with pytest.raises(FileNotFoundError, match="version 2"):
+        store.load_archived("toy", "cpu", 2)
+    with pytest.raises(ValueError, match="version must be"):
+        store.load_archived("toy", "cpu", 0)
+    # an archive moved to another version's place is refused, and so is one edited by hand
+    (tmp / "results" / "toy" / "v1").rename(tmp / "results" / "toy" / "v3")
+    with pytest.raises(store.CorruptResultError, match="experiment_version"):
+        store.load_archived("toy", "cpu", 3)
+    moved = tmp / "results" / "toy" / "v3" / "cpu.json"
+    doc = json.loads(moved.read_text())
+    doc["data"]["total"] = 7.0
+    moved.write_text(json.dumps(doc))
+    with pytest.raises(store.CorruptResultError):
+        store.load_archived("toy", "cpu", 3)
