@@ -48,6 +48,26 @@ def test_the_table_shows_the_mean_and_its_95_t_interval_over_seeds_and_marks_eac
     table = lottery_pools.accuracy_table({"accuracy": acc, "methods": methods, "density": [1.0, 0.8],
                                           "models": ["m"]}, 0)
     html = table._repr_html_()
-    assert '<td class="rglt-best">71.00±12.71</td>' in html and html.count("rglt-best") == 1 + len(lottery_pools.METHOD_STYLE)
+    # the best cell of each row in bold: the seven methods' row 0 (all tie at 50%), row 1's SWA
+    assert '<td class="rglt-best">71.00±12.71</td>' in html and html.count("rglt-best") == 1 + len(methods)
     assert table.rows[1][0] == "80.00" and table.headers[0] == "weights remaining (%)"
     assert "95% t interval of the mean over seeds" in str(table)
+
+
+def test_the_validation_chosen_ticket_is_each_runs_best_level_on_validation_at_every_density():
+    import numpy as np
+    methods = list(lottery_pools.METHODS)
+    acc = np.zeros((1, 1, 2, len(methods), 3))                      # (models, rewinds, seeds, methods, levels)
+    acc[0, 0, :, methods.index("ticket")] = [[0.6, 0.7, 0.8], [0.6, 0.7, 0.8]]
+    hits = np.zeros((1, 1, 2, 3, 4), dtype=bool)                    # (..., levels, validation examples)
+    hits[0, 0, 0, 1] = True                                         # seed 0: level 1 best on validation
+    hits[0, 0, 1, 2, :3] = True                                     # seed 1: level 2
+    result = {"models": ["m"], "rewinds": ["rewind"], "methods": methods, "density": [1.0, 0.8, 0.64],
+              "accuracy": acc, "corrupted": acc / 2, "val_correct": hits}
+    assert lottery_pools.chosen_level(result).tolist() == [[[1, 2]]]
+    extended = lottery_pools.with_chosen(result)
+    chosen = np.asarray(extended["accuracy"])[0, 0, :, extended["methods"].index("chosen")]
+    np.testing.assert_allclose(chosen, [[0.7] * 3, [0.8] * 3])
+    np.testing.assert_allclose(np.asarray(extended["corrupted"])[0, 0, :, -1], [[0.35] * 3, [0.4] * 3])
+    # Lottery Pools (all zeros here) against the chosen ticket, in points
+    np.testing.assert_allclose(lottery_pools.gain(result, "interpolation", "chosen")[0, 0], [[-70] * 3, [-80] * 3])

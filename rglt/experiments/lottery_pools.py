@@ -80,6 +80,8 @@ class Config:
     regime_gap: float = unhashed(1.0)
     # the levels pooled for the runs without rewinding (None: every level, as version 1)
     no_rewind_targets: tuple | None = hashed_unless_default(None)
+    # replicates trained side by side (rglt.models.grouped; 1: alone, as version 1)
+    group: int = hashed_unless_default(1)
 
     def __post_init__(self):
         require(len(self.models) >= 1 and all(isinstance(m, ModelSpec) for m in self.models), "models",
@@ -87,6 +89,7 @@ class Config:
         check_int(self.rounds, "rounds", 2)
         check_int(self.seeds, "seeds", 2)
         check_int(self.bn_batches, "bn_batches", 1)
+        check_int(self.group, "group", 1)
         check_real(self.ema_decay, "ema_decay", 0, 1, low_open=True, high_open=True)
         check_choice(self.tie_break, "tie_break", pools.TIE_BREAKS)
         for name in ("targets", "no_rewind_targets"):
@@ -104,9 +107,11 @@ _tiny = TrainConfig(epochs=2, batch_size=64, lr=0.1, momentum=0.9, weight_decay=
 CONFIGS = {
     "smoke": Config(models=(ModelSpec("resnet18", width=4), ModelSpec("vgg16", width=4)),
                     task=Task(train_size=256, val_size=64, noise=1), train=_tiny, rounds=3, rewind_step=1, seeds=2,
-                    bn_batches=1, tie_break="current", no_rewind_targets=(0, 2)),
-    # the setting lottery_pools_regime's pilot chose on validation; 24 steps an epoch, rewind to step 36 (5%)
-    "cpu": Config(task=Task(train_size=3000, val_size=1000, noise=1),
+                    bn_batches=1, tie_break="current", no_rewind_targets=(0, 2), group=2),
+    # the setting lottery_pools_regime's pilot chose on validation; 24 steps an epoch, rewind to step 36 (5%);
+    # IMP's fast path (issue 27): channels-last, the seeds trained side by side (the same science, other rounding)
+    "cpu": Config(models=tuple(ModelSpec(name, width=16, layout="channels-last") for name in ("resnet18", "vgg16")),
+                  task=Task(train_size=3000, val_size=1000, noise=1), group=3,
                   train=dataclasses.replace(V1.train, augment="translate4"), rewind_step=36, tie_break="current",
                   no_rewind_targets=(0, 3, 6, 9, 12, 15, 19)),
     # 003 Tables 2 and 4: CIFAR-10/100 from RGLT_DATA, 182 epochs, batch 128, lr 0.1 dropped at 91 and
@@ -119,9 +124,12 @@ CONFIGS = {
 
 
 def ticket_run(config: Config, model: ModelSpec, rewind: bool, replicate: int) -> TicketRun:
-    return TicketRun(model, config.task, dataclasses.replace(config.train, seed=replicate),
+    """The IMP run of one model, with or without rewinding, seed ``replicate`` (in its group of
+    ``config.group`` replicates)."""
+    base = TicketRun(model, config.task, config.train,
                      IMPConfig(rounds=config.rounds, fraction=0.2, rewind_step=config.rewind_step if rewind else 0),
-                     prunable="no-fc", replicate=replicate)
+                     prunable="no-fc")
+    return base.replicates(config.seeds, group=config.group)[replicate]
 
 
 def runs(config: Config) -> list[TicketRun]:
@@ -216,30 +224,47 @@ def gain(result, method: str, over: str = "ticket", *, on: str = "accuracy") -> 
     return 100 * (acc[:, :, :, methods.index(method)] - base)
 
 
+def with_chosen(result) -> dict:
+    """``result``'s data with one more method, ``"chosen"``: the validation-chosen ticket of each run
+    (:func:`chosen_level`), the same network at every density, on the clean and the corrupted test sets;
+    for the chapter's figures and tables, where it is the baseline beside the original tickets."""
+    out = {k: result[k] for k in ("models", "rewinds", "methods", "density", "accuracy", "corrupted", "val_correct")}
+    ticket, level = list(out["methods"]).index("ticket"), chosen_level(result)[..., None, None]
+    for key in ("accuracy", "corrupted"):
+        acc = np.asarray(out[key], dtype=float)                       # (models, rewinds, seeds, methods, levels)
+        chosen = np.take_along_axis(acc[:, :, :, ticket:ticket + 1], level, -1)
+        out[key] = np.concatenate([acc, np.broadcast_to(chosen, acc[:, :, :, :1].shape)], axis=3)
+    out["methods"] = [*out["methods"], "chosen"]
+    return out
+
+
 # how the chapter draws and tables each method: (label, colour, marker), in the paper's table order
 METHOD_STYLE = {"interpolation": ("Lottery Pools (interpolation)", "#dc2626", "D"),
                 "average": ("Lottery Pools (average)", "#2563eb", "s"), "swa": ("SWA", "#059669", "^"),
                 "ema": ("EMA (0.95 on the average)", "#7c3aed", "v"),
                 "ema_code": ("EMA (0.95 on the new ticket, the code)", "#c026d3", "<"),
-                "ticket": ("original tickets", "#111827", "o"), "bn_only": ("tickets, BN recalibrated", "#6b7280", "x")}
+                "ticket": ("original tickets", "#111827", "o"), "bn_only": ("tickets, BN recalibrated", "#6b7280", "x"),
+                "chosen": ("validation-chosen ticket", "#d97706", "*")}
 
 
 def accuracy_table(result, model: int):
     """App. Tables 6-7 for one model with rewinding, turned to fit the page: a row per density, a column
     per method, accuracy (%) as the mean over seeds ± the half width of its 95% t interval (the book's
     convention, :data:`rglt.stats.CONVENTION`; the paper's tables give ± std), the best mean of each row
-    in bold. A :class:`rglt.report.Table`."""
+    in bold (with the validation-chosen ticket's column where ``result`` comes from :func:`with_chosen`). A
+    :class:`rglt.report.Table`."""
     from rglt import report
     acc = 100 * np.asarray(result["accuracy"], dtype=float)[model, 0]     # (seeds, methods, levels)
     methods, density = list(result["methods"]), 100 * np.asarray(result["density"], dtype=float)
+    shown = [m for m in METHOD_STYLE if m in methods]       # "chosen" where the result has it (with_chosen)
     rows, classes = [], []
     for t in range(acc.shape[-1]):
-        cells = {m: stats.mean_interval(acc[:, methods.index(m), t]) for m in METHOD_STYLE}
+        cells = {m: stats.mean_interval(acc[:, methods.index(m), t]) for m in shown}
         best = max(v.mean for v in cells.values())
         is_best = [bool(np.isclose(v.mean, best)) for v in cells.values()]
         rows.append([f"{density[t]:.2f}"] + [f"{v.mean:.2f}±{v.high - v.mean:.2f}" for v in cells.values()])
         classes.append([""] + ["rglt-best" if b else "" for b in is_best])
-    return report.table(rows, ["weights remaining (%)"] + [label for label, _, _ in METHOD_STYLE.values()],
+    return report.table(rows, ["weights remaining (%)"] + [METHOD_STYLE[m][0] for m in shown],
                         title=f"{result['models'][model]}, with rewinding: test accuracy (%), mean ± half width of "
                               f"the {CONVENTION}; the best of its row in bold", classes=classes)
 

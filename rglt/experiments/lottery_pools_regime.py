@@ -7,7 +7,8 @@ Every setting keeps ``lottery_pools``' recipe (3,000 training signals translated
 1,000 validation signals, IMP with rewinding to 5% of training) and changes the noise and the epochs.
 The ladder, written before any of it ran: noise 2 for 30 epochs, noise 2 for 60 (longer training lets
 the dense network catch up), noise 1 for 30 (an easier task, less to overfit). The setting a profile
-picks is ``lottery_pools``' config; its last rung shares its IMP runs (seed 0 with rewinding).
+picks is ``lottery_pools``' config (whose seeds then train side by side, in a group: the pilot's runs
+train alone).
 
 The rule (:data:`lottery_pools.REGIME`): the best ticket's lead over the dense network on validation,
 cross-fitted (:func:`rglt.stats.crossfit_best_gain`), below 1 point for both models. As first written it
@@ -75,12 +76,12 @@ class Config:
 
 
 def setting_config(pools: lottery_pools.Config, setting: Setting) -> lottery_pools.Config:
-    """``pools`` in ``setting``: its noise and epochs, rewinding still at 5% of training."""
+    """``pools`` in ``setting``: its noise and epochs, rewinding still at 5% of training, each seed alone."""
     task = dataclasses.replace(pools.task, noise=setting.noise)
     train_size = len(load_task(task).train[1])
     total = setting.epochs * steps_per_epoch(train_size, pools.train.batch_size)
     return dataclasses.replace(pools, task=task, train=dataclasses.replace(pools.train, epochs=setting.epochs),
-                               rewind_step=max(1, round(0.05 * total)))
+                               rewind_step=max(1, round(0.05 * total)), group=1)
 
 
 CONFIGS = {
