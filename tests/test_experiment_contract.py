@@ -406,6 +406,19 @@ def _disagreement(rising):
     return edit
 
 
+def _pilot_lead(lead):
+    """lottery_pools_regime: on every rung every ticket classifies every validation signal right and the
+    dense network misses a share ``lead`` of them: the best ticket's lead is ``lead`` exactly."""
+    def edit(d):
+        hits = np.ones_like(np.asarray(d["val_correct"]), dtype=bool)      # (settings, models, seeds, levels, n)
+        hits[..., 0, :int(round(lead * hits.shape[-1]))] = False
+        d["val_correct"] = hits
+    return edit
+
+
+CASES += [("lottery_pools_regime", f"{model}: a setting of the ladder puts", _pilot_lead(0.0), _pilot_lead(0.05))
+          for model in ("resnet18", "vgg16")]
+
 CODE = ("code_threshold", "pool_code", "code_augment", "code_ties", "code_all")
 CASES += [
     *[case for model in ("resnet18", "vgg16") for case in [

@@ -22,8 +22,15 @@ def test_gpu_configs_carry_the_papers_settings():
     assert config.tie_break == "current" == lottery_pools.CONFIGS["cpu"].tie_break
 
 
-def test_the_cpu_config_is_the_regime_the_pilot_chose():
+def test_the_cpu_config_is_the_rung_the_pilot_chose_on_validation():
+    from rglt import store
+    from rglt.experiments import lottery_pools_regime as pilot
+    result, ladder = store.load("lottery_pools_regime", "cpu"), pilot.CONFIGS["cpu"]
+    pick = pilot.chosen(result, ladder.pools.regime_gap)
+    assert pick is not None, "no rung of the pilot met the regime"
+    rung = pilot.setting_config(ladder.pools, ladder.ladder[pick])
     config = lottery_pools.CONFIGS["cpu"]
+    assert (rung.task, rung.train, rung.rewind_step) == (config.task, config.train, config.rewind_step)
     assert (config.task.noise, config.task.train_size, config.task.val_size) == (1, 3000, 1000)
     assert config.train.augment == "translate4" and config.train.epochs == 30
     # 5% of training: 3,000 signals in batches of 128 are 24 steps an epoch, 720 in all

@@ -145,8 +145,8 @@ def _targets(config: Config, run: TicketRun, levels: list[int]) -> list[int]:
 
 def _pool_job(job) -> dict:
     """Every method at every target level of one run (one worker process, one thread), on the clean
-    test set and on the mean over the corrupted ones (Fig. 3c); every level's ticket on the validation
-    split, example by example (the chosen ticket, the regime)."""
+    test set and on the mean over the corrupted ones (Fig. 3c); every level's ticket, pooled or not, on
+    both and on the validation split, example by example (the chosen ticket, the regime)."""
 
     config, run = job
     store, data = store_of(run), load_task(run.task)
@@ -156,24 +156,26 @@ def _pool_job(job) -> dict:
     levels = store.levels()
     targets = _targets(config, run, levels)
     score = pools.scorer(model, data.val)
-    val_correct = np.zeros((len(levels), len(data.val[1])), dtype=bool)
-    for n in levels:
-        model.load_state_dict(dict(store.load(n).weights))
-        val_correct[n] = evaluate(model, data.val, per_example=True)["correct"].numpy()
 
     def test(state, method):
         model.load_state_dict(dict(state))
         return (evaluate(model, data.test)["accuracy"],
                 evaluate(model, shifted)["accuracy"] if method in SHIFTED_METHODS else np.nan)
 
+    # every level's ticket, pooled or not: on validation example by example, on the clean and shifted tests
     accuracy = np.full((2, len(METHODS), len(levels)), np.nan)      # (clean / corrupted, methods, levels)
+    val_correct = np.zeros((len(levels), len(data.val[1])), dtype=bool)
+    for n in levels:
+        weights = store.load(n).weights
+        accuracy[:, METHODS.index("ticket"), n] = test(weights, "ticket")
+        val_correct[n] = evaluate(model, data.val, per_example=True)["correct"].numpy()   # the same state
     accepted = np.zeros(len(levels))
     alpha = np.full((len(levels), len(levels) - 1), np.nan)       # (target, candidate in adjacency order)
     for t in targets:
         ticket = store.load(t)
         finish = pools.finisher(model, ticket.masks, data.train[0], batches=config.bn_batches)
         candidates = [(n, (lambda n=n: store.load(n).weights)) for n in pools.adjacency_order(t, levels)]
-        states = {"ticket": ticket.weights, "bn_only": finish(ticket.weights),
+        states = {"bn_only": finish(ticket.weights),
                   "average": pools.greedy(ticket.weights, candidates, score, finish, coefficients=(0.5,),
                                           tie_break=config.tie_break)[0]}
         states["interpolation"], steps = pools.greedy(ticket.weights, candidates, score, finish,
@@ -182,8 +184,8 @@ def _pool_job(job) -> dict:
         alpha[t, :len(steps)] = [s.alpha for s in steps]
         for method, kind, decay in (("swa", "swa", 0.5), ("ema", "ema", config.ema_decay), ("ema_code", "ema", 1 - config.ema_decay)):
             states[method] = pools.running_average(ticket.weights, candidates, score, finish, kind=kind, decay=decay)[0]
-        for m, method in enumerate(METHODS):
-            accuracy[:, m, t] = test(states.pop(method), method)
+        for method in list(states):
+            accuracy[:, METHODS.index(method), t] = test(states.pop(method), method)
     return {"accuracy": accuracy, "accepted": accepted, "alpha": alpha, "val_correct": val_correct,
             "density": np.array([store.load(n).density for n in levels])}
 
