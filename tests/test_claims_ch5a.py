@@ -265,8 +265,8 @@ def _smoke_shaped(name, seeds):
             slice(config.subset_draws))
         return data, dataclasses.replace(config, masks=seeds)
     if name == "tickets_compression":
-        cut(("accuracy", "decoded_accuracy", "density", "encoded", "imp_bits", "random_bits"), slice(seeds),
-            slice(config.rounds + 1))
+        cut(("accuracy", "val_accuracy", "decoded_accuracy", "decoded_val_accuracy", "density", "encoded", "imp_bits",
+             "random_bits"), slice(seeds), slice(config.rounds + 1))
         cut(("dense_bytes",), slice(seeds))
         hd = [cpu.high_densities.index(d) for d in config.high_densities]
         cut(("high_density_encoded",), slice(seeds), hd)
