@@ -84,3 +84,46 @@ def test_the_largest_stable_rate_is_the_last_one_before_the_first_failure():
     assert largest_stable_lr(dict(lr=np.array([1.0, 2.0]), train_loss=np.array([1.0, 1.0])), 2.3) == 2.0
     with pytest.raises(ValueError, match="ascending"):
         largest_stable_lr(dict(lr=np.array([2.0, 1.0]), train_loss=np.array([1.0, 1.0])), 2.3)
+
+
+def _masked_hessian_top(model, x, y, mask):
+    """The oracle: the whole Hessian of the loss in the weight and bias, formed by autograd, restricted to
+    the kept entries, and its largest eigenvalue by numpy."""
+    import torch.nn.functional as F
+    w, b = model.weight.detach().clone(), model.bias.detach().clone()
+
+    def loss(flat):
+        return F.cross_entropy(x @ flat[:w.numel()].reshape(w.shape).T + flat[w.numel():], y)
+    h = torch.autograd.functional.hessian(loss, torch.cat([w.reshape(-1), b])).double().numpy()
+    keep = np.concatenate([mask.reshape(-1).numpy(), np.ones(b.numel(), bool)])
+    return np.linalg.eigvalsh(h[np.ix_(keep, keep)])[-1]
+
+
+def test_the_lambda_path_is_the_masked_hessians_top_eigenvalue_at_the_start_and_the_end():
+    from rglt.applications.learning_rate import lambda_path
+    train_data, _ = _linear_task()
+    torch.manual_seed(0)
+    start = torch.nn.Linear(8, 2).state_dict()
+    mask = torch.rand(2, 8) < 0.5
+    seen = []
+
+    def make():
+        model = torch.nn.Linear(8, 2)
+        model.load_state_dict(start)
+        with torch.no_grad():
+            model.weight.mul_(mask)
+        seen.append(model)
+        return model
+
+    path = lambda_path(make, {"weight": mask}, train_data, 0.5, epochs=3, batch_size=32, at_epochs=(0, 0.5, 3),
+                       hessian_examples=64)
+    x, y = (t[:64] for t in train_data)
+    trained = seen[0]
+    assert path["epochs"][0] == 0 and path["epochs"][-1] == 3 and len(path["lambda_max"]) == 3
+    assert path["lambda_max"][-1] == pytest.approx(_masked_hessian_top(trained, x, y, mask), rel=1e-3)
+    assert path["lambda_max"][0] == pytest.approx(_masked_hessian_top(make(), x, y, mask), rel=1e-3)
+    assert float(trained.weight.detach()[~mask].abs().max()) == 0          # trained under its mask
+    with pytest.raises(ValueError, match="at_epochs"):
+        lambda_path(make, None, train_data, 0.5, epochs=1, batch_size=32, at_epochs=(2,), hessian_examples=8)
+    with pytest.raises(ValueError, match="lr must be"):
+        lambda_path(make, None, train_data, -1.0, epochs=1, batch_size=32, at_epochs=(0,), hessian_examples=8)

@@ -5,7 +5,9 @@ by (1 - eta a_i), so it converges exactly when eta < 2 / lambda_max(A). A mask c
 surviving coordinates: the ticket descends on the principal submatrix M A M, whose top eigenvalue is at
 most A's (Cauchy interlacing), so a ticket may take a larger step than the dense model. ``masked_quadratic``
 gives that example in closed form; ``lr_sweep`` measures the same question on a network, training it
-from one starting point at each learning rate of a grid with plain SGD.
+from one starting point at each learning rate of a grid with plain SGD, and ``lambda_path`` follows the
+top eigenvalue along one such run: on a network the curvature does not stay where it starts, it rises
+until it meets 2 / lr ("the edge of stability", Cohen et al. 2021).
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from rglt.train import TrainConfig, TrainingDiverged, evaluate, train
+from rglt.applications.hessian import top_eigenvalue
+from rglt.train import TrainConfig, TrainingDiverged, evaluate, steps_per_epoch, train
 from rglt.validate import check_int
 
 
@@ -79,6 +82,43 @@ def lr_sweep(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, torc
         out["test_accuracy"].append(evaluate(model, test_data)["accuracy"])
         out["diverged"].append(not np.isfinite(loss))
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def lambda_path(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, torch.Tensor] | None,
+                train_data: tuple[torch.Tensor, torch.Tensor], lr: float, *, epochs: int, batch_size: int,
+                at_epochs: Sequence[float], hessian_examples: int, seed: int = 0) -> dict:
+    """Train ``make_model()`` under ``masks`` as one run of :func:`lr_sweep` does (plain SGD at the constant
+    rate ``lr``) and measure the top eigenvalue of the training loss's Hessian, restricted to the surviving
+    weights, on the first ``hessian_examples`` training examples, at each of ``at_epochs`` (fractions of
+    an epoch allowed; 0 is the start, ``epochs`` the end). Returns ``epochs`` (where each was measured,
+    rounded to whole steps) and ``lambda_max`` (nan once the run diverged)."""
+    import torch.nn.functional as F
+
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a learning rate > 0; got {lr}")
+    per_epoch = steps_per_epoch(len(train_data[1]), batch_size)
+    at = sorted({int(round(e * per_epoch)) for e in at_epochs})
+    if not at or at[0] < 0 or at[-1] > epochs * per_epoch:
+        raise ValueError(f"at_epochs must lie in [0, epochs={epochs}]; got {list(at_epochs)}")
+    x, y = (t[:check_int(hessian_examples, "hessian_examples", 1)] for t in train_data)
+    model = make_model()
+    measured = {}
+
+    def measure(step, net):
+        if step in at and step not in measured:
+            was_training = net.training
+            net.eval()
+            names, params = zip(*net.named_parameters())
+            keep = [(masks or {}).get(n, torch.ones_like(p, dtype=torch.bool)) for n, p in zip(names, params)]
+            measured[step] = top_eigenvalue(lambda: F.cross_entropy(net(x), y), params, keep)
+            net.train(was_training)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="sgd", lr=lr, momentum=0.0,
+                         weight_decay=0.0, schedule="constant", seed=seed)
+    try:
+        train(model, train_data, config, masks=masks, on_step=measure, desc=f"lambda path lr={lr:.3g}")
+    except TrainingDiverged:
+        pass
+    return {"epochs": np.array(at) / per_epoch, "lambda_max": np.array([measured.get(s, np.nan) for s in at])}
 
 
 def largest_stable_lr(sweep: dict, initial_loss: float) -> float:
