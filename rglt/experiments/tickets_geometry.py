@@ -14,10 +14,7 @@ at a few levels of 3 replicates:
 - a sweep of learning rates (plain SGD, constant rate, no momentum) from the ticket's starting weights
   under its mask: the largest rate that still lowers the training loss and the rate with the best test
   accuracy, against the dense network's, beside the ratio the eigenvalues predict;
-- the quadratic argument itself on a small exact example (``rglt.applications.learning_rate.masked_quadratic``);
-- (version 2, issue 32 item 11) the reason the starting curvature predicts the rates badly, measured: the
-  top eigenvalue along a sweep run at a few rates (``rglt.applications.learning_rate.lambda_path``), which
-  climbs from where it starts towards 2 / lr at every density.
+- the quadratic argument itself on a small exact example (``rglt.applications.learning_rate.masked_quadratic``).
 """
 from __future__ import annotations
 
@@ -27,8 +24,7 @@ import math
 import numpy as np
 
 from rglt.applications import top_eigenvalue
-from rglt.applications.learning_rate import (lambda_path, largest_stable_lr, lr_sweep, masked_lambda_max,
-                                             masked_quadratic)
+from rglt.applications.learning_rate import largest_stable_lr, lr_sweep, masked_lambda_max, masked_quadratic
 from rglt.data.tasks import load_task, Task
 from rglt.identity import unhashed
 from rglt.prune import run_all, train_tickets
@@ -39,7 +35,7 @@ from rglt.train import TrainConfig
 from rglt.validate import check_int
 
 NAME = "tickets_geometry"
-VERSION = 2
+VERSION = 1
 SOURCE = "002 'A Deeper Dive: The Physics and Geometry of Learning'"
 
 
@@ -58,8 +54,6 @@ class Config:
     sweep_epochs: int = 10
     sweep_batch_size: int = 128
     quadratic_size: int = 40                   # the exact example: a 40 x 40 quadratic, half its coordinates kept
-    path_lrs: tuple = (0.25, 1.0)              # the rates whose runs lambda_max is followed along (2 / lr = 8, 2)
-    path_epochs: tuple = (0, 0.125, 0.25, 0.5, 1, 2, 5, 10)   # where along them (epochs)
     workers: int = unhashed(2)
     agreement_factor: float = unhashed(2.0)    # measured edge ratio within this factor of the predicted one
     differs: float = unhashed(0.1)             # "differs": the top eigenvalue moves by more than 10%
@@ -68,8 +62,7 @@ class Config:
 CONFIGS = {
     "smoke": Config(model=ModelSpec("mlp", width=32), task=Task(train_size=256),
                     train=TrainConfig(epochs=2, batch_size=64, lr=0.1, weight_decay=5e-4), rounds=3, replicates=2,
-                    levels=(0, 3), hessian_examples=128, lrs=(0.25, 1.0, 4.0), sweep_epochs=2, path_lrs=(1.0,),
-                    path_epochs=(0, 1, 2), workers=1),
+                    levels=(0, 3), hessian_examples=128, lrs=(0.25, 1.0, 4.0), sweep_epochs=2, workers=1),
     "cpu": Config(),
     "gpu": Config(model=ModelSpec("resnet20"), task=Task("cifar10"),
                   train=TrainConfig(epochs=160, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="step"),
@@ -86,7 +79,7 @@ def _measure(config: Config, run) -> dict:
     start = store.rewind()
     x, y = (t[:config.hessian_examples] for t in data.train)
     out = {k: [] for k in ("density", "accuracy", "lambda_start", "lambda_end", "initial_loss", "train_loss",
-                           "test_accuracy", "diverged", "lambda_path")}
+                           "test_accuracy", "diverged")}
     for level in config.levels:
         ticket = store.load(level)
         masks = ticket.masks
@@ -119,10 +112,6 @@ def _measure(config: Config, run) -> dict:
         out["initial_loss"].append(initial)
         for k in ("train_loss", "test_accuracy", "diverged"):
             out[k].append(sweep[k])
-        out["lambda_path"].append([lambda_path(make, masks, data.train, lr, epochs=config.sweep_epochs,
-                                               batch_size=config.sweep_batch_size, at_epochs=config.path_epochs,
-                                               hessian_examples=config.hessian_examples,
-                                               seed=run.replicate)["lambda_max"] for lr in config.path_lrs])
     return out
 
 
@@ -157,7 +146,6 @@ def run(config: Config) -> dict:
     measured = [_measure(config, r) for r in runs]
     out = {k: np.array([m[k] for m in measured], dtype=np.float64) for k in measured[0]}
     out["lrs"] = np.array(config.lrs)
-    out["path_lrs"], out["path_epochs"] = np.array(config.path_lrs), np.array(config.path_epochs, dtype=float)
     out.update(quadratic_example(config.quadratic_size))
     return out
 
