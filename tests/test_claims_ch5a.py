@@ -119,8 +119,9 @@ def test_no_subset_wins_anywhere():
 
 def test_masks_as_random_as_random_ones_are_not_cheaper():
     data = _data("tickets_compression")
-    noise = 1 + 0.01 * np.array([-1.0, 0.0, 1.0])[:, None, None, None]
-    data["imp_bits"] = np.asarray(data["random_bits"], dtype=float) * noise
+    random_bits = np.asarray(data["random_bits"], dtype=float)
+    noise = 1 + 0.01 * np.linspace(-1.0, 1.0, random_bits.shape[0])[:, None, None, None]   # centred on the random masks
+    data["imp_bits"] = random_bits * noise
     row = _row("tickets_compression", data, "mask_saving")
     assert row.verdict in ("inconclusive", "not") and "cheaper: inconclusive" in row.reason
 
@@ -131,7 +132,7 @@ def test_a_ticket_smaller_than_dense_at_every_measured_density_is_not_larger():
     data["high_density_encoded"] = np.ones_like(np.asarray(data["high_density_encoded"], dtype=float)) * 0.99 * dense[:, None, :]
     assert _row("tickets_compression", data, "larger_near_dense").verdict == "not"
     # one cell barely above dense, within the seeds' spread: Holm over 18 cells cannot tell
-    spread = np.array([0.996, 1.0, 1.006])[:, None]
+    spread = (1.001 + 0.005 * np.linspace(-1.0, 1.0, dense.shape[0]))[:, None]    # 0.996 .. 1.006 over the seeds
     data["high_density_encoded"][:, 0, :] = dense * spread
     assert _row("tickets_compression", data, "larger_near_dense").verdict == "inconclusive"
 
