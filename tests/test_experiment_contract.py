@@ -358,6 +358,8 @@ def _flat_tickets(d):
     t = list(d["methods"]).index("ticket")
     a[:, :, :, t] = 0.75 + _seed_noise(a[:, :, :, t].shape, 2)
     d["accuracy"] = a
+    hits = np.array(d["val_correct"])          # (models, rewinds, seeds, levels, examples): level 0's everywhere
+    d["val_correct"] = np.broadcast_to(hits[..., :1, :], hits.shape).copy()
 
 
 def _variant_set(variant, over, offset):
@@ -404,6 +406,19 @@ def _disagreement(rising):
     return edit
 
 
+def _pilot_lead(lead):
+    """lottery_pools_regime: on every rung every ticket classifies every validation signal right and the
+    dense network misses a share ``lead`` of them: the best ticket's lead is ``lead`` exactly."""
+    def edit(d):
+        hits = np.ones_like(np.asarray(d["val_correct"]), dtype=bool)      # (settings, models, seeds, levels, n)
+        hits[..., 0, :int(round(lead * hits.shape[-1]))] = False
+        d["val_correct"] = hits
+    return edit
+
+
+CASES += [("lottery_pools_regime", f"{model}: a setting of the ladder puts", _pilot_lead(0.0), _pilot_lead(0.05))
+          for model in ("resnet18", "vgg16")]
+
 CODE = ("code_threshold", "pool_code", "code_augment", "code_ties", "code_all")
 CASES += [
     *[case for model in ("resnet18", "vgg16") for case in [
@@ -413,6 +428,9 @@ CASES += [
         ("lottery_pools", f"{model}: averaging the tickets back", _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),
          _both(_flat_tickets, _lp_set("interpolation", "ticket", -0.01))),
         ("lottery_pools", f"{model}: the gain holds at the sparsest",
+         _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),
+         _both(_flat_tickets, _lp_set("interpolation", "ticket", -0.01))),
+        ("lottery_pools", f"{model}: Lottery Pools (interpolation) beats the best ticket chosen",
          _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),
          _both(_flat_tickets, _lp_set("interpolation", "ticket", -0.01))),
         ("lottery_pools", f"{model}: Lottery Pools improves accuracy under",

@@ -16,6 +16,25 @@ def test_gpu_configs_carry_the_papers_settings():
     # rewind to epoch 9: 45,000 training images in batches of 128 are 352 steps an epoch
     assert config.rounds == 19 and config.rewind_step == 9 * math.ceil(45000 / 128)
     assert lottery_pools_analysis.CONFIGS["gpu"].pools.train == t
+    # 003's CIFAR recipe: random crop after padding by 4, horizontal flip (its loaders' transforms)
+    assert t.augment == "crop4-flip"
+    # the authors' interpolate_LTs: on equal validation scores, stay nearest the current best
+    assert config.tie_break == "current" == lottery_pools.CONFIGS["cpu"].tie_break
+
+
+def test_the_cpu_config_is_the_rung_the_pilot_chose_on_validation():
+    from rglt import store
+    from rglt.experiments import lottery_pools_regime as pilot
+    result, ladder = store.load("lottery_pools_regime", "cpu"), pilot.CONFIGS["cpu"]
+    pick = pilot.chosen(result, ladder.pools.regime_gap)
+    assert pick is not None, "no rung of the pilot met the regime"
+    rung = pilot.setting_config(ladder.pools, ladder.ladder[pick])
+    config = lottery_pools.CONFIGS["cpu"]
+    assert (rung.task, rung.train, rung.rewind_step) == (config.task, config.train, config.rewind_step)
+    assert (config.task.noise, config.task.train_size, config.task.val_size) == (1, 3000, 1000)
+    assert config.train.augment == "translate4" and config.train.epochs == 30
+    # 5% of training: 3,000 signals in batches of 128 are 24 steps an epoch, 720 in all
+    assert config.rewind_step == round(0.05 * 30 * math.ceil(3000 / 128))
 
 
 def test_bad_configs_are_refused_naming_the_field():
@@ -36,6 +55,26 @@ def test_the_table_shows_the_mean_and_its_95_t_interval_over_seeds_and_marks_eac
     table = lottery_pools.accuracy_table({"accuracy": acc, "methods": methods, "density": [1.0, 0.8],
                                           "models": ["m"]}, 0)
     html = table._repr_html_()
-    assert '<td class="rglt-best">71.00±12.71</td>' in html and html.count("rglt-best") == 1 + len(lottery_pools.METHOD_STYLE)
+    # the best cell of each row in bold: the seven methods' row 0 (all tie at 50%), row 1's SWA
+    assert '<td class="rglt-best">71.00±12.71</td>' in html and html.count("rglt-best") == 1 + len(methods)
     assert table.rows[1][0] == "80.00" and table.headers[0] == "weights remaining (%)"
     assert "95% t interval of the mean over seeds" in str(table)
+
+
+def test_the_validation_chosen_ticket_is_each_runs_best_level_on_validation_at_every_density():
+    import numpy as np
+    methods = list(lottery_pools.METHODS)
+    acc = np.zeros((1, 1, 2, len(methods), 3))                      # (models, rewinds, seeds, methods, levels)
+    acc[0, 0, :, methods.index("ticket")] = [[0.6, 0.7, 0.8], [0.6, 0.7, 0.8]]
+    hits = np.zeros((1, 1, 2, 3, 4), dtype=bool)                    # (..., levels, validation examples)
+    hits[0, 0, 0, 1] = True                                         # seed 0: level 1 best on validation
+    hits[0, 0, 1, 2, :3] = True                                     # seed 1: level 2
+    result = {"models": ["m"], "rewinds": ["rewind"], "methods": methods, "density": [1.0, 0.8, 0.64],
+              "accuracy": acc, "corrupted": acc / 2, "val_correct": hits}
+    assert lottery_pools.chosen_level(result).tolist() == [[[1, 2]]]
+    extended = lottery_pools.with_chosen(result)
+    chosen = np.asarray(extended["accuracy"])[0, 0, :, extended["methods"].index("chosen")]
+    np.testing.assert_allclose(chosen, [[0.7] * 3, [0.8] * 3])
+    np.testing.assert_allclose(np.asarray(extended["corrupted"])[0, 0, :, -1], [[0.35] * 3, [0.4] * 3])
+    # Lottery Pools (all zeros here) against the chosen ticket, in points
+    np.testing.assert_allclose(lottery_pools.gain(result, "interpolation", "chosen")[0, 0], [[-70] * 3, [-80] * 3])

@@ -245,15 +245,3 @@ def test_bf16_runs_the_forward_in_bfloat16_and_keeps_fp32_weights_masks_and_dete
     train(c, (data[0][:1400], data[1][:1400]), dataclasses.replace(config, precision="fp32"), masks=masks)
     accuracy = [evaluate(m, (data[0][1400:], data[1][1400:]))["accuracy"] for m in (a, c)]
     assert abs(accuracy[0] - accuracy[1]) < 0.03, accuracy
-
-
-def test_evaluate_per_example_marks_each_example_as_argmax_against_its_label():
-    torch.manual_seed(0)
-    model = nn.Linear(5, 3)
-    x, y = torch.randn(50, 5), torch.randint(0, 3, (50,))
-    out = evaluate(model, (x, y), batch_size=16, per_example=True)     # several batches, stitched in order
-    with torch.no_grad():
-        expected = model(x).argmax(1) == y
-    assert out["correct"].dtype == torch.bool and torch.equal(out["correct"], expected)
-    assert out["accuracy"] == pytest.approx(expected.float().mean().item())
-    assert "correct" not in evaluate(model, (x, y))
