@@ -277,6 +277,7 @@ def _smoke_analysis(seeds, flat_seed=None):
     for key in ("pair", "disagreement"):
         d[key] = np.asarray(d[key], dtype=float)[:, :seeds, :4, :4]
     d["recalibrated"] = np.asarray(d["recalibrated"], dtype=float)[:, :seeds, :4]
+    d["val_correct"] = np.asarray(d["val_correct"])[:, :seeds, :4]
     d["path"] = np.asarray(d["path"], dtype=float)[:, :seeds, :, :3]
     for key in ("swapped", "table", "swapped_norm"):
         d[key] = np.asarray(d[key], dtype=float)[:seeds]

