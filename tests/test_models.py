@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from rglt.models import LEVELS, MLP, VGG, build, cifar_resnet, prunable_parameters
+from rglt.models import LEVELS, MLP, VGG, UntiedGRU, build, cifar_resnet, prunable_parameters
 
 
 def count(model):
@@ -225,3 +225,39 @@ def test_gru_equals_torchs_gru_cell_and_exposes_its_weights_to_pruning():
     assert list(model.groups("stage")) == ["stem", "recurrent", "fc"]
     with pytest.raises(ValueError, match="dim must be 1"):
         build("gru", dim=2, in_channels=1, num_classes=10)
+
+
+def test_untied_gru_with_every_step_equal_is_the_tied_gru_and_unties_on_training():
+    """The oracle is the tied GRU (itself checked against torch's nn.GRU above): built under one seed, the
+    untied GRU draws the same weights and starts every step from the recurrent map, so it computes the
+    same outputs bit for bit; set its steps to other maps and it differs."""
+    tied = build("gru", dim=1, in_channels=2, num_classes=5, width=8, seed=3).double()
+    untied = build("gru_untied", dim=1, in_channels=2, num_classes=5, width=8, input_size=11, seed=3).double()
+    x = torch.randn(4, 2, 11, dtype=torch.float64)
+    assert torch.equal(untied(x), tied(x))
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    assert count(untied) == count(tied) + 10 * (3 * 8 * 8 + 3 * 8)        # 11 steps: 10 recurrent maps more
+    names = [n for n, _ in prunable_parameters(untied, include_fc=True)]
+    assert names == ["stem.weight", *(f"recurrent.{t}.weight" for t in range(11)), "fc.weight"]
+    assert list(untied.groups("stage")) == ["stem", "recurrent", "fc"]
+    with torch.no_grad():
+        untied.recurrent[5].weight.mul_(-1)
+    assert not torch.allclose(untied(x), tied(x))
+    # steps set one by one to another GRU's map reproduce that GRU
+    other = build("gru", dim=1, in_channels=2, num_classes=5, width=8, seed=4).double()
+    with torch.no_grad():
+        for p, q in ((untied.stem, other.stem), (untied.fc, other.fc), *((s, other.recurrent) for s in untied.recurrent)):
+            p.weight.copy_(q.weight)
+            p.bias.copy_(q.bias)
+    assert torch.equal(untied(x), other(x))
+
+
+def test_untied_gru_refuses_bad_arguments_by_name():
+    with pytest.raises(ValueError, match="input_size is required for 'gru_untied'"):
+        build("gru_untied", dim=1, in_channels=1, num_classes=10)
+    with pytest.raises(ValueError, match="dim must be 1"):
+        build("gru_untied", dim=2, in_channels=1, num_classes=10, input_size=8)
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        UntiedGRU(1, 10, hidden=8, steps=0)
+    with pytest.raises(ValueError, match=r"x must be \(batch, 1, 7\)"):
+        UntiedGRU(1, 10, hidden=8, steps=7)(torch.randn(2, 1, 8))

@@ -3,7 +3,8 @@
 Names: ``resnet{6n+2}`` (CIFAR ResNets: resnet8, resnet14, resnet20, resnet32, resnet44, resnet56,
 resnet110, ...), ``resnet18`` (CIFAR-style ResNet-18), ``resnet50_bottleneck`` (CIFAR-style ResNet-50), ``vgg11`` / ``vgg13`` / ``vgg16`` / ``vgg19``
 (CIFAR VGG with BN), ``mlp`` (two hidden layers of ``width`` units), ``gru`` (a GRU of ``width`` hidden
-units reading a 1D signal as a sequence) and ``transformer{L}`` (an encoder of L layers over token ids;
+units reading a 1D signal as a sequence), ``gru_untied`` (the same GRU with a recurrent map of its own per
+time step; ``input_size`` is the number of steps) and ``transformer{L}`` (an encoder of L layers over token ids;
 ``in_channels`` is the vocabulary, ``input_size`` the sequence length).
 """
 from __future__ import annotations
@@ -14,15 +15,15 @@ import re
 import torch
 
 from rglt.models.base import check_dim
-from rglt.models.gru import GRU
+from rglt.models.gru import GRU, UntiedGRU
 from rglt.models.mlp import MLP
 from rglt.models.resnet import cifar_resnet, resnet18, resnet50_bottleneck
 from rglt.models.transformer import Transformer
 from rglt.models.vgg import MIN_INPUT_SIZE, PLANS, VGG
 from rglt.validate import check_int, is_int, require
 
-NAMES = ("resnet{6n+2}", "resnet18", "resnet50_bottleneck", *(f"vgg{d}" for d in PLANS), "mlp", "gru", "transformer{L}")
-DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "resnet50_bottleneck": 64, "vgg": 64, "mlp": 100, "gru": 64,
+NAMES = ("resnet{6n+2}", "resnet18", "resnet50_bottleneck", *(f"vgg{d}" for d in PLANS), "mlp", "gru", "gru_untied", "transformer{L}")
+DEFAULT_WIDTH = {"cifar_resnet": 16, "resnet18": 64, "resnet50_bottleneck": 64, "vgg": 64, "mlp": 100, "gru": 64, "gru_untied": 64,
                  "transformer": 32}
 
 
@@ -38,7 +39,7 @@ def _input_size(input_size, dim: int):
 
 def model_family(name) -> tuple[str, int]:
     match = re.fullmatch(r"(resnet|vgg|transformer)(\d+)", name) if isinstance(name, str) else None
-    if name in ("mlp", "gru"):
+    if name in ("mlp", "gru", "gru_untied"):
         return name, 0
     if name == "resnet50_bottleneck":
         return "resnet50_bottleneck", 50
@@ -78,8 +79,11 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
     if family == "transformer" and (dim != 1 or sizes is None):
         raise ValueError(f"{name!r} takes token sequences: dim=1 and input_size=(length,); got dim={dim}, "
                          f"input_size={input_size!r}")
-    if family == "gru" and dim != 1:
-        raise ValueError(f"'gru' reads 1D signals as sequences: dim must be 1; got dim={dim}")
+    if family in ("gru", "gru_untied") and dim != 1:
+        raise ValueError(f"{name!r} reads 1D signals as sequences: dim must be 1; got dim={dim}")
+    if family == "gru_untied" and sizes is None:
+        raise ValueError("input_size is required for 'gru_untied' (it sets the number of time steps, one "
+                         "recurrent map each)")
     if family == "mlp" and sizes is None:
         raise ValueError("input_size is required for 'mlp' (it sets the number of input features)")
     if family == "vgg" and sizes is not None and min(sizes) < MIN_INPUT_SIZE:
@@ -103,6 +107,8 @@ def build(name: str, *, dim: int = 2, in_channels: int = 3, num_classes: int = 1
             return VGG(depth, dim=dim, in_channels=in_channels, num_classes=num_classes, width=width)
         if family == "gru":
             return GRU(in_channels, num_classes, hidden=width)
+        if family == "gru_untied":
+            return UntiedGRU(in_channels, num_classes, hidden=width, steps=sizes[0])
         features = in_channels
         for s in sizes:
             features *= s

@@ -44,3 +44,39 @@ class GRU(Network):
             n = torch.tanh(i_n + r * h_n)
             h = (1 - z) * n + z * h
         return self.fc(h)
+
+
+class UntiedGRU(GRU):
+    """The :class:`GRU` with its recurrent weights untied across time: step t applies its own
+    hidden-to-hidden map ``recurrent[t]`` (weight and bias), ``steps`` of them, so the network reads
+    sequences of exactly ``steps`` time steps. The input weights ``stem`` stay shared, as in the GRU.
+
+    The control of chapter 5's weight-tying claim: the same cell, fan-in (``hidden``) and initialisation.
+    Built under a seed, it draws exactly what the GRU draws and starts every step's map from the GRU's
+    recurrent map, so at initialisation it computes the same function as the GRU built under that seed;
+    only training unties the steps."""
+
+    def __init__(self, in_features: int, num_classes: int = 10, hidden: int = 64, steps: int = 40):
+        super().__init__(in_features, num_classes, hidden)
+        self.steps = check_int(steps, "steps", 1)
+        tied = self.recurrent
+        untied = nn.ModuleList(nn.Linear(self.hidden, 3 * self.hidden) for _ in range(self.steps))
+        with torch.no_grad():
+            for step in untied:
+                step.weight.copy_(tied.weight)
+                step.bias.copy_(tied.bias)
+        self.recurrent = untied          # keeps its place among the children: stem, recurrent, fc
+
+    def forward(self, x):
+        """``x``: (B, C, steps) signals, read as ``steps`` time steps of C features."""
+        if x.dim() != 3 or x.shape[1] != self.in_features or x.shape[2] != self.steps:
+            raise ValueError(f"x must be (batch, {self.in_features}, {self.steps}); got {tuple(x.shape)}")
+        inputs = self.stem(x.transpose(1, 2))
+        h = x.new_zeros(x.shape[0], self.hidden)
+        for t, recurrent in enumerate(self.recurrent):
+            i_r, i_z, i_n = inputs[:, t].chunk(3, dim=1)
+            h_r, h_z, h_n = recurrent(h).chunk(3, dim=1)
+            r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+            n = torch.tanh(i_n + r * h_n)
+            h = (1 - z) * n + z * h
+        return self.fc(h)
