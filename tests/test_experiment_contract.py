@@ -425,7 +425,7 @@ CASES += [("lottery_pools_regime", f"{model}: a setting of the ladder puts", _pi
 CODE = ("code_threshold", "pool_code", "code_augment", "code_ties", "code_all")
 CASES += [
     *[case for model in ("resnet18", "vgg16") for case in [
-        ("lottery_pools", f"{model}: Lottery Pools (interpolation) beats",
+        ("lottery_pools", f"{model}: Lottery Pools (interpolation) beats the original",
          _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),
          _both(_flat_tickets, _lp_set("interpolation", "ticket", -0.01))),
         ("lottery_pools", f"{model}: averaging the tickets back", _both(_flat_tickets, _lp_set("interpolation", "ticket", 0.02)),

@@ -458,7 +458,7 @@ def checks(result, config: Config) -> list[Claim]:
     by_id = {r.id: r for r in rules(config)}
     regimes, registered_regimes = _regimes(result, config.regime_gap), _regimes_v1(result, config.regime_gap)
     density = 100 * np.asarray(result["density"], dtype=float)
-    out = []
+    out, beyond_selection = [], []
     for k, name in enumerate(result["models"]):
         old = {"registered_precondition": registered_regimes[name]}
         g = gain(result, "interpolation")[k, 0]                            # (seeds, levels)
@@ -479,7 +479,7 @@ def checks(result, config: Config) -> list[Claim]:
                  f"validation-chosen ticket (chosen at {', '.join(f'{d:.1f}' for d in chosen)}% density by seed)"))
         out.append(by_id[f"{name}_sparsest"].judge(stats.mean_interval(g[:, -1]), precondition=regimes[name], **old,
                                                    ours=f"{mean[-1]:+.2f} points at {density[-1]:.2f}% of the weights"))
-        out.append(by_id[f"{name}_over_chosen"].judge(
+        beyond_selection.append(by_id[f"{name}_over_chosen"].judge(      # last, in the rules' order
             stats.mean_interval(over_chosen.mean(1)), precondition=regimes[name],
             ours=f"{over_chosen.mean(0).min():+.2f} to {over_chosen.mean(0).max():+.2f} points by density"))
         ood = gain(result, "interpolation", on="corrupted")[k, 0]
@@ -538,4 +538,4 @@ def checks(result, config: Config) -> list[Claim]:
         stats.mean_interval(recal - 0.5 * total),
         ours="; ".join(f"{n}: {iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]" for n, iv in parts.items())
              + f" (points, mean over models and densities, {CONVENTION}); total {total.mean():+.2f}"))
-    return out
+    return out + beyond_selection
