@@ -142,26 +142,68 @@ def test_the_transfer_rows_straddle_at_some_level(pair):
 
 # ---- checks that could not fail ----------------------------------------------------------------------
 
-def test_a_recurrent_matrix_pruned_like_an_untied_one_is_not_reproduced():
-    """The registered comparator (the input weights, shared across time steps too) passes whenever global
-    pruning leaves two layers different densities, tying or not: it could not fail. The untied classifier
-    can: an untied classifier pruned exactly like the recurrent matrix gives 'not', while the registered
-    reading still says reproduced."""
-    data = _data(tickets_recurrent)
-    layer = np.array(data["layer_density"], dtype=float)
-    layer[:, -1, 2] = layer[:, -1, 1]
-    data["layer_density"] = layer
+def _untied(data, ratio, control_accuracy=None):
+    """The untied control's recurrent / classifier density at the sparsest level set to the GRU's divided by
+    ``ratio`` (per seed); its dense accuracy set to ``control_accuracy`` where given."""
+    tied, untied = np.asarray(data["layer_density"], dtype=float), np.array(data["untied_layer_density"], dtype=float)
+    untied[:, -1, 1] = untied[:, -1, 2] * tied[:, -1, 1] / tied[:, -1, 2] / np.asarray(ratio, dtype=float)
+    data["untied_layer_density"] = untied
+    if control_accuracy is not None:
+        acc = np.array(data["untied_accuracy"], dtype=float)
+        acc[:, 0] = control_accuracy
+        data["untied_accuracy"] = acc
+    return data
+
+
+def test_a_tied_matrix_pruned_like_the_untied_ones_is_not_reproduced_where_the_registered_reading_was():
+    """The registered comparator (the classifier) passes whenever global pruning leaves the recurrent matrix
+    and the classifier different densities, tying or not. The untied control does not: a GRU whose recurrent
+    matrix is pruned, relative to its classifier, exactly as the untied maps are gives 'not', while the
+    registered reading still says reproduced."""
+    data = _untied(_data(tickets_recurrent), 1.0)
     row = _row(tickets_recurrent, "tying", data)
-    assert row.verdict == "not"
+    assert ": holds," in row.precondition and row.verdict == "not"
     assert "under the rule as registered" in row.registered and ": reproduced" in row.registered
+    assert _row(tickets_recurrent, "tying", _untied(_data(tickets_recurrent), 0.5)).verdict == "reproduced"
+    assert _row(tickets_recurrent, "tying", _untied(_data(tickets_recurrent), 2.0)).verdict == "reproduced"
 
 
-def test_a_ratio_near_one_is_not_reproduced_and_a_noisy_one_is_inconclusive():
-    data = _data(tickets_recurrent)
-    layer = np.array(data["layer_density"], dtype=float)
-    layer[:, -1, 1] = layer[:, -1, 2] * np.array([0.7, 1.3, 1.2])         # around 1, with spread
-    data["layer_density"] = layer
+def test_a_ratio_near_one_with_spread_is_inconclusive():
+    data = _untied(_data(tickets_recurrent), [0.7, 1.3, 1.2])
     assert _row(tickets_recurrent, "tying", data).verdict == "inconclusive"
+
+
+def test_a_control_that_does_not_learn_the_task_gives_inconclusive_never_not():
+    dense = np.asarray(_data(tickets_recurrent)["accuracy"])[:, 0]
+    data = _untied(_data(tickets_recurrent), 1.0, control_accuracy=dense - 0.2)
+    row = _row(tickets_recurrent, "tying", data)
+    assert row.verdict == "inconclusive" and "outside the claim's regime" in row.reason
+    assert ": fails," in row.precondition and "the untied control's dense accuracy" in row.precondition
+
+
+def test_a_classifier_that_kept_nothing_is_not_measured():
+    data = _data(tickets_recurrent)
+    untied = np.array(data["untied_layer_density"], dtype=float)
+    untied[0, -1, 2] = 0.0
+    data["untied_layer_density"] = untied
+    row = _row(tickets_recurrent, "tying", data)
+    assert row.verdict == "inconclusive" and "not measured" in row.reason
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(control=tickets_recurrent.ModelSpec("gru_untied", width=32)), "control must be ModelSpec"),
+    (dict(control=tickets_recurrent.ModelSpec("gru", width=64)), "control must be ModelSpec"),
+    (dict(model=tickets_recurrent.ModelSpec("mlp", width=64)), "model must be a ModelSpec"),
+    (dict(matched_drop=0.0), "matched_drop must be a number in"),
+    (dict(control_gap=1.5), "control_gap must be a number in"),
+    (dict(control_gap="0.1"), "control_gap must be a number in"),
+    (dict(random_levels=(2, 14)), "random_levels must lie in"),
+    (dict(replicates=0), "replicates must be an integer"),
+])
+def test_a_bad_config_is_refused_before_any_work_naming_the_field(change, message, monkeypatch):
+    monkeypatch.setattr(tickets_recurrent, "run_all", lambda *a, **k: pytest.fail("trained before checking"))
+    with pytest.raises(ValueError, match=message):
+        tickets_recurrent.run(dataclasses.replace(tickets_recurrent.CONFIGS["cpu"], **change))
 
 
 # ---- the rule changed after the data: transfer's partly -------------------------------------------------
@@ -202,6 +244,9 @@ def test_the_other_modules_rules_did_not_change_after_their_data_except_the_recu
     changed = {(m.NAME, r.id) for m in MODULES for r in m.rules(m.CONFIGS["cpu"]) if r.registered is not None}
     assert changed == {("tickets_transfer", "width"), ("tickets_transfer", "depth"), ("tickets_recurrent", "tying"),
                        ("tickets_recurrent", "tickets")}
+    tying = tickets_recurrent.rules(tickets_recurrent.CONFIGS["cpu"])[1]
+    assert "untied GRU" in tying.what and "classifier" in tying.registered.what
+    assert "input weights" in tying.first().what             # issue 28's rule kept with its own registered one
 
 
 # ---- regimes: "not" only where the claim was tested ---------------------------------------------------
@@ -315,6 +360,8 @@ def _smoke_shaped(module, seeds):
         cut(("accuracy", "density", "layer_density"), slice(seeds), slice(levels))
         cut(("random_accuracy",), slice(seeds), slice(len(config.random_levels)))
         cut(("random_levels",), slice(len(config.random_levels)))
+        cut(("untied_accuracy", "untied_density", "untied_layer_density", "untied_step_density"), slice(seeds),
+            slice(levels))
     elif module is tickets_transfer:
         cut(("own", "random", "source", "transferred"), slice(None), slice(seeds), slice(len(config.levels)))
         cut(("density",), slice(None), slice(len(config.levels)))

@@ -561,6 +561,19 @@ def _transfer_at(pair, transferred, random):
     return edit
 
 
+def _untied_relative(ratio):
+    """tickets_recurrent: the untied control's recurrent / classifier density at the sparsest level set to the
+    GRU's divided by ``ratio`` in every seed (1: tying changes nothing), its dense accuracy the GRU's."""
+    def edit(d):
+        tied, untied = np.asarray(d["layer_density"], dtype=float), np.array(d["untied_layer_density"], dtype=float)
+        untied[:, -1, 1] = untied[:, -1, 2] * tied[:, -1, 1] / tied[:, -1, 2] / ratio
+        d["untied_layer_density"] = untied
+        acc = np.array(d["untied_accuracy"], dtype=float)
+        acc[:, 0] = np.asarray(d["accuracy"])[:, 0]
+        d["untied_accuracy"] = acc
+    return edit
+
+
 def _minority_at_sparsest(correct):
     """tickets_fairness: dense gets the minority's signals right; the sparsest ticket gets them ``correct``."""
     def edit(d):
@@ -585,9 +598,7 @@ CASES += [
            _edit("random_accuracy", lambda a, d: 0 * a + np.asarray(d["accuracy"])[:, :1] - 0.1)),
      _both(_edit("accuracy", lambda a, d: 0 * a + a[:, :1]),
            _edit("random_accuracy", lambda a, d: 0 * a + np.asarray(d["accuracy"])[:, :1]))),
-    ("tickets_recurrent", "weight tying shapes the ticket",
-     _edit("layer_density", _at((slice(None), -1, 1), lambda a: 0.5 * a[:, -1, 0])),
-     _edit("layer_density", _at((slice(None), -1, 1), lambda a: a[:, -1, 2]))),   # pruned like the untied classifier
+    ("tickets_recurrent", "weight tying shapes the ticket", _untied_relative(0.5), _untied_relative(1.0)),
     ("tickets_distillation", "a ticket trained on a dense teacher's soft targets",    # a teacher that beats them
      _both(_edit("dense", lambda a, d: 0 * a + 0.99),
            _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float) + 0.05)),
