@@ -393,3 +393,20 @@ def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], batch_si
     if per_example:
         out["correct"] = torch.cat(hits)
     return out
+
+
+def accuracy_by_epoch(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], config: TrainConfig,
+                      splits: Sequence[tuple[torch.Tensor, torch.Tensor]], desc: str = "accuracy by epoch"
+                      ) -> np.ndarray:
+    """Train ``model`` on ``data`` and read its accuracy on each of ``splits`` after every epoch:
+    an array of shape (epochs, len(splits)), for curves such as early stopping on a validation split."""
+    for i, split in enumerate(splits):
+        check_data(split, f"splits[{i}]")
+    per_epoch = steps_per_epoch(len(data[1]), config.batch_size)
+    curve = []
+
+    def read(step, net):
+        if step > 0 and step % per_epoch == 0:
+            curve.append([evaluate(net, split)["accuracy"] for split in splits])
+    train(model, data, config, on_step=read, desc=desc)
+    return np.array(curve, dtype=np.float64).reshape(-1, len(splits))

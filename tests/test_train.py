@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 import torch.nn.functional as F
 from torch import nn
 
-from rglt.train import TrainConfig, epoch_order, evaluate, lr_at, steps_per_epoch, train
+from rglt.train import TrainConfig, accuracy_by_epoch, epoch_order, evaluate, lr_at, steps_per_epoch, train
 
 
 def _digits():
@@ -47,6 +47,23 @@ def test_learns_digits():
     model = _mlp()
     train(model, (data[0][:1400], data[1][:1400]), TrainConfig(epochs=20, batch_size=64, lr=0.1))
     assert evaluate(model, (data[0][1400:], data[1][1400:]))["accuracy"] > 0.9
+
+
+def test_accuracy_by_epoch_reads_what_a_run_stopped_after_that_epoch_would_score():
+    # With a constant rate, a run of e epochs is the first e epochs of a longer one, so each row can be checked
+    # against a separate shorter run from the same initialisation.
+    data = _digits()
+    train_data, splits = (data[0][:1200], data[1][:1200]), ((data[0][1200:1500], data[1][1200:1500]),
+                                                          (data[0][1500:], data[1][1500:]))
+    config = TrainConfig(epochs=3, batch_size=64, lr=0.05, schedule="constant")
+    curve = accuracy_by_epoch(_mlp(), train_data, config, splits)
+    assert curve.shape == (3, 2)
+    for epochs in (1, 3):
+        model = _mlp()
+        train(model, train_data, dataclasses.replace(config, epochs=epochs))
+        assert curve[epochs - 1].tolist() == [evaluate(model, split)["accuracy"] for split in splits]
+    with pytest.raises(ValueError, match=r"splits\[1\]"):
+        accuracy_by_epoch(_mlp(), train_data, config, (splits[0], (data[0][:5], data[1][:4])))
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])

@@ -34,7 +34,7 @@ from rglt.experiments import lottery_pools
 from rglt.identity import unhashed
 from rglt.prune import run_all, store_of
 from rglt.prune.runner import map_jobs
-from rglt.train import evaluate, steps_per_epoch, train
+from rglt.train import accuracy_by_epoch, evaluate, steps_per_epoch
 from rglt.validate import check_int, require
 
 NAME = "lottery_pools_regime"
@@ -112,14 +112,7 @@ def _dense_curve_job(run) -> dict:
     """The dense network of one IMP run trained again, its validation and test accuracy after every epoch."""
     data = load_task(run.task)
     model = run.model.build(data, seed=run.replicate)
-    per_epoch = steps_per_epoch(len(data.train[1]), run.train.batch_size)
-    curve = []
-
-    def read(step, net):
-        if step > 0 and step % per_epoch == 0:
-            curve.append((evaluate(net, data.val)["accuracy"], evaluate(net, data.test)["accuracy"]))
-    train(model, data.train, run.train, on_step=read, desc="dense curve")
-    return {"curve": np.array(curve)}                                  # (epochs, 2): validation, test
+    return {"curve": accuracy_by_epoch(model, data.train, run.train, (data.val, data.test), "dense curve")}
 
 
 def run(config: Config) -> dict:

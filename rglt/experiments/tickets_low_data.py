@@ -32,7 +32,7 @@ from rglt.prune.runner import map_jobs
 from rglt.prune.runs import ModelSpec, TicketRun
 from rglt.claims import Claim, Rule, conjunction, deciding, part
 from rglt.stats import mean_interval
-from rglt.train import evaluate, steps_per_epoch, train, TrainConfig
+from rglt.train import accuracy_by_epoch, evaluate, TrainConfig
 from rglt.validate import check_int, check_real, require
 
 NAME = "tickets_low_data"
@@ -96,14 +96,8 @@ def _dense_curve(run: TicketRun) -> dict:
     its training, validation and test accuracy read after every epoch: (epochs, 3)."""
     data = load_task(run.task)
     model = run.model.build(data, seed=run.replicate)
-    per_epoch = steps_per_epoch(len(data.train[1]), run.train.batch_size)
-    curve = []
-
-    def read(step, net):
-        if step > 0 and step % per_epoch == 0:
-            curve.append([evaluate(net, split)["accuracy"] for split in (data.train, data.val, data.test)])
-    train(model, data.train, run.train, on_step=read, desc="dense curve")
-    return {"curve": np.array(curve, dtype=np.float64)}
+    splits = (data.train, data.val, data.test)
+    return {"curve": accuracy_by_epoch(model, data.train, run.train, splits, "dense curve")}
 
 
 def check_config(config: Config) -> None:
