@@ -304,12 +304,103 @@ def test_fairness_with_a_wider_gap_but_no_significant_change_in_one_seed_is_part
     assert row.verdict == "partly" and "the gap widens: reproduced" in row.reason
 
 
-def test_attention_outside_its_regime_is_inconclusive_and_inside_it_not():
-    row = _row(tickets_attention, "entropy")
-    assert row.verdict == "inconclusive" and "no attention score was pruned" in row.reason
-    data = _data(tickets_attention)
-    data["pruned"] = "attention scores"                 # were the stored entropies from pruned attention scores
-    assert _row(tickets_attention, "entropy", data).verdict == "not"
+def _attention_result(config, seeds=4, entropy_change=(-0.3, -0.3, -0.3), accuracy_change=(0.0, 0.0, 0.0)):
+    """A synthetic tickets_attention result of ``config``'s shapes: per share kept, every score ticket's
+    full-softmax entropy at the control's + ``entropy_change`` (nats, every layer and head) and its test
+    accuracy at the control's + ``accuracy_change`` (fractions), the seeds 0.001 apart (so that a paired
+    interval is narrow, not zero-width); the weight tickets' entropy flat over the levels."""
+    runs = config.runs
+    tasks, layers, heads, levels, shares = len(runs.tasks), int(runs.model.name[len("transformer"):]), 4, \
+        runs.rounds + 1, len(config.keep)
+    rng = np.random.default_rng(0)
+    control = 2.5 + 0.1 * rng.random((tasks, seeds, layers, heads))
+    noise = 1e-3 * np.arange(seeds)[None, :, None, None, None]
+    score = control[:, :, None] + np.asarray(entropy_change)[None, None, :, None, None] + noise
+    control_accuracy = 0.8 + 0.01 * rng.random((tasks, seeds))
+    keep = np.array([tickets_attention.kept_positions(s, 32) for s in config.keep])
+    return {"entropy": np.broadcast_to(control[:, :, None], (tasks, seeds, levels, layers, heads)).copy(),
+            "density": np.broadcast_to(0.9 ** np.arange(levels), (tasks, seeds, levels)).copy(),
+            "uniform": float(np.log(32)), "pruned": "weights", "tasks": [t.name for t in runs.tasks],
+            "keep": keep, "keep_share": np.array(config.keep), "length": 32,
+            "dense_accuracy": control_accuracy + 0.002, "control_accuracy": control_accuracy,
+            "control_entropy": control, "score_entropy": score,
+            "score_kept_entropy": np.minimum(score, np.log(keep)[None, None, :, None, None]),
+            "score_accuracy": control_accuracy[:, :, None] + np.asarray(accuracy_change)[None, None, :]
+                              + 1e-3 * np.arange(seeds)[None, :, None]}
+
+
+def _attention_row(data, config=tickets_attention.CONFIGS["cpu"]):
+    row, = tickets_attention.checks(data, config)
+    assert row.rule == "entropy"
+    return row
+
+
+def test_attention_score_tickets_that_win_and_attend_more_sharply_are_reproduced():
+    row = _attention_row(_attention_result(tickets_attention.CONFIGS["cpu"]))
+    assert row.verdict == "reproduced" and ": holds," in row.precondition and "judged at keep 10%" in row.precondition
+    assert row.interval.high < 0
+    # the registered reading (the weight tickets, flat here) is shown beside it, outside its regime
+    assert "under the rule as registered" in row.registered and ": inconclusive" in row.registered
+    assert "no attention score was pruned" in row.registered
+
+
+def test_attention_score_tickets_that_win_but_attend_more_diffusely_are_not():
+    row = _attention_row(_attention_result(tickets_attention.CONFIGS["cpu"], entropy_change=(0.3, 0.3, 0.3)))
+    assert row.verdict == "not" and "outside the claimed region" in row.reason
+
+
+def test_attention_score_tickets_that_lose_accuracy_are_outside_the_regime():
+    """Five points lost at every share kept: no winning ticket, so lower entropy decides nothing."""
+    row = _attention_row(_attention_result(tickets_attention.CONFIGS["cpu"], accuracy_change=(-0.05, -0.05, -0.05)))
+    assert row.verdict == "inconclusive" and "outside the claim's regime" in row.reason
+    assert "no share kept is a winning ticket" in row.reason
+
+
+def test_attention_is_judged_at_the_smallest_share_that_still_wins():
+    """At 10% the ticket loses 5 points (and its entropy rises); at 25% it wins with lower entropy: judged at 25%."""
+    config = tickets_attention.CONFIGS["cpu"]
+    data = _attention_result(config, entropy_change=(-0.3, -0.2, 0.4), accuracy_change=(0.0, 0.0, -0.05))
+    assert tickets_attention.judged_share(data, config.matched_drop) == 1
+    row = _attention_row(data)
+    assert row.verdict == "reproduced" and "judged at keep 25%" in row.precondition
+    s = tickets_attention.summary(data, config.matched_drop)
+    assert s["judged_share"] == 0.25 and s["keep10_accuracy_change_worst"] == pytest.approx(-5 + 0.15, abs=1e-9)
+    assert s["score_change_seq-chain"] == pytest.approx(-0.2 + 0.0015, abs=1e-9)      # + the seeds' mean offset
+    assert s["keep25_positions"] == 8.0 and s["keep10_positions"] == 3.0          # of 32 positions
+    # within the tolerance (0.5 point lost) is still a winning ticket; 2 points is not
+    assert tickets_attention.judged_share(_attention_result(config, accuracy_change=(0, 0, -0.005)), 0.01) == 2
+    assert tickets_attention.judged_share(_attention_result(config, accuracy_change=(0, -0.02, -0.02)), 0.01) == 0
+
+
+def test_attention_normalised_entropy_reads_the_kept_distribution_against_its_bound():
+    """Independent arithmetic: kept entropy / log k, the control's / log L."""
+    config = tickets_attention.CONFIGS["cpu"]
+    data = _attention_result(config)
+    kept, control = tickets_attention.normalised(data)
+    k = data["keep"][2]
+    assert kept[0, 0, 2] == pytest.approx(data["score_kept_entropy"][0, 0, 2].mean() / math.log(k))
+    assert control[1, 2] == pytest.approx(data["control_entropy"][1, 2].mean() / math.log(32))
+    fig = tickets_attention.figure_arrays(data)
+    assert fig["entropy_change"].shape == (4, 3) and np.all(fig["entropy_high"] < 0)
+    assert np.allclose(fig["accuracy_change"], 0.15, atol=1e-9)
+
+
+def test_attention_version_1_results_are_outside_the_regime():
+    """The weight-pruned tickets alone (a version-1 result): nothing pruned scores, inconclusive under both rules."""
+    data = _attention_result(tickets_attention.CONFIGS["cpu"])
+    for key in [k for k in data if k.startswith(("score_", "control_", "keep"))]:
+        del data[key]
+    row = _attention_row(data)
+    assert row.verdict == "inconclusive" and "a version-1 result" in row.reason and ": inconclusive" in row.registered
+
+
+def test_attention_refuses_a_bad_config_before_any_work():
+    config = tickets_attention.CONFIGS["smoke"]
+    for field, bad in (("keep", (0.1, 0.5)), ("keep", (1.0,)), ("keep", ()), ("keep", (0.5, 0.5)),
+                       ("sequences", 0), ("matched_drop", -0.1), ("score_finetune", 3)):
+        with pytest.raises((ValueError, TypeError), match=field):
+            tickets_attention.run(dataclasses.replace(config, **{field: bad}))
+    assert [tickets_attention.kept_positions(s, 32) for s in (0.5, 0.25, 0.1, 0.001, 0.999)] == [16, 8, 3, 1, 31]
 
 
 # ---- claims over many cells ---------------------------------------------------------------------------
@@ -344,14 +435,8 @@ def _smoke_shaped(module, seeds):
     hands the checks, without its minutes of training."""
     data, config = _data(module), module.CONFIGS["smoke"]
     cut = lambda keys, *index: data.update({k: np.asarray(data[k])[index] for k in keys})
-    if module is tickets_attention:                                # chapter 2's smoke transformer
-        runs = config.runs
-        levels, layers = runs.rounds + 1, 2                     # its model, transformer2, has two layers
-        assert runs.model.name == "transformer2"
-        cut(("entropy",), slice(len(runs.tasks)), slice(seeds), slice(levels), slice(layers))
-        cut(("density",), slice(len(runs.tasks)), slice(seeds), slice(levels))
-        data["tasks"] = list(data["tasks"])[:len(runs.tasks)]
-        return data, config
+    if module is tickets_attention:                                # chapter 2's smoke transformer, synthetic
+        return _attention_result(config, seeds), config
     levels = config.rounds + 1
     if module is tickets_mixing:
         cut(("accuracy", "jaccard"), slice(None), slice(seeds), slice(levels))

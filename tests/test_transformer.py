@@ -93,3 +93,69 @@ def test_evaluate_ignores_labels_of_minus_100():
     assert out["accuracy"] == 1.0
     expected = torch.nn.functional.cross_entropy(logits[:, :, :1], labels[:, :1]).item()
     assert out["loss"] == pytest.approx(expected)
+
+
+# ---- attention-score pruning (top-k of the scores per query) --------------------------------------------
+
+def _brute_force_top_k_attention(block, x, keep):
+    """The oracle: per batch, head and query, in float64 loops, keep the ``keep`` largest scaled scores
+    (found by sorting), softmax over those alone, weight the values, then the output projection."""
+    h = block.norm(x)
+    b, length, width = x.shape
+    d = width // block.heads
+    split = lambda t: t.reshape(b, length, block.heads, d).permute(0, 2, 1, 3)
+    q, k, v = split(block.q(h)), split(block.k(h)), split(block.v(h))
+    weights = torch.zeros(b, block.heads, length, length, dtype=torch.float64)
+    for i in range(b):
+        for j in range(block.heads):
+            for t in range(length):
+                scores = [float((q[i, j, t] @ k[i, j, s]).detach()) / d ** 0.5 for s in range(length)]
+                top = sorted(range(length), key=lambda s: -scores[s])[:keep]
+                m = max(scores[s] for s in top)
+                z = sum(np.exp(scores[s] - m) for s in top)
+                for s in top:
+                    weights[i, j, t, s] = np.exp(scores[s] - m) / z
+    out = (weights @ v).permute(0, 2, 1, 3).reshape(b, length, width)
+    return x + block.o(out), weights
+
+
+@pytest.mark.parametrize("keep", (1, 2, 5))
+def test_top_k_score_pruning_equals_a_brute_force_masked_softmax(keep):
+    torch.manual_seed(1)
+    block = SelfAttention(8, heads=2).double()
+    block.keep = keep
+    x = torch.randn(2, 6, 8, dtype=torch.float64)
+    expected_out, expected_weights = _brute_force_top_k_attention(block, x, keep)
+    weights = block.attention_weights(x)
+    torch.testing.assert_close(weights, expected_weights)
+    torch.testing.assert_close(block(x), expected_out)
+    assert ((weights > 0).sum(-1) == keep).all()          # exactly keep positions per query carry weight
+
+
+def test_keeping_every_score_is_the_unpruned_model_bit_for_bit():
+    model = build("transformer2", dim=1, in_channels=17, num_classes=4, width=8, input_size=32, seed=0)
+    ids = torch.randint(0, 17, (5, 32), generator=torch.Generator().manual_seed(0))
+    plain = model(ids)
+    plain_weights = model.layer2.attention.attention_weights(model.stream(ids, upto=1))
+    for keep in (32, 40):
+        model.keep_top_scores(keep)
+        assert torch.equal(model(ids), plain)
+        assert torch.equal(model.layer2.attention.attention_weights(model.stream(ids, upto=1)), plain_weights)
+    model.keep_top_scores(4)
+    assert not torch.equal(model(ids), plain)
+    assert all(getattr(model, f"layer{i}").attention.keep == 4 for i in (1, 2))
+    model.keep_top_scores(None)
+    assert torch.equal(model(ids), plain)
+    for bad in (0, 2.5, "4"):
+        with pytest.raises(ValueError, match="keep"):
+            model.keep_top_scores(bad)
+
+
+def test_gradients_flow_only_through_the_kept_scores():
+    torch.manual_seed(2)
+    block = SelfAttention(8, heads=2).double()
+    block.keep = 1                     # one kept score per query: softmax weight 1, no gradient to the scores
+    x = torch.randn(2, 5, 8, dtype=torch.float64, requires_grad=True)
+    block(x).sum().backward()
+    assert block.q.weight.grad.abs().max() == 0 and block.k.weight.grad.abs().max() == 0
+    assert block.v.weight.grad.abs().max() > 0

@@ -8,6 +8,10 @@ linear classifier). So ``groups("stage")`` gives one group per transformer layer
 separates attention from FFN. :func:`rglt.models.prunable_parameters` then picks the q/k/v/o and FFN
 weights, as BERT-Tickets prunes them; the embeddings are never pruned.
 
+Attention-score pruning (:meth:`Transformer.keep_top_scores`): each query keeps only its ``keep``
+largest attention scores; the others are set to -inf before the softmax, so they get weight 0. With
+``keep`` None (the default) or ``keep >= L`` the block runs the unmasked path unchanged, bit for bit.
+
 Inputs are token ids (B, L). With ``per_token=True`` the classifier is applied at every position
 (logits (B, classes, L), for masked-token pretraining); otherwise to the mean over positions (B, classes).
 """
@@ -39,12 +43,26 @@ class SelfAttention(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.q, self.k, self.v, self.o = (nn.Linear(width, width) for _ in range(4))
         self.heads = heads
+        self.keep = None          # attention-score pruning: the scores each query keeps (None: all)
+
+    def _pruned(self, length: int) -> bool:
+        return self.keep is not None and self.keep < length
+
+    def _scores(self, q, k):
+        """The scaled scores (B, heads, L, L); with score pruning, all but each query's ``keep`` largest
+        set to -inf (ties at the k-th score broken as torch.topk breaks them)."""
+        s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+        if self._pruned(s.shape[-1]):
+            kept = torch.zeros_like(s, dtype=torch.bool).scatter_(-1, s.topk(self.keep, dim=-1).indices, True)
+            s = s.masked_fill(~kept, float("-inf"))
+        return s
 
     def attention_weights(self, x):
-        """The attention distributions (B, heads, L, L) of this block for residual stream ``x``."""
+        """The attention distributions (B, heads, L, L) of this block for residual stream ``x`` (score
+        pruning included when set)."""
         h = self.norm(x)
         q, k = (self._split(p(h)) for p in (self.q, self.k))
-        return torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
+        return torch.softmax(self._scores(q, k), dim=-1)
 
     def _split(self, t):
         b, length, width = t.shape
@@ -53,7 +71,10 @@ class SelfAttention(nn.Module):
     def forward(self, x):
         h = self.norm(x)
         q, k, v = (self._split(p(h)) for p in (self.q, self.k, self.v))
-        out = F.scaled_dot_product_attention(q, k, v)
+        if self._pruned(x.shape[1]):
+            out = torch.softmax(self._scores(q, k), dim=-1) @ v
+        else:                     # unpruned: torch's fused attention, as before score pruning existed
+            out = F.scaled_dot_product_attention(q, k, v)
         return x + self.o(out.transpose(1, 2).reshape(x.shape))
 
 
@@ -95,6 +116,14 @@ class Transformer(Network):
             self.add_module(f"layer{i + 1}", Stage(OrderedDict(
                 attention=SelfAttention(width, heads), ffn=FeedForward(width, ffn or 2 * width))))
         self.fc = Head(width, num_classes)
+
+    def keep_top_scores(self, keep: int | None) -> None:
+        """Prune attention scores in every layer: each query keeps its ``keep`` largest scores (an int
+        >= 1), or all of them (None)."""
+        if keep is not None:
+            keep = check_int(keep, "keep", 1)
+        for i in range(self.layers):
+            getattr(self, f"layer{i + 1}").attention.keep = keep
 
     def stream(self, ids, upto: int | None = None):
         """The residual stream after the embeddings and the first ``upto`` layers (all by default)."""
