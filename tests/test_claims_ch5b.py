@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from _fairness import fairness_result, pruned_result
 from _rows import assert_derived
 
 from rglt import claims, experiments, store
@@ -274,34 +275,132 @@ def test_distillation_in_its_regime_turns_through_its_verdicts():
     assert row.verdict == "partly" and "ahead at some level (Holm over levels): reproduced" in row.reason
 
 
-def test_fairness_outside_its_regime_is_inconclusive_and_inside_it_can_be_not():
-    row = _row(tickets_fairness, "fairness")
-    assert row.verdict == "inconclusive" and "no pruned level loses accuracy" in row.reason
-    # In the regime (the sparsest ticket loses overall accuracy) but on the majority only: the gap narrows.
-    data = _data(tickets_fairness)
-    c, minority = np.array(data["correct"], dtype=bool), np.asarray(data["minority"], dtype=bool)
-    c[:, 0, ~minority] = True
-    c[:, -1, ~minority] = False
-    data["correct"] = c
-    row = _row(tickets_fairness, "fairness", data)
-    assert ": holds," in row.precondition and row.verdict == "not"
+# ---- fairness (version 2): Hooker et al.'s measure on synthetic results, group accuracies set by hand ---------
+
+FAIR = tickets_fairness.CONFIGS["cpu"].sparsities
 
 
-def test_fairness_with_a_wider_gap_but_no_significant_change_in_one_seed_is_partly():
-    """In the regime (every seed loses 1.7 points overall), the gap widens by 1.4 points in every seed, but in
-    seed 0 the minority's change (30 lost, 18 gained) is not significant: the registered partly."""
-    data = _data(tickets_fairness)
-    c, minority = np.array(data["correct"], dtype=bool), np.asarray(data["minority"], dtype=bool)
-    majority_idx, minority_idx = np.flatnonzero(~minority), np.flatnonzero(minority)
-    c[:, 0] = c[:, -1] = True
-    c[0, 0, minority_idx[100:118]] = False                # dense misses 18 that the ticket gets
-    c[0, -1, minority_idx[:30]] = False
-    c[1:, -1, minority_idx[:12]] = False
-    c[:, -1, majority_idx[:5]] = False
-    data["correct"] = c
-    row = _row(tickets_fairness, "fairness", data)
+def _fair_row(data, config=None):
+    rows = tickets_fairness.checks(data, config or tickets_fairness.CONFIGS["cpu"])
+    assert len(rows) == 1 and rows[0].rule == "fairness"
+    return rows[0]
+
+
+def test_fairness_hookers_measure_is_the_groups_relative_change_minus_the_overall_one():
+    """Dense: majority 0.9, minority 0.6 (overall 0.75); pruned: 0.88 and 0.5 (overall 0.69). The minority
+    changes by -16.67%, the whole test set by -8%: -8.67 percentage points; the majority -2.22%: +5.78."""
+    data = fairness_result([[0.9, 0.88]], [[0.6, 0.5]], (0.9,))
+    assert tickets_fairness.hooker_change(data)[0, 0] == pytest.approx(-100 / 6 + 8)
+    assert tickets_fairness.hooker_change(data, "majority")[0, 0] == pytest.approx(-100 * 0.02 / 0.9 + 8)
+    acc = tickets_fairness.group_accuracy(data)
+    assert acc["overall"][0].tolist() == pytest.approx([0.75, 0.69])
+
+
+def test_fairness_in_its_regime_with_the_minority_losing_most_is_reproduced_under_both_rules():
+    row = _fair_row(pruned_result(FAIR, -0.02, -0.10))   # overall -6 points: minority -16.7%, overall -8%
+    assert ": holds," in row.precondition and row.verdict == "reproduced"
+    assert row.interval.high < 0
+    assert row.registered.startswith("under the rule as registered") and "): reproduced." in row.registered
+    assert tickets_fairness.registered_row(pruned_result(FAIR, -0.02, -0.10), tickets_fairness.CONFIGS["cpu"]).verdict \
+        == "reproduced"
+
+
+def test_fairness_in_its_regime_with_the_majority_losing_most_is_not():
+    row = _fair_row(pruned_result(FAIR, -0.10, -0.02))   # minority -3.3%, overall -8%: above the overall change
+    assert ": holds," in row.precondition and row.verdict == "not" and row.interval.low > 0
+    assert "): not (" in row.registered or "): partly (" not in row.registered
+
+
+def test_fairness_outside_its_regime_is_inconclusive_even_where_the_minority_loses():
+    """No overall cost (majority +5 points, minority -5): the minority does lose, but not where Hooker et al. look."""
+    row = _fair_row(pruned_result(FAIR, 0.05, -0.05))
+    assert row.verdict == "inconclusive" and "no sparsity costs overall accuracy" in row.reason
+    assert ": fails," in row.precondition and "): inconclusive (outside the claim's regime" in row.registered
+
+
+def test_fairness_is_judged_only_at_the_sparsities_in_its_regime():
+    """At 90% and 95% no overall cost and the minority gains (the claim would fail there); at 98% and 99%
+    pruning costs accuracy and the minority loses most: reproduced, judged at 98% or 99%."""
+    data = pruned_result(FAIR, [-0.05, -0.05, -0.02, -0.02], [0.05, 0.05, -0.10, -0.10])
+    assert tickets_fairness.in_regime(data, 0.5) == [2, 3]
+    row = _fair_row(data)
+    assert row.verdict == "reproduced" and "in the regime: 98%, 99%" in row.precondition
+    mixed = pruned_result(FAIR, [0.0, 0.0, -0.02, -0.10], [0.0, 0.0, -0.10, -0.02])   # worse at 98%, better at 99%
+    assert tickets_fairness.in_regime(mixed, 0.5) == [2, 3]
+    assert _fair_row(mixed).verdict == "not" and "judged at 99%" in _fair_row(mixed).precondition
+
+
+def test_fairness_a_network_collapsed_towards_chance_is_outside_its_regime():
+    """At 99% the network keeps a third of the dense accuracy (0.75 -> 0.25) and the majority loses most
+    relatively (as every group is pulled to chance): not judged there; 90-98% decide."""
+    data = pruned_result(FAIR, [-0.02, -0.02, -0.02, -0.70], [-0.10, -0.10, -0.10, -0.30])
+    assert tickets_fairness.kept(data)[-1] == pytest.approx(0.25 / 0.75)
+    assert tickets_fairness.in_regime(data, 0.5) == [0, 1, 2]
+    assert tickets_fairness.hooker_change(data)[:, -1].mean() > 0             # it would fail the claim there
+    row = _fair_row(data)
+    assert row.verdict == "reproduced" and "in the regime: 90%, 95%, 98%;" in row.precondition
+    collapsed = pruned_result(FAIR, -0.70, -0.30)                              # collapsed at every sparsity
+    row = _fair_row(collapsed)
+    assert row.verdict == "inconclusive" and "still working" in row.reason
+
+
+def test_fairness_straddling_in_its_regime_is_inconclusive_with_the_seeds_to_decide():
+    """Pruning costs 6 points overall; the minority's change is -6 points give or take 6 by seed."""
+    row = _fair_row(pruned_result(FAIR, -0.06, -0.06, minority_jitter=6.0))
     assert ": holds," in row.precondition
-    assert row.verdict == "partly" and "the gap widens: reproduced" in row.reason
+    assert row.verdict == "inconclusive" and row.interval.low < 0 < row.interval.high
+    assert "seeds of this spread would decide" in row.reason
+
+
+def test_fairness_summary_and_figure_hold_the_numbers_as_built():
+    data = pruned_result(FAIR, -0.02, -0.10)
+    s = tickets_fairness.summary(data)
+    assert all(isinstance(v, float) for v in s.values())
+    assert s["seeds"] == 5 and s["s99_kept"] == pytest.approx(0.69 / 0.75)
+    assert (s["overall_dense"], s["majority_dense"], s["minority_dense"]) == pytest.approx((0.75, 0.9, 0.6))
+    assert s["s99_minority"] == pytest.approx(0.5) and s["s99_overall_change"] == pytest.approx(-6.0)
+    assert s["s99_minority_vs_overall"] == pytest.approx(-100 / 6 + 8)
+    assert s["s99_minority_vs_overall_low"] < s["s99_minority_vs_overall"] < s["s99_minority_vs_overall_high"] < 0
+    fig = tickets_fairness.figure(data)
+    assert fig["sparsity"].tolist() == [0.0, *FAIR]
+    assert fig["accuracy"].shape == (3, 5, len(FAIR) + 1)
+    assert fig["accuracy"][1, :, -1] == pytest.approx(0.88) and fig["accuracy"][2, 0].tolist() == pytest.approx(
+        [0.6] + [0.5] * len(FAIR))
+
+
+def test_fairness_gradual_pruning_follows_the_cubic_schedule_and_keeps_what_it_pruned():
+    steps = tickets_fairness.sparsity_steps(0.99, 5)
+    assert steps[0] == pytest.approx(0.99 * (1 - 0.8 ** 3)) and steps[-1] == pytest.approx(0.99)
+    assert all(a < b for a, b in zip(steps, steps[1:]))
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Linear(5, 2))
+    w = torch.randn(30, generator=torch.Generator().manual_seed(0)) + 0.01 * torch.arange(30)   # distinct |w|
+    with torch.no_grad():
+        model[0].weight.copy_(w[:20].view(5, 4))
+        model[1].weight.copy_(w[20:].view(2, 5))
+    names = ["0.weight", "1.weight"]
+    half = tickets_fairness.prune_to(model, names, None, 0.5)
+    order = np.argsort(np.abs(w.numpy()))                              # the oracle: the 15 smallest |w| of all 30
+    kept = torch.cat([half[n].reshape(-1) for n in names]).numpy()
+    assert sorted(np.flatnonzero(~kept)) == sorted(order[:15])
+    with torch.no_grad():                                              # a pruned weight grown back stays pruned
+        model[0].weight.view(-1)[order[0]] = 100.0 if order[0] < 20 else model[0].weight.view(-1)[0]
+    more = tickets_fairness.prune_to(model, names, half, 0.8)
+    after = torch.cat([more[n].reshape(-1) for n in names]).numpy()
+    assert after.sum() == 6 and not np.any(after & ~kept)
+
+
+def test_fairness_refuses_a_bad_config_before_any_work_and_a_result_of_other_sparsities():
+    cpu = tickets_fairness.CONFIGS["cpu"]
+    for field, value in (("sparsities", (0.9, 1.0)), ("sparsities", (0.99, 0.9)), ("sparsities", ()),
+                         ("sparsities", (0.9, 95)), ("replicates", 0), ("finetune", "sgd"), ("kept_min", 1.0),
+                         ("pruning", "gradually"), ("prune_epochs", 0),
+                         ("task", dataclasses.replace(cpu.task, minority=0.0))):
+        bad = dataclasses.replace(cpu, **{field: value})
+        with pytest.raises((ValueError, TypeError), match=field):
+            tickets_fairness.run(bad)        # refused by check_config, before the dense networks train
+    with pytest.raises(ValueError, match="sparsities"):
+        tickets_fairness.checks(pruned_result((0.9, 0.99), -0.02, -0.10), cpu)
 
 
 def _attention_result(config, seeds=4, entropy_change=(-0.3, -0.3, -0.3), accuracy_change=(0.0, 0.0, 0.0)):
@@ -420,7 +519,6 @@ def test_the_deciding_cell_of_an_every_claim_is_a_failing_one_before_a_straddlin
 
 def test_summaries_hold_the_numbers_the_prose_quotes():
     assert tickets_distillation.summary(_data(tickets_distillation))["teacher"] == pytest.approx(0.8147, abs=1e-4)
-    assert tickets_fairness.summary(_data(tickets_fairness))["overall_change_min"] >= 0
     s = tickets_recurrent.summary(_data(tickets_recurrent))
     assert s["judged_density"] == pytest.approx(0.168, abs=1e-3) and s["sparsest_recurrent"] < s["sparsest_fc"]
     for module in MODULES:
@@ -437,6 +535,9 @@ def _smoke_shaped(module, seeds):
     cut = lambda keys, *index: data.update({k: np.asarray(data[k])[index] for k in keys})
     if module is tickets_attention:                                # chapter 2's smoke transformer, synthetic
         return _attention_result(config, seeds), config
+    if module is tickets_fairness:                                 # version 2: synthetic, of the smoke shapes
+        data = pruned_result(config.sparsities, -0.02, -0.10, seeds=seeds)
+        return data, dataclasses.replace(config, replicates=seeds)
     levels = config.rounds + 1
     if module is tickets_mixing:
         cut(("accuracy", "jaccard"), slice(None), slice(seeds), slice(levels))
@@ -453,8 +554,6 @@ def _smoke_shaped(module, seeds):
     elif module is tickets_distillation:
         cut(("density", "distilled", "labels_only"), slice(seeds), slice(len(config.levels)))
         cut(("dense",), slice(seeds))
-    elif module is tickets_fairness:
-        cut(("correct", "density"), slice(seeds), slice(levels))
     return data, dataclasses.replace(config, replicates=seeds)
 
 
