@@ -204,8 +204,8 @@ def rules(config: Config) -> tuple[Rule, ...]:
         id="early_soft_labels",
         claim=f"a ticket trained on the soft targets of the dense network early in its training (after epoch "
               f"{config.early_epoch} of {config.train.epochs}) beats the same ticket trained on labels alone",
-        source="book: issue 32 (Ma et al. 2021 read as distilling early-phase soft labels; their released scripts "
-               "distil from the final dense network and rewind the weights early)",
+        source=f"{SOURCE}; issue 32's reading of Ma et al. 2021 (soft labels from early dense training; their "
+               "released scripts distil from the final dense network and rewind only the weights to an early epoch)",
         source_value="no number: the issue's question",
         what=f"distilled from the dense network at epoch {config.early_epoch} minus labels only (points), at the "
              "levels distilled",
