@@ -252,27 +252,100 @@ def test_the_other_modules_rules_did_not_change_after_their_data_except_the_recu
 
 # ---- regimes: "not" only where the claim was tested ---------------------------------------------------
 
+def _strong_teacher(gain, *, ensemble=0.99, dense=0.80, early_gain=0.0, seeds=5):
+    """A synthetic tickets_distillation result (no training): label-trained tickets at 82-85% with a spread
+    over seeds, the students distilled from the ensemble ``gain`` above them (a number or one per level),
+    from the seeds' own dense networks (at ``dense``) as much, and from the early teacher ``early_gain``."""
+    config = tickets_distillation.CONFIGS["cpu"]
+    levels = len(config.levels)
+    spread = 0.004 * np.arange(seeds)[:, None]
+    labels = 0.82 + 0.01 * np.arange(levels)[None, :] + spread
+    gain = np.broadcast_to(np.asarray(gain, dtype=float), (levels,)) + 0.001 * np.arange(seeds)[:, None]
+    return {"density": np.tile(0.8 ** np.asarray(config.levels, dtype=float), (seeds, 1)), "labels_only": labels,
+            "dense": np.full(seeds, dense) + spread[:, 0], "ensemble": np.array(ensemble),
+            "members": np.full(config.members, 0.80), "early": np.full(seeds, 0.45),
+            "distilled": labels + gain, "distilled_ensemble": labels + gain,
+            "distilled_early": labels + early_gain + 0.001 * np.arange(seeds)[:, None]}
+
+
+def _distillation_row(data, rule_id="distillation"):
+    config = dataclasses.replace(tickets_distillation.CONFIGS["cpu"], replicates=len(data["dense"]))
+    found = [c for c in tickets_distillation.checks(data, config) if c.rule == rule_id]
+    assert len(found) == 1
+    return found[0]
+
+
 def test_distillation_outside_its_regime_is_inconclusive_with_the_teacher_named():
-    row = _row(tickets_distillation, "distillation")
+    """An ensemble at 84%, below the best label-trained tickets (85-86.6%): inconclusive whatever the gain,
+    under the rule as changed and as registered (the dense teacher at 80%), each naming its teacher."""
+    row = _distillation_row(_strong_teacher(0.05, ensemble=0.84))
     assert row.verdict == "inconclusive" and "outside the claim's regime" in row.reason
-    assert "dense teacher 81.5%" in row.reason and "82.6-84.3%" in row.reason
-    assert row.precondition.startswith("the dense teacher beats the students") and ": fails," in row.precondition
-
-
-def _strong_teacher(data, gain):
-    data["dense"] = np.full(np.shape(data["dense"]), 0.99)
-    data["distilled"] = np.asarray(data["labels_only"], dtype=float) + np.asarray(gain, dtype=float)
-    return data
+    assert "the ensemble of 8 dense networks 84.0%" in row.reason and ": fails," in row.precondition
+    assert "under the rule as registered" in row.registered and ": inconclusive (outside the claim's regime" in row.registered
+    assert "the dense teacher 80.8%" in row.registered
 
 
 def test_distillation_in_its_regime_turns_through_its_verdicts():
-    data = _data(tickets_distillation)
-    levels = np.shape(data["labels_only"])[1]
-    assert _row(tickets_distillation, "distillation", _strong_teacher(_data(tickets_distillation), 0.05)).verdict == "reproduced"
-    assert _row(tickets_distillation, "distillation", _strong_teacher(data, -0.02)).verdict == "not"
-    one = np.where(np.arange(levels) == 1, 0.1, -0.02)             # ahead at one level only: the registered partly
-    row = _row(tickets_distillation, "distillation", _strong_teacher(_data(tickets_distillation), one))
+    """The ensemble at 99% beats every ticket: ahead everywhere is reproduced, behind everywhere not, ahead at
+    one level only partly; the registered reading (dense teacher below the tickets) stays inconclusive."""
+    row = _distillation_row(_strong_teacher(0.05))
+    assert row.verdict == "reproduced" and ": holds," in row.precondition
+    assert ": inconclusive" in row.registered and "the dense teacher" in row.registered
+    assert _distillation_row(_strong_teacher(-0.02)).verdict == "not"
+    one = np.where(np.arange(4) == 1, 0.1, -0.02)
+    row = _distillation_row(_strong_teacher(one))
     assert row.verdict == "partly" and "ahead at some level (Holm over levels): reproduced" in row.reason
+    # The registered rule, had its own teacher beaten the tickets, reads its own students (here the same gains).
+    row = _distillation_row(_strong_teacher(0.05, dense=0.99))
+    assert row.verdict == "reproduced" and "under the rule as registered" in row.registered
+    assert ": reproduced" in row.registered
+
+
+def test_distillation_precondition_is_an_interval_not_a_mean():
+    """A teacher 0.2 points above the best tickets' mean, but within their seed spread: the interval of teacher
+    minus ticket straddles 0, so the precondition fails (inconclusive, never reproduced)."""
+    data = _strong_teacher(0.05)
+    best = np.asarray(data["labels_only"])[:, -1]
+    data["labels_only"][:, -1] = best.mean() + 0.02 * np.array([-1, 1, -1, 1, 0])
+    data["ensemble"] = np.array(best.mean() + 0.002)
+    row = _distillation_row(data)
+    assert row.verdict == "inconclusive" and ": fails," in row.precondition
+
+
+def test_distillation_early_soft_labels_true_and_false():
+    assert _distillation_row(_strong_teacher(0.0, early_gain=0.03), "early_soft_labels").verdict == "reproduced"
+    row = _distillation_row(_strong_teacher(0.0, early_gain=-0.03), "early_soft_labels")
+    assert row.verdict == "not" and "outside the claimed region" in row.reason
+    assert "after epoch 10" in row.claim and not row.precondition        # no stronger-teacher regime: weaker by design
+
+
+def test_distillation_summary_and_figure_data_against_hand_computed_numbers():
+    data = _strong_teacher(np.array([0.01, 0.02, 0.03, 0.04]), ensemble=0.9)
+    s = tickets_distillation.summary(data)
+    labels = np.asarray(data["labels_only"]).mean(0)                     # 0.828, 0.838, 0.848, 0.858
+    assert s["ensemble"] == pytest.approx(0.9) and s["labels_only_max"] == pytest.approx(0.858)
+    assert s["ensemble_margin"] == pytest.approx(0.9 - labels.max())
+    assert s["gain_ensemble_min"] == pytest.approx(0.012) and s["gain_ensemble_max"] == pytest.approx(0.042)
+    assert s["gain_early_min"] == pytest.approx(0.002) and s["members"] == 8
+    assert all(isinstance(v, float) for v in s.values())
+    f = tickets_distillation.figure_data(data)
+    assert f["gain_ensemble"] == pytest.approx([1.2, 2.2, 3.2, 4.2])
+    d = np.array([0.01, 0.011, 0.012, 0.013, 0.014]) * 100                # level 0's gains over the seeds
+    half = 2.7764451 * d.std(ddof=1) / math.sqrt(5)                       # t(0.975, 4)
+    assert f["low_ensemble"][0] == pytest.approx(d.mean() - half, rel=1e-6)
+    assert f["density"] == pytest.approx(0.8 ** np.array([4, 8, 11, 14]))
+
+
+@pytest.mark.parametrize("field, value", [("members", 3), ("early_epoch", 30), ("early_epoch", 0), ("levels", (4, 15)),
+                                          ("levels", ()), ("weight", 1.5), ("replicates", 0)])
+def test_distillation_bad_config_is_refused_before_any_work(monkeypatch, field, value):
+    def no_work(*a, **k):
+        raise AssertionError("work started before the config was checked")
+    monkeypatch.setattr(tickets_distillation, "run_all", no_work)
+    monkeypatch.setattr(tickets_distillation, "load_task", no_work)
+    config = dataclasses.replace(tickets_distillation.CONFIGS["cpu"], **{field: value})
+    with pytest.raises(ValueError, match=field):
+        tickets_distillation.run(config)
 
 
 # ---- fairness (version 2): Hooker et al.'s measure on synthetic results, group accuracies set by hand ---------
@@ -552,8 +625,10 @@ def _smoke_shaped(module, seeds):
         cut(("own", "random", "source", "transferred"), slice(None), slice(seeds), slice(len(config.levels)))
         cut(("density",), slice(None), slice(len(config.levels)))
     elif module is tickets_distillation:
-        cut(("density", "distilled", "labels_only"), slice(seeds), slice(len(config.levels)))
-        cut(("dense",), slice(seeds))
+        cut(("density", "distilled", "distilled_ensemble", "distilled_early", "labels_only"), slice(seeds),
+            slice(len(config.levels)))
+        cut(("dense", "early"), slice(seeds))
+        cut(("members",), slice(config.members))
     return data, dataclasses.replace(config, replicates=seeds)
 
 

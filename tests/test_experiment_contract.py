@@ -614,11 +614,14 @@ CASES += [
      _both(_edit("accuracy", lambda a, d: 0 * a + a[:, :1]),
            _edit("random_accuracy", lambda a, d: 0 * a + np.asarray(d["accuracy"])[:, :1]))),
     ("tickets_recurrent", "weight tying shapes the ticket", _untied_relative(0.5), _untied_relative(1.0)),
-    ("tickets_distillation", "a ticket trained on a dense teacher's soft targets",    # a teacher that beats them
-     _both(_edit("dense", lambda a, d: 0 * a + 0.99),
-           _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float) + 0.05)),
-     _both(_edit("dense", lambda a, d: 0 * a + 0.99),
-           _edit("distilled", lambda a, d: np.asarray(d["labels_only"], dtype=float)))),
+    ("tickets_distillation", "a ticket trained on a dense teacher's soft targets",    # an ensemble that beats them
+     _both(_edit("ensemble", lambda a, d: 0 * a + 0.99),
+           _edit("distilled_ensemble", lambda a, d: np.asarray(d["labels_only"], dtype=float) + 0.05)),
+     _both(_edit("ensemble", lambda a, d: 0 * a + 0.99),
+           _edit("distilled_ensemble", lambda a, d: np.asarray(d["labels_only"], dtype=float)))),
+    ("tickets_distillation", "a ticket trained on the soft targets of the dense network early",
+     _edit("distilled_early", lambda a, d: np.asarray(d["labels_only"], dtype=float) + 0.05),
+     _edit("distilled_early", lambda a, d: np.asarray(d["labels_only"], dtype=float) - 0.05)),
     ("tickets_low_data", "with 20 training signals per class",     # against the dense network stopped early
      _both(_edit("val_accuracy", _at((..., slice(1, None)), lambda a: a[..., :1] + 0.05)),
            _edit("test_accuracy", _at((..., slice(1, None)), lambda a: a[..., :1] + 0.05)),

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rglt.applications.distill import distillation_criterion
+from rglt.applications.distill import distillation_criterion, ensemble_teacher
 from rglt.train import TrainConfig, train
 
 
@@ -62,3 +62,24 @@ def test_training_with_a_teacher_pulls_the_student_towards_it():
     train(student, (x, y), config, criterion=distillation_criterion(teacher, 1.0, 1.0))
     after = F.kl_div(F.log_softmax(student(x), 1), F.log_softmax(teacher(x), 1), log_target=True, reduction="batchmean").item()
     assert after < 0.1 * before
+
+
+def test_an_ensemble_teacher_gives_the_mean_of_its_members_probabilities_as_soft_targets():
+    """Oracle: the members' softmax averaged by hand; at T = 1 and weight 1 the loss is the KL from that mean."""
+    g = torch.Generator().manual_seed(2)
+    member_logits = [torch.randn(5, 4, generator=g, dtype=torch.float64) for _ in range(3)]
+    teacher = ensemble_teacher([Fixed(t) for t in member_logits])
+    inputs = torch.arange(5.0)
+    mean = sum(torch.softmax(t, 1) for t in member_logits) / 3
+    assert torch.allclose(torch.softmax(teacher(inputs), 1), mean, atol=1e-12)
+    student = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    loss = distillation_criterion(teacher, 1.0, 1.0)(student, torch.zeros(5, dtype=torch.long), inputs)
+    kl = (mean * (mean.log() - torch.log_softmax(student, 1))).sum()
+    assert loss.item() == pytest.approx(kl.item(), rel=1e-12)
+    # A temperature softens the ensemble's distribution: softmax(log(mean) / T), i.e. mean^(1/T) renormalised.
+    soft = mean ** 0.5 / (mean ** 0.5).sum(1, keepdim=True)
+    loss = distillation_criterion(teacher, 2.0, 1.0)(student, torch.zeros(5, dtype=torch.long), inputs)
+    kl = 4.0 * (soft * (soft.log() - torch.log_softmax(student / 2.0, 1))).sum()
+    assert loss.item() == pytest.approx(kl.item(), rel=1e-12)
+    with pytest.raises(TypeError, match="members"):
+        ensemble_teacher([])

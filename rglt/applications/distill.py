@@ -3,15 +3,39 @@
 Hinton et al. 2015: with temperature T, the student's loss per example is
 w T^2 KL(softmax(t / T) || softmax(s / T)) + (1 - w) CE(s, y), for teacher logits t and student logits s;
 the T^2 keeps the soft term's gradient, T (softmax(s / T) - softmax(t / T)), on the scale of the hard one's.
+
+A teacher may be an ensemble (:func:`ensemble_teacher`): its logits are the log of its members' mean class
+probabilities, so at T = 1 the soft targets are exactly that mean (the output ensemble's prediction), and
+a temperature softens the ensemble's distribution as it would one network's.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from rglt.validate import check_real
+
+
+class _Ensemble(torch.nn.Module):
+    def __init__(self, members):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, x):
+        logp = torch.stack([F.log_softmax(m(x), dim=1) for m in self.members])     # (members, N, classes)
+        return torch.logsumexp(logp, dim=0) - math.log(len(self.members))          # log of the mean probability
+
+
+def ensemble_teacher(members: Sequence[torch.nn.Module]) -> torch.nn.Module:
+    """One teacher from several networks: its output is log(mean over members of softmax(member logits)),
+    the output ensemble's log-probabilities (used as logits by :func:`distillation_criterion`)."""
+    members = list(members)
+    if not members or not all(isinstance(m, torch.nn.Module) for m in members):
+        raise TypeError(f"members must be a non-empty sequence of torch.nn.Module; got {[type(m).__name__ for m in members]}")
+    return _Ensemble(members).eval()
 
 
 def distillation_criterion(teacher: torch.nn.Module, temperature: float = 4.0,
