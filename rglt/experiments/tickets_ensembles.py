@@ -7,7 +7,7 @@ same total parameter count and *training FLOPs*; its members are cheap, each spa
 
 Version 1 compared IMP tickets (rewinding to an early step) of a 1D ResNet-20 on MNIST-1D at density about
 1 / k with dense networks at equal *parameters* (b dense networks against b k tickets), with a Welch
-interval over disjoint ensembles of 8 replicates, and the claim held if some k held. It is kept
+interval over disjoint ensembles of 8 replicates, and the claim held if some k held (Holm's first step). It is kept
 (:func:`registered_rules`, the same keys of the result), but an IMP ticket costs several trainings.
 
 Version 2 (issue 32, item 1) counts training FLOPs (:func:`imp_cost`, :func:`member_cost`) in units of one
@@ -16,8 +16,8 @@ dense network's training (T):
 - a sparse network trained once costs f T where the hardware skips zeros, T where it does not; f
   (:func:`flop_density`) is the share of the conv and linear layers' multiply-adds its masks keep, each
   weight counted once per output position of its layer (biases, norms and the loss are not counted). The
-  random masks below keep 1 / k of *every* layer, so for them f = 1 / k; IMP's global masks prune the later,
-  shorter layers harder, so a ticket's f lies above its weight density;
+  random masks below keep 1 / k of *every* layer, so for them f = 1 / k; IMP's global masks prune some
+  layers harder than others, so a ticket's f differs from its weight density (both are stored);
 - an IMP ticket at level L costs its whole chain: round 0 trains dense from step 0 (T), and each round
   r = 1..L retrains from the rewind step s of S steps with FLOP share f_r: T [1 + (1 - s / S) sum_r f_r]
   with zeros skipped, T [1 + L (1 - s / S)] without.
