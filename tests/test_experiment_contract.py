@@ -540,11 +540,13 @@ CASES += [
 
 
 def _ensembles(shift):
-    """tickets_ensembles: every ticket ensemble at ``shift`` from the mean of the dense ones at its budget."""
+    """tickets_ensembles (version 2): a synthetic result of the cpu config's shapes in which every random-mask
+    ensemble lies ``shift`` from its paired dense ensemble (the committed version-1 result has none)."""
     def edit(d):
-        for key in [k for k in d if k.startswith("tickets_b")]:
-            dense = np.asarray(d[f"dense_{key.split('_')[1]}"], dtype=float).mean()
-            d[key] = np.full(np.shape(d[key]), dense + shift)
+        from _ensembles import synthetic_result
+        from rglt.experiments.tickets_ensembles import CONFIGS
+        d.clear()
+        d.update(synthetic_result(CONFIGS["cpu"], shift))
     return edit
 
 
