@@ -213,7 +213,7 @@ class Rule:
         if precondition is not None and not self.precondition:
             raise ValueError(f"rule {self.id!r} states no precondition; write it in the rule first")
         verdict = self._verdict(interval, precondition, parts)
-        earlier = ""
+        earlier, then = "", {"verdict": ""}
         if self.registered is not None:
             old = self.registered
             old_pre = (registered_precondition or precondition) if old.precondition else None
@@ -237,7 +237,7 @@ class Rule:
                      tolerance=f"{self.what} {self.region}; {self.test}", rule=self.id, interval=interval,
                      test=self.test, p=p, precondition=(f"{self.precondition}: {'holds' if precondition[0] else 'fails'}, "
                                                         f"{precondition[1]}" if precondition is not None else ""),
-                     registered=earlier, **verdict)
+                     registered=earlier, registered_verdict=then["verdict"], **verdict)
 
 
 def _parts_verdict(parts: Mapping[str, Claim]) -> dict[str, str]:
@@ -312,6 +312,7 @@ class Claim:
     p: float | None = None
     precondition: str = ""
     registered: str = ""
+    registered_verdict: str = ""     # the verdict under the rule as registered, where the rule changed since
 
     def __post_init__(self):
         for name in (*_TEXT_FIELDS, "verdict", "reason", "rule", "test", "precondition", "registered"):
@@ -321,6 +322,9 @@ class Claim:
         for name in _TEXT_FIELDS:
             if not getattr(self, name).strip():
                 raise ValueError(f"Claim.{name} must not be empty (claim: {self.claim!r})")
+        if self.registered_verdict not in ("", *VERDICTS):
+            raise ValueError(f"Claim.registered_verdict must be empty or one of {', '.join(VERDICTS)}; got "
+                             f"{self.registered_verdict!r} (claim: {self.claim!r})")
         if self.verdict not in VERDICTS:
             raise ValueError(f"Claim.verdict must be one of {', '.join(VERDICTS)}; got {self.verdict!r} "
                              f"(claim: {self.claim!r})")

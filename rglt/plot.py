@@ -157,6 +157,7 @@ def density_axis(ax, ticks=(100, 50, 20, 10, 5, 2), title: str | None = None) ->
         ax.set_title(title)
     ax.invert_xaxis()
     ax.set_xticks(list(ticks), [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())   # only the ticks named: no 4x10^1 labels
 
 
 def methods_by_density(values, density, methods, which, style, panel_titles, *, ylabel: str, title: str) -> None:

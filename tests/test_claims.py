@@ -76,6 +76,7 @@ def test_a_changed_rule_shows_both_readings_and_a_new_one_says_when_it_was_writt
     kept = _rule(low=0.5, registered=_rule(), change="the margin moved to half a point")
     row = kept.judge(stats.mean_interval([0.2, 0.25, 0.3]), ours="x")
     assert row.verdict == "not" and "as registered" in row.registered and "reproduced" in row.registered
+    assert row.registered_verdict == "reproduced"
     late = _rule(change="written after the result existed: a second reading")
     assert "written after the result" in late.judge(stats.mean_interval([1.0, 1.1]), ours="x").registered
     with pytest.raises(ValueError, match="what changed"):
@@ -111,3 +112,4 @@ def test_a_rule_split_into_parts_after_registration_shows_the_registered_single_
                   part("theirs", stats.mean_interval([0.5, 0.6, 0.7]), 1.0)])
     row = now.judge(parts=parts, registered=stats.mean_interval([1.5, 1.6, 1.7]), ours="x")
     assert row.verdict == "partly" and "as registered" in row.registered and ": reproduced" in row.registered
+    assert row.registered_verdict == "reproduced"
