@@ -62,6 +62,9 @@ class Result:
     def __contains__(self, key: str) -> bool:   # without it, `in` would iterate __getitem__ with 0, 1, ...
         return key in self.data
 
+    def __iter__(self):                         # the data's keys, as a dict's: `for key in result`
+        return iter(self.data)
+
 
 def cache_dir(profile: str) -> Path:
     """The directory holding one profile's results; smoke results stay out of the repository."""

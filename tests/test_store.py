@@ -147,10 +147,11 @@ def test_rehash_follows_fields_moved_to_unhashed_and_refuses_other_science(tmp_p
         experiments.rehash(made, types.SimpleNamespace(NAME="moved", VERSION=2), After())
 
 
-def test_a_result_answers_in_for_its_keys():
+def test_a_result_answers_in_and_iterates_over_its_keys_as_a_dict_does():
     from rglt.store import Result
-    r = Result("e", "cpu", {"a": 1}, {})
+    r = Result("e", "cpu", {"a": 1, "b_2": 2}, {})
     assert "a" in r and "b" not in r and r["a"] == 1
+    assert list(r) == ["a", "b_2"] and [k for k in r if k.startswith("b_")] == ["b_2"]
 
 
 def test_experiments_are_discovered_and_checked_against_the_contract(register_experiment):
