@@ -159,21 +159,27 @@ def _untied(data, ratio, control_accuracy=None):
     return data
 
 
+def _gru_dense():
+    """The stored GRU's dense accuracy per seed: a control set to it learns the task as the GRU does (the
+    stored control, at 81.5% against 96.9%, does not)."""
+    return np.asarray(_data(tickets_recurrent)["accuracy"])[:, 0]
+
+
 def test_a_tied_matrix_pruned_like_the_untied_ones_is_not_reproduced_where_the_registered_reading_was():
     """The registered comparator (the classifier) passes whenever global pruning leaves the recurrent matrix
     and the classifier different densities, tying or not. The untied control does not: a GRU whose recurrent
     matrix is pruned, relative to its classifier, exactly as the untied maps are gives 'not', while the
     registered reading still says reproduced."""
-    data = _untied(_data(tickets_recurrent), 1.0)
+    data = _untied(_data(tickets_recurrent), 1.0, control_accuracy=_gru_dense())
     row = _row(tickets_recurrent, "tying", data)
     assert ": holds," in row.precondition and row.verdict == "not"
     assert "under the rule as registered" in row.registered and ": reproduced" in row.registered
-    assert _row(tickets_recurrent, "tying", _untied(_data(tickets_recurrent), 0.5)).verdict == "reproduced"
-    assert _row(tickets_recurrent, "tying", _untied(_data(tickets_recurrent), 2.0)).verdict == "reproduced"
+    assert _row(tickets_recurrent, "tying", _untied(_data(tickets_recurrent), 0.5, _gru_dense())).verdict == "reproduced"
+    assert _row(tickets_recurrent, "tying", _untied(_data(tickets_recurrent), 2.0, _gru_dense())).verdict == "reproduced"
 
 
 def test_a_ratio_near_one_with_spread_is_inconclusive():
-    data = _untied(_data(tickets_recurrent), [0.7, 1.3, 1.2])
+    data = _untied(_data(tickets_recurrent), [0.7, 1.3, 1.2], control_accuracy=_gru_dense())
     assert _row(tickets_recurrent, "tying", data).verdict == "inconclusive"
 
 
@@ -186,7 +192,7 @@ def test_a_control_that_does_not_learn_the_task_gives_inconclusive_never_not():
 
 
 def test_a_classifier_that_kept_nothing_is_not_measured():
-    data = _data(tickets_recurrent)
+    data = _untied(_data(tickets_recurrent), 1.0, control_accuracy=_gru_dense())       # in the regime
     untied = np.array(data["untied_layer_density"], dtype=float)
     untied[0, -1, 2] = 0.0
     data["untied_layer_density"] = untied
