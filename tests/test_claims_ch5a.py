@@ -332,6 +332,124 @@ def test_an_edge_the_grid_cannot_resolve_is_inconclusive_not_not():
     assert row.verdict == "inconclusive" and "outside the claim's regime" in row.reason
 
 
+def _tiny_masked_net():
+    """A 5-4-3 tanh network on 40 fixed examples, half of each weight matrix masked (biases kept)."""
+    import torch
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3)).double()
+    masks = {name: torch.rand(p.shape) < 0.5 for name, p in model.named_parameters() if name.endswith("weight")}
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in masks:
+                p.mul_(masks[name])
+    x = torch.randn(40, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,))
+    return model, masks, x, y
+
+
+def _dense_masked_top(model, masks, x, y):
+    """The oracle: the whole Hessian by torch.autograd.functional.hessian on a flat parameter vector, the
+    principal submatrix on the kept entries, its largest eigenvalue by numpy's eigvalsh."""
+    import torch
+    import torch.nn.functional as F
+    names, params = zip(*[(n, p.detach().clone()) for n, p in model.named_parameters()])
+    sizes = [p.numel() for p in params]
+
+    def loss(flat):
+        parts = dict(zip(names, (c.reshape(p.shape) for c, p in zip(torch.split(flat, sizes), params))))
+        return F.cross_entropy(torch.func.functional_call(model, parts, (x,)), y)
+    h = torch.autograd.functional.hessian(loss, torch.cat([p.reshape(-1) for p in params])).numpy()
+    keep = np.concatenate([masks.get(n, torch.ones_like(p, dtype=torch.bool)).reshape(-1).numpy()
+                           for n, p in zip(names, params)])
+    return float(np.linalg.eigvalsh(h[np.ix_(keep, keep)])[-1])
+
+
+def test_fixed_step_lanczos_finds_the_masked_hessians_top_eigenvalue():
+    import torch.nn.functional as F
+    from rglt.applications.hessian import lanczos_top_eigenvalue, top_eigenvalue
+    model, masks, x, y = _tiny_masked_net()
+    want = _dense_masked_top(model, masks, x, y)
+    names, params = zip(*model.named_parameters())
+    keep = [masks.get(n, None) for n in names]
+    keep = [k if k is not None else p.detach().new_ones(p.shape).bool() for k, p in zip(keep, params)]
+    loss = lambda: F.cross_entropy(model(x), y)
+    n_kept = sum(int(k.sum()) for k in keep)
+    assert lanczos_top_eigenvalue(loss, params, keep, iterations=n_kept) == pytest.approx(want, rel=1e-8)
+    assert lanczos_top_eigenvalue(loss, params, keep, iterations=15) == pytest.approx(want, rel=1e-4)
+    assert lanczos_top_eigenvalue(loss, params, keep, iterations=2) <= want + 1e-12     # Ritz values approach from below
+    assert top_eigenvalue(loss, params, keep, tol=1e-10) == pytest.approx(want, rel=1e-8)
+    unmasked = _dense_masked_top(model, {}, x, y)       # the mask matters: the oracle's unmasked top is larger
+    assert unmasked > want * 1.01
+    with pytest.raises(ValueError, match="iterations"):
+        lanczos_top_eigenvalue(loss, params, keep, iterations=0)
+
+
+def test_a_fixed_step_lambda_path_carries_its_own_convergence_check():
+    """lambda_path with fixed Lanczos steps: the last point against the oracle at the trained weights, and
+    the stored tight solve there."""
+    import torch
+    from rglt.applications.learning_rate import lambda_path
+    model, masks, x, y = _tiny_masked_net()
+    start, seen = {k: v.clone() for k, v in model.state_dict().items()}, []
+
+    def make():
+        net = copy.deepcopy(model)
+        net.load_state_dict(start)
+        seen.append(net)
+        return net
+    path = lambda_path(make, masks, (x, y), 0.3, epochs=4, batch_size=10, at_epochs=(0, 1, 4),
+                       hessian_examples=40, iterations=30)
+    assert path["lambda_max"][0] == pytest.approx(_dense_masked_top(make(), masks, x, y), rel=1e-6)
+    trained = _dense_masked_top(seen[0], masks, x, y)
+    assert path["lambda_max"][-1] == pytest.approx(trained, rel=1e-6)
+    assert path["lambda_last_tight"] == pytest.approx(trained, rel=1e-8)
+    assert all(float(seen[0].state_dict()[n][~m].abs().max()) == 0 for n, m in masks.items())
+    assert "lambda_last_tight" not in lambda_path(make, masks, (x, y), 0.3, epochs=1, batch_size=10,
+                                                  at_epochs=(0, 1), hessian_examples=40)
+
+
+def _with_paths(data, sharpness):
+    """A result with lambda_max along training: at every point lambda_max = sharpness x 2 / rate."""
+    seeds, levels = np.shape(data["lambda_start"])
+    rate = np.full((seeds, levels), 2.0)
+    lam = np.broadcast_to(np.asarray(sharpness, dtype=float), (seeds, levels, 4)) * 2 / rate[..., None]
+    data.update(path_epochs=np.array([0.0, 1.0, 2.0, 10.0]), path_lr=rate, path_lambda=lam.copy(),
+                dense_rate_lambda=lam.copy(), path_check=np.stack([lam[..., -1], lam[..., -1] * 1.001], -1))
+    return data
+
+
+def test_the_curvature_paths_are_descriptive_and_read_in_units_of_two_over_the_rate():
+    """The paths change no verdict (no rule reads them) and the rate row says what they measured."""
+    from rglt.experiments import tickets_geometry
+    plain = _data("tickets_geometry")
+    assert tickets_geometry.edge_of_stability(plain) is None
+    assert "not measured (a version-1 result)" in _row("tickets_geometry", plain, "learning_rate").ours
+    before = [c.verdict for c in tickets_geometry.checks(plain, tickets_geometry.CONFIGS["cpu"])]
+    data = _with_paths(_data("tickets_geometry"), [0.5, 1.0, 3.0, 2.0])
+    after = [c.verdict for c in tickets_geometry.checks(data, tickets_geometry.CONFIGS["cpu"])]
+    assert before == after
+    np.testing.assert_allclose(tickets_geometry.edge_of_stability(data)[0, 0], [0.5, 1.0, 3.0, 2.0])
+    ours = _row("tickets_geometry", data, "learning_rate").ours
+    assert "density 1.000 0.50 -> 3.00 -> 2.00" in ours and "largest relative gap 1.0e-03" in ours
+    data["path_lambda"][:, -1] = np.nan          # the sparsest level's sweep found no stable rate
+    assert "nan -> nan -> nan" in _row("tickets_geometry", data, "learning_rate").ours
+
+
+@pytest.mark.parametrize("field, value", [("path_epochs", (0, 5)), ("path_epochs", (0, 10, 4)), ("path_epochs", (1, 10)),
+                                          ("path_epochs", (0,)), ("path_epochs", [0, 10]), ("lanczos_iterations", 1),
+                                          ("lanczos_iterations", True), ("sweep_epochs", 0), ("replicates", 0),
+                                          ("levels", (4, 8)), ("lrs", (1.0, 0.5))])
+def test_a_bad_geometry_config_names_its_field_before_any_work(field, value, monkeypatch):
+    from rglt.experiments import tickets_geometry
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the config was checked")
+    monkeypatch.setattr(tickets_geometry, "imp_replicates", no_work)
+    monkeypatch.setattr(tickets_geometry, "run_all", no_work)
+    with pytest.raises(ValueError, match=field):
+        tickets_geometry.run(dataclasses.replace(tickets_geometry.CONFIGS["cpu"], **{field: value}))
+
+
 # ---- claim 6 -------------------------------------------------------------------------------------
 
 def _best_epoch_oracle(val):
@@ -457,6 +575,11 @@ def _smoke_shaped(name, seeds):
         cut(("accuracy", "density", "initial_loss", "lambda_end", "lambda_start"), slice(seeds), slice(len(config.levels)))
         cut(("diverged", "test_accuracy", "train_loss"), slice(seeds), slice(len(config.levels)), lrs)
         cut(("lrs",), lrs)
+        if "path_lambda" in data:
+            cut(("path_lr", "path_lambda", "path_check", "dense_rate_lambda"), slice(seeds), slice(len(config.levels)))
+        else:                                                      # a version-1 result: synthetic paths
+            data = _with_paths(data, [0.5, 2.0, 1.5, 1.0])
+        return data, dataclasses.replace(config, replicates=seeds)
     elif name == "tickets_low_data":
         cut(("density", "test_accuracy", "train_accuracy", "val_accuracy"), slice(len(config.train_sizes)),
             slice(seeds), slice(config.rounds + 1))

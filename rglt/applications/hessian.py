@@ -23,12 +23,8 @@ def hessian_vector_product(loss_fn: Callable[[], torch.Tensor], params: Sequence
     return [h.detach() for h in torch.autograd.grad(dot, params)]
 
 
-def top_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], masks=None, *,
-                   tol: float = 1e-4, max_iterations: int = 300, seed: int = 0) -> float:
-    """The largest algebraic eigenvalue of the Hessian of ``loss_fn()`` restricted to the entries of
-    ``params`` that ``masks`` keeps (None: all). ``loss_fn`` is called once per product: keep its batch fixed."""
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
+def _masked_operator(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], masks=None):
+    """``(matvec, n)``: x -> (M H M) x on the n kept entries of ``params``, in float64 numpy."""
     params = list(params)
     if not params:
         raise ValueError("params must hold at least one tensor")
@@ -54,6 +50,16 @@ def top_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.T
         hv = hessian_vector_product(loss_fn, params, vectors)
         return torch.cat([h.reshape(-1)[k].cpu() for h, k in zip(hv, keep)]).double().numpy()
 
+    return matvec, n
+
+
+def top_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], masks=None, *,
+                   tol: float = 1e-4, max_iterations: int = 300, seed: int = 0) -> float:
+    """The largest algebraic eigenvalue of the Hessian of ``loss_fn()`` restricted to the entries of
+    ``params`` that ``masks`` keeps (None: all). ``loss_fn`` is called once per product: keep its batch fixed."""
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+    matvec, n = _masked_operator(loss_fn, params, masks)
     if n <= 2:      # ARPACK needs n > 2: form the tiny matrix
         dense = np.stack([matvec(e) for e in np.eye(n)], axis=1)
         return float(np.linalg.eigvalsh(0.5 * (dense + dense.T))[-1])
@@ -66,6 +72,36 @@ def top_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.T
         if len(e.eigenvalues):
             return float(e.eigenvalues.max())
         raise RuntimeError(f"Lanczos did not converge in {max_iterations} iterations") from e
+
+
+def lanczos_top_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], masks=None, *,
+                           iterations: int = 30, seed: int = 0) -> float:
+    """As :func:`top_eigenvalue`, with a fixed cost: exactly ``iterations`` Hessian-vector products of plain
+    Lanczos (full reorthogonalisation), the top Ritz value. It approaches lambda_max from below; how close
+    after a given number of steps is for the caller to check against :func:`top_eigenvalue` at a tight ``tol``."""
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be an integer >= 1; got {iterations!r}")
+    matvec, n = _masked_operator(loss_fn, params, masks)
+    q = np.random.default_rng(seed).standard_normal(n)
+    basis = [q / np.linalg.norm(q)]
+    alpha, beta = [], []
+    for j in range(min(iterations, n)):
+        w = matvec(basis[j])
+        alpha.append(float(w @ basis[j]))
+        for _ in range(2):          # twice is enough (Kahan): keeps the basis orthogonal in float64
+            stacked = np.stack(basis)
+            w = w - stacked.T @ (stacked @ w)
+        b = float(np.linalg.norm(w))
+        if j == min(iterations, n) - 1 or b <= 1e-10 * max(1.0, abs(alpha[-1])):   # done, or an invariant subspace
+            break
+        beta.append(b)
+        basis.append(w / b)
+    if len(alpha) == 1:
+        return alpha[0]
+    return float(eigvalsh_tridiagonal(np.array(alpha), np.array(beta[:len(alpha) - 1]), select="i",
+                                      select_range=(len(alpha) - 1, len(alpha) - 1))[0])
 
 
 def critical_learning_rate(lambda_max: float) -> float:

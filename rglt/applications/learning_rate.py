@@ -6,8 +6,9 @@ surviving coordinates: the ticket descends on the principal submatrix M A M, who
 most A's (Cauchy interlacing), so a ticket may take a larger step than the dense model. ``masked_quadratic``
 gives that example in closed form; ``lr_sweep`` measures the same question on a network, training it
 from one starting point at each learning rate of a grid with plain SGD, and ``lambda_path`` follows the
-top eigenvalue along one such run: on a network the curvature does not stay where it starts, it rises
-until it meets 2 / lr ("the edge of stability", Cohen et al. 2021).
+top eigenvalue along one such run: on a network the curvature need not stay where it starts (full-batch
+gradient descent raises it until it meets 2 / lr, "the edge of stability", Cohen et al. 2021; whether a
+minibatch run does is for the path to show).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from rglt.applications.hessian import top_eigenvalue
+from rglt.applications.hessian import lanczos_top_eigenvalue, top_eigenvalue
 from rglt.train import TrainConfig, TrainingDiverged, evaluate, steps_per_epoch, train
 from rglt.validate import check_int
 
@@ -86,12 +87,18 @@ def lr_sweep(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, torc
 
 def lambda_path(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, torch.Tensor] | None,
                 train_data: tuple[torch.Tensor, torch.Tensor], lr: float, *, epochs: int, batch_size: int,
-                at_epochs: Sequence[float], hessian_examples: int, seed: int = 0) -> dict:
+                at_epochs: Sequence[float], hessian_examples: int, seed: int = 0,
+                iterations: int | None = None) -> dict:
     """Train ``make_model()`` under ``masks`` as one run of :func:`lr_sweep` does (plain SGD at the constant
     rate ``lr``) and measure the top eigenvalue of the training loss's Hessian, restricted to the surviving
     weights, on the first ``hessian_examples`` training examples, at each of ``at_epochs`` (fractions of
     an epoch allowed; 0 is the start, ``epochs`` the end). Returns ``epochs`` (where each was measured,
-    rounded to whole steps) and ``lambda_max`` (nan once the run diverged)."""
+    rounded to whole steps) and ``lambda_max`` (nan once the run diverged).
+
+    ``iterations`` fixes the cost of each eigenvalue: that many steps of Lanczos
+    (:func:`rglt.applications.hessian.lanczos_top_eigenvalue`) instead of ARPACK to a tolerance; then the
+    last point is also solved to a tight tolerance (ARPACK, tol 1e-10), returned as ``lambda_last_tight``
+    (nan when the run diverged before it), so each path carries its own convergence check."""
     import torch.nn.functional as F
 
     if not np.isfinite(lr) or lr <= 0:
@@ -100,9 +107,11 @@ def lambda_path(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, t
     at = sorted({int(round(e * per_epoch)) for e in at_epochs})
     if not at or at[0] < 0 or at[-1] > epochs * per_epoch:
         raise ValueError(f"at_epochs must lie in [0, epochs={epochs}]; got {list(at_epochs)}")
+    if iterations is not None:
+        check_int(iterations, "iterations", 1)
     x, y = (t[:check_int(hessian_examples, "hessian_examples", 1)] for t in train_data)
     model = make_model()
-    measured = {}
+    measured, tight = {}, {}
 
     def measure(step, net):
         if step in at and step not in measured:
@@ -110,7 +119,13 @@ def lambda_path(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, t
             net.eval()
             names, params = zip(*net.named_parameters())
             keep = [(masks or {}).get(n, torch.ones_like(p, dtype=torch.bool)) for n, p in zip(names, params)]
-            measured[step] = top_eigenvalue(lambda: F.cross_entropy(net(x), y), params, keep)
+            loss = lambda: F.cross_entropy(net(x), y)
+            if iterations is None:
+                measured[step] = top_eigenvalue(loss, params, keep)
+            else:
+                measured[step] = lanczos_top_eigenvalue(loss, params, keep, iterations=iterations, seed=seed)
+                if step == at[-1]:      # the convergence check, once per path, where the curvature has grown most
+                    tight[step] = top_eigenvalue(loss, params, keep, tol=1e-10, max_iterations=3000, seed=seed + 1)
             net.train(was_training)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="sgd", lr=lr, momentum=0.0,
                          weight_decay=0.0, schedule="constant", seed=seed)
@@ -118,7 +133,10 @@ def lambda_path(make_model: Callable[[], torch.nn.Module], masks: Mapping[str, t
         train(model, train_data, config, masks=masks, on_step=measure, desc=f"lambda path lr={lr:.3g}")
     except TrainingDiverged:
         pass
-    return {"epochs": np.array(at) / per_epoch, "lambda_max": np.array([measured.get(s, np.nan) for s in at])}
+    out = {"epochs": np.array(at) / per_epoch, "lambda_max": np.array([measured.get(s, np.nan) for s in at])}
+    if iterations is not None:
+        out["lambda_last_tight"] = tight.get(at[-1], np.nan)
+    return out
 
 
 def largest_stable_lr(sweep: dict, initial_loss: float) -> float:

@@ -14,17 +14,25 @@ at a few levels of 3 replicates:
 - a sweep of learning rates (plain SGD, constant rate, no momentum) from the ticket's starting weights
   under its mask: the largest rate that still lowers the training loss and the rate with the best test
   accuracy, against the dense network's, beside the ratio the eigenvalues predict;
-- the quadratic argument itself on a small exact example (``rglt.applications.learning_rate.masked_quadratic``).
+- the quadratic argument itself on a small exact example (``rglt.applications.learning_rate.masked_quadratic``);
+- (version 2) the top eigenvalue ALONG the sweep's training (``lambda_path``, at ``path_epochs``): at every
+  level, the run at that level's own largest stable rate and the run at the dense network's, each
+  eigenvalue by a fixed number of Lanczos steps, and each own-rate path's last point also solved to a
+  tight tolerance (the convergence check, stored). This is descriptive: it gives the measured reason for
+  the learning-rate row's verdict (does the curvature rise to 2 / rate during training, the edge of
+  stability, or not) and decides no row; the rules are version 1's, unchanged.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 
 from rglt.applications import top_eigenvalue
-from rglt.applications.learning_rate import largest_stable_lr, lr_sweep, masked_lambda_max, masked_quadratic
+from rglt.applications.learning_rate import (lambda_path, largest_stable_lr, lr_sweep, masked_lambda_max,
+                                             masked_quadratic)
 from rglt.data.tasks import load_task, Task
 from rglt.identity import unhashed
 from rglt.prune import run_all, train_tickets
@@ -32,10 +40,10 @@ from rglt.prune.runs import ModelSpec, imp_replicates
 from rglt.claims import Claim, Rule, deciding, part
 from rglt.stats import Interval, mean_interval
 from rglt.train import TrainConfig
-from rglt.validate import check_int
+from rglt.validate import check_int, require
 
 NAME = "tickets_geometry"
-VERSION = 1
+VERSION = 2
 SOURCE = "002 'A Deeper Dive: The Physics and Geometry of Learning'"
 
 
@@ -54,6 +62,8 @@ class Config:
     sweep_epochs: int = 10
     sweep_batch_size: int = 128
     quadratic_size: int = 40                   # the exact example: a 40 x 40 quadratic, half its coordinates kept
+    path_epochs: tuple = (0, 0.25, 0.5, 1, 2, 4, 7, 10)   # where lambda_max is read along a sweep run (epochs)
+    lanczos_iterations: int = 20               # Hessian-vector products per eigenvalue on the path (fixed cost)
     workers: int = unhashed(2)
     agreement_factor: float = unhashed(2.0)    # measured edge ratio within this factor of the predicted one
     differs: float = unhashed(0.1)             # "differs": the top eigenvalue moves by more than 10%
@@ -62,11 +72,13 @@ class Config:
 CONFIGS = {
     "smoke": Config(model=ModelSpec("mlp", width=32), task=Task(train_size=256),
                     train=TrainConfig(epochs=2, batch_size=64, lr=0.1, weight_decay=5e-4), rounds=3, replicates=2,
-                    levels=(0, 3), hessian_examples=128, lrs=(0.25, 1.0, 4.0), sweep_epochs=2, workers=1),
+                    levels=(0, 3), hessian_examples=128, lrs=(0.25, 1.0, 4.0), sweep_epochs=2,
+                    path_epochs=(0, 0.5, 1, 2), lanczos_iterations=10, workers=1),
     "cpu": Config(),
     "gpu": Config(model=ModelSpec("resnet20"), task=Task("cifar10"),
                   train=TrainConfig(epochs=160, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="step"),
-                  rounds=20, levels=(0, 5, 10, 15, 20), sweep_epochs=20, workers=1),
+                  rounds=20, levels=(0, 5, 10, 15, 20), sweep_epochs=20, path_epochs=(0, 0.25, 0.5, 1, 2, 5, 10, 20),
+                  workers=1),
 }
 
 
@@ -79,7 +91,8 @@ def _measure(config: Config, run) -> dict:
     start = store.rewind()
     x, y = (t[:config.hessian_examples] for t in data.train)
     out = {k: [] for k in ("density", "accuracy", "lambda_start", "lambda_end", "initial_loss", "train_loss",
-                           "test_accuracy", "diverged")}
+                           "test_accuracy", "diverged", "path_lr", "path_lambda", "path_check", "dense_rate_lambda")}
+    dense_edge = float("nan")
     for level in config.levels:
         ticket = store.load(level)
         masks = ticket.masks
@@ -105,6 +118,16 @@ def _measure(config: Config, run) -> dict:
             initial = float(F.cross_entropy(make()(data.train[0]), data.train[1]))
         sweep = lr_sweep(make, masks, data.train, data.test, config.lrs, epochs=config.sweep_epochs,
                          batch_size=config.sweep_batch_size, seed=run.replicate, desc=f"level {level}")
+        # The curvature along the sweep's own run (same start, seed and batches) at this level's largest
+        # stable rate, and at the dense network's (levels[0] is the dense network).
+        edge = largest_stable_lr(sweep, initial)
+        dense_edge = edge if level == 0 else dense_edge
+        own = _path(config, run, make, masks, data, edge)
+        at_dense = own if edge == dense_edge else _path(config, run, make, masks, data, dense_edge)
+        out["path_lr"].append(edge)
+        out["path_lambda"].append(own["lambda_max"])
+        out["path_check"].append([own["lambda_max"][-1], own["lambda_last_tight"]])
+        out["dense_rate_lambda"].append(at_dense["lambda_max"])
         out["density"].append(ticket.density)
         out["accuracy"].append(ticket.metrics["accuracy"])
         out["lambda_start"].append(lambdas[0])
@@ -113,6 +136,19 @@ def _measure(config: Config, run) -> dict:
         for k in ("train_loss", "test_accuracy", "diverged"):
             out[k].append(sweep[k])
     return out
+
+
+def _path(config: Config, run, make, masks, data, rate: float) -> dict:
+    """lambda_path at ``rate`` (all nan when the sweep found no stable rate)."""
+    if not np.isfinite(rate):
+        return {"lambda_max": np.full(len(config.path_epochs), np.nan), "lambda_last_tight": np.nan}
+    path = lambda_path(make, masks, data.train, rate, epochs=config.sweep_epochs, batch_size=config.sweep_batch_size,
+                       at_epochs=config.path_epochs, hessian_examples=config.hessian_examples, seed=run.replicate,
+                       iterations=config.lanczos_iterations)
+    if len(path["lambda_max"]) != len(config.path_epochs):
+        raise ValueError(f"path_epochs must fall on distinct training steps; got {config.path_epochs} "
+                         f"(measured at epochs {list(path['epochs'])})")
+    return path
 
 
 def quadratic_example(size: int, seed: int = 0) -> dict:
@@ -134,18 +170,37 @@ def quadratic_example(size: int, seed: int = 0) -> dict:
             "quadratic_losses": curves}
 
 
-def run(config: Config) -> dict:
+def check_config(config: Config) -> None:
+    """A clear error naming the field, before any work is done."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a tickets_geometry.Config; got {type(config).__name__}")
     check_int(config.replicates, "replicates", 1)
+    check_int(config.rounds, "rounds", 1)
     if not config.levels or config.levels[0] != 0 or any(not 0 <= lv <= config.rounds for lv in config.levels):
         raise ValueError(f"levels must start with 0 (the dense network) and lie in [0, rounds={config.rounds}]; "
                          f"got {config.levels}")
     if len(config.lrs) < 2 or list(config.lrs) != sorted(config.lrs) or min(config.lrs) <= 0:
         raise ValueError(f"lrs must be >= 2 ascending learning rates > 0; got {config.lrs}")
+    check_int(config.sweep_epochs, "sweep_epochs", 1)
+    check_int(config.sweep_batch_size, "sweep_batch_size", 1)
+    check_int(config.hessian_examples, "hessian_examples", 1)
+    points = config.path_epochs
+    require(isinstance(points, tuple) and len(points) >= 2
+            and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in points)
+            and list(points) == sorted(set(points)) and points[0] == 0 and points[-1] == config.sweep_epochs,
+            "path_epochs", f"a tuple of >= 2 ascending epochs from 0 to sweep_epochs={config.sweep_epochs}", points)
+    check_int(config.lanczos_iterations, "lanczos_iterations", 2)
+    check_int(config.workers, "workers", 1)
+
+
+def run(config: Config) -> dict:
+    check_config(config)
     runs = imp_replicates(config)            # the same runs as tickets_compression's
     run_all(runs, workers=config.workers)
     measured = [_measure(config, r) for r in runs]
     out = {k: np.array([m[k] for m in measured], dtype=np.float64) for k in measured[0]}
     out["lrs"] = np.array(config.lrs)
+    out["path_epochs"] = np.array(config.path_epochs, dtype=np.float64)
     out.update(quadratic_example(config.quadratic_size))
     return out
 
@@ -161,6 +216,36 @@ def best_lrs(result) -> np.ndarray:
     """[replicates, levels]: the rate with the best test accuracy in the sweep."""
     acc = np.nan_to_num(np.asarray(result["test_accuracy"]), nan=-1.0)
     return np.asarray(result["lrs"])[acc.argmax(-1)]
+
+
+def edge_of_stability(result) -> np.ndarray | None:
+    """[replicates, levels, path points]: lambda_max along the run at each level's own largest stable rate,
+    in units of 2 / rate (1: the rate where gradient descent on the quadratic approximation stops
+    converging, "the edge of stability"); None for a version-1 result, which has no path."""
+    if "path_lambda" not in result:
+        return None
+    return np.asarray(result["path_lambda"], dtype=float) * np.asarray(result["path_lr"], dtype=float)[..., None] / 2
+
+
+def path_text(result) -> str:
+    """What the paths measured, per level (means over seeds): the account of the rate row's verdict. Descriptive."""
+    sharp = edge_of_stability(result)
+    if sharp is None:
+        return "lambda_max along training: not measured (a version-1 result)"
+    density = np.asarray(result["density"])[0]
+    check = np.asarray(result["path_check"], dtype=float).reshape(-1, 2)
+    with warnings.catch_warnings():             # a level whose sweep found no stable rate has an all-nan path
+        warnings.simplefilter("ignore", RuntimeWarning)
+        s, d = np.nanmean(sharp, axis=0), np.nanmean(np.asarray(result["dense_rate_lambda"], dtype=float), axis=0)
+        highest = np.nanmax(s, axis=-1)
+        gap = np.nanmax(np.abs(check[:, 0] - check[:, 1]) / np.abs(check[:, 1]))
+    return ("descriptive, decides nothing: lambda_max x rate / 2 along each level's run at its own largest stable "
+            "rate (1 = the edge of stability), start -> highest -> end: "
+            + ", ".join(f"density {density[j]:.3f} {s[j, 0]:.2f} -> {highest[j]:.2f} -> {s[j, -1]:.2f}"
+                        for j in range(s.shape[0]))
+            + "; lambda_max at the end of the run at the dense network's rate: "
+            + ", ".join(f"{d[j, -1]:.3g}" for j in range(d.shape[0]))
+            + f"; fixed-step Lanczos against a tight solve at each path's end: largest relative gap {gap:.1e}")
 
 
 def folded(interval: Interval) -> Interval:
@@ -250,7 +335,8 @@ def checks(result, config: Config) -> list[Claim]:
             + ", ".join(f"{d:.3f}" for d in density[1:]) + "): measured "
             + ", ".join(interval_text(measured[:, j]) for j in range(1, measured.shape[1])) + "; predicted "
             + ", ".join(interval_text(predicted[:, j]) for j in range(1, predicted.shape[1]))
-            + f"; best-accuracy rate dense {interval_text(best[:, 0])}, sparsest {interval_text(best[:, -1])}")
+            + f"; best-accuracy rate dense {interval_text(best[:, 0])}, sparsest {interval_text(best[:, -1])}; "
+            + path_text(result))
     precondition = (not censored, "largest stable rates: dense " + ", ".join(f"{e:g}" for e in edge[:, 0])
                     + "; sparsest " + ", ".join(f"{e:g}" for e in edge[:, -1])
                     + f" (grid {config.lrs[0]:g} to {config.lrs[-1]:g})")
