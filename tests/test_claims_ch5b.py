@@ -318,6 +318,35 @@ def test_transfer_summary_and_figure_data_hold_the_numbers_as_built():
     assert f["accuracy_own"].shape == (2, len(TRANSFER.levels)) and f["density"][0, 0] == pytest.approx(100 * 0.8 ** 4)
 
 
+def test_transfer_draws_each_replicates_random_masks_afresh_with_the_transferred_counts(monkeypatch):
+    """The random control of replicate r keeps the transferred mask's per-layer counts, and replicates do not
+    share one draw (version 1 took every replicate's from one permutation per layer)."""
+    import torch
+
+    class Store:            # the same source ticket for every replicate: only the random draw may differ
+        def load(self, level):
+            g = torch.Generator().manual_seed(level)
+            shapes = {"hidden0.weight": (8, 40), "hidden1.weight": (8, 8), "fc.weight": (10, 8)}
+            return type("Ticket", (), {"masks": {n: torch.rand(s, generator=g) < 0.3 for n, s in shapes.items()}})
+
+        def rewind(self):
+            return {}
+
+    trained = []
+    monkeypatch.setattr(tickets_transfer, "train_tickets", lambda run: Store())
+    monkeypatch.setattr(tickets_transfer, "train_mask", lambda run, mask, *a: trained.append(mask) or {"accuracy": 0.5})
+    config = tickets_transfer.CONFIGS["smoke"]
+    sources, targets = tickets_transfer.ticket_runs(config)["width"]
+    for s, t in zip(sources, targets):
+        tickets_transfer._transfer(config, ("width", s, t, 2))
+    (moved0, random0), (moved1, random1) = trained[:2], trained[2:]
+    assert random0["hidden0.weight"].shape == (16, 40)          # widened: each hidden unit repeated twice
+    for name in moved0:
+        assert int(random0[name].sum()) == int(moved0[name].sum()) == int(random1[name].sum())
+    assert any(not torch.equal(random0[n], random1[n]) for n in moved0)
+    assert all(torch.equal(moved0[n], moved1[n]) for n in moved0)
+
+
 @pytest.mark.parametrize("field, value", [("levels", (0, 4)), ("levels", (4, 19)), ("levels", ()),
                                           ("judged_levels", (17,)), ("registered_levels", (4, 4)),
                                           ("widths", (64, 96)), ("depths", ("resnet20", "resnet14")),

@@ -14,7 +14,7 @@ here on MNIST-1D, 5 replicates, with two stated mappings (``rglt.applications.tr
 At a few levels the transferred mask is trained in the target from the target run's own rewind point
 (``rglt.prune.branches.train_mask``), beside the target's own IMP ticket of that level and a random mask
 with the transferred mask's per-layer counts; replicate r of the source, of the target and of the
-random mask make one pair of every paired test.
+random mask (drawn afresh for each replicate) make one pair of every paired test.
 
 Version 2 (issue 32): version 1 measured only densities of 6.9% and above (12 rounds), where random masks
 trail the ResNet-20's own ticket by 1.5-1.9 points, too little room for "close to its own ticket, above
@@ -137,7 +137,10 @@ def _transfer(config: Config, job: tuple[str, TicketRun, TicketRun, int]) -> tup
         mapped = widen_masks(masks, config.widths[1] // config.widths[0])
     else:
         mapped = deepen_masks(masks, _blocks(config.depths[0]), _blocks(config.depths[1]))
-    random = {n: random_like(m, config.random_seed + 100 * level + i) for i, (n, m) in enumerate(mapped.items())}
+    # Each replicate draws its own random masks (version 1 drew every replicate's from one permutation per
+    # layer, so its pairs shared one random draw); replicate 0 keeps version 1's seeds.
+    seed = config.random_seed + 10_000 * target.replicate + 100 * level
+    random = {n: random_like(m, seed + i) for i, (n, m) in enumerate(mapped.items())}
     store = train_tickets(target)
     start = (target.task, store.rewind(), target.replicate, target.imp.rewind_step)
     return train_mask(target, mapped, *start)["accuracy"], train_mask(target, random, *start)["accuracy"]
@@ -294,14 +297,13 @@ def checks(result, config: Config) -> list[Claim]:
         raise ValueError(f"the result holds levels {levels.tolist()}, not every registered level "
                          f"{config.registered_levels}")
     above, close = _parts_names(config)
+    v1_above, v1_close = _v1_rule(config, PAIRS[0], registered=False).parts
     out = []
     for i, rule in enumerate(rules(config)):
         t, r, own, source = (a[k][i] for k in ("transferred", "random", "own", "source"))
         density = a["density"][i]
-        old = dict([_every("above random masks at every level", t, r, 0.0, density, registered,
-                           "transferred - random (points)"),
-                    _every(f"within {own_drop:g} point of the target's own ticket at every level", t, own, -own_drop,
-                           density, registered, "transferred - own ticket (points)")])
+        old = dict([_every(v1_above, t, r, 0.0, density, registered, "transferred - random (points)"),
+                    _every(v1_close, t, own, -own_drop, density, registered, "transferred - own ticket (points)")])
         ours = ("at densities " + "; ".join(
             f"{d:.3f}: transferred {100 * x:.1f}%, the target's own ticket {100 * y:.1f}%, random masks "
             f"{100 * z:.1f}%, the source's ticket {100 * s:.1f}%"
