@@ -139,12 +139,9 @@ def test_one_seed_below_dense_no_longer_moves_the_judged_level():
 
 
 @pytest.mark.parametrize("pair", tickets_transfer.PAIRS)
-def test_the_transfer_rows_of_a_version_1_result_are_not_measured_at_the_judged_levels(pair):
-    """The committed version-1 result stops at level 12 (6.9%): version 2's rule is not measured there; the rule
-    as registered is judged at its own levels, where it straddles."""
+def test_the_transfer_rows_straddle_at_some_level(pair):
     row = _row(tickets_transfer, pair)
-    assert row.verdict == "inconclusive" and "not measured" in row.reason and ": fails," in row.precondition
-    assert row.registered_verdict == "inconclusive" and "above random masks at every level: inconclusive" in row.registered
+    assert row.verdict == "inconclusive" and "above random masks at every level: inconclusive" in row.reason
 
 
 # ---- checks that could not fail ----------------------------------------------------------------------
@@ -219,145 +216,38 @@ def test_a_bad_config_is_refused_before_any_work_naming_the_field(change, messag
         tickets_recurrent.run(dataclasses.replace(tickets_recurrent.CONFIGS["cpu"], **change))
 
 
-# ---- transfer (version 2): judged at 1-3% density, in its regime, on synthetic results ------------------
+# ---- the rule changed after the data: transfer's partly -------------------------------------------------
 
-TRANSFER = tickets_transfer.CONFIGS["cpu"]
-
-
-def _transfer_row(pair, transferred, random, **kw):
-    from _transfer import synthetic_result
-    data = synthetic_result(TRANSFER, transferred, random, pairs=(pair,), **kw)
-    return _row(tickets_transfer, pair, data)
-
-
-def _at_levels(judged, other, config=TRANSFER):
-    """An offset per level: ``judged`` at the rule's judged levels, ``other`` elsewhere."""
-    return np.array([judged if lv in config.judged_levels else other for lv in config.levels])
+def test_the_transfer_rules_keep_the_registered_partly_and_show_both_readings():
+    for rule in tickets_transfer.rules(tickets_transfer.CONFIGS["cpu"]):
+        assert rule.registered is not None and rule.change
+        assert "beating random at every level without matching" in rule.registered.test
+        assert "either of the two" in rule.test
+        stored = claims.rules_record([rule], first=True)
+        assert claims.registration_problems([rule], stored) == []
+    row = _row(tickets_transfer, "depth")
+    assert "under the rule as registered" in row.registered and ": inconclusive" in row.registered
 
 
-@pytest.mark.parametrize("pair", tickets_transfer.PAIRS)
-def test_transfer_as_good_as_the_own_ticket_and_far_above_random_is_reproduced(pair):
-    row = _transfer_row(pair, 0.0, -0.10)
-    assert row.verdict == "reproduced" and ": holds," in row.precondition
-    assert row.registered_verdict == "reproduced"             # the same masks at the registered levels
+def test_a_mask_no_better_than_random_that_matches_the_own_ticket_is_partly_only_after_the_change():
+    data = _data(tickets_transfer)
+    i = tickets_transfer.PAIRS.index("width")
+    for key in ("transferred", "random"):
+        a = np.array(data[key], dtype=float)
+        a[i] = np.asarray(data["own"])[i]
+        data[key] = a
+    row = _row(tickets_transfer, "width", data)
+    assert row.verdict == "partly" and ": not" in row.registered
 
 
-@pytest.mark.parametrize("pair", tickets_transfer.PAIRS)
-def test_transfer_no_better_than_random_and_far_below_the_own_ticket_is_not_in_its_regime(pair):
-    row = _transfer_row(pair, -0.12, -0.10)                  # 2 points below random, 12 below its own ticket
-    assert row.verdict == "not" and ": holds," in row.precondition and row.registered_verdict == "not"
-    assert "above random masks at every judged level: not" in row.reason
-    assert "within 1 point of the target's own ticket at every judged level: not" in row.reason
-
-
-def test_transfer_above_random_but_short_of_the_own_ticket_is_partly():
-    row = _transfer_row("depth", -0.05, -0.10)
-    assert row.verdict == "partly" and "above random masks at every judged level: reproduced" in row.reason
-    assert row.registered_verdict == "partly"
-
-
-def test_transfer_where_random_masks_match_the_own_ticket_is_outside_the_regime_never_not():
-    """Random masks as good as the own ticket at a judged level: 'close to its own, above random' cannot show,
-    whatever the transferred mask does (here: as good as both, which version 1's changed reading calls partly)."""
-    row = _transfer_row("width", 0.0, _at_levels(0.0, -0.10))
-    assert row.verdict == "inconclusive" and "outside the claim's regime" in row.reason
-    assert ": fails," in row.precondition and "own ticket - random masks at density 0.0" in row.precondition
-    assert _transfer_row("width", -0.10, _at_levels(0.0, -0.10)).verdict == "inconclusive"     # never not
-    row = _transfer_row("width", 0.0, 0.0)
-    assert row.verdict == "inconclusive" and row.registered_verdict == "partly"
-
-
-def test_transfer_is_judged_at_the_sparse_levels_only():
-    """Failing at the dense levels (where version 1 judged) does not move version 2's verdict, and the other
-    way round: each rule reads its own levels of the same result."""
-    row = _transfer_row("depth", _at_levels(0.0, -0.12), -0.10)
-    assert row.verdict == "reproduced" and row.registered_verdict == "not"
-    row = _transfer_row("depth", _at_levels(-0.12, 0.0), -0.10)
-    assert row.verdict == "not" and row.registered_verdict == "reproduced"
-    assert "at density 0.028" in row.reason or "at density 0.018" in row.reason
-
-
-def test_transfer_straddling_the_own_ticket_margin_says_how_many_seeds_would_decide_it():
-    row = _transfer_row("depth", -0.008, -0.10, spread=0.01)       # -0.8 points, +-1 point between seeds
-    assert row.verdict == "partly" and "above random masks at every judged level: reproduced" in row.reason
-    assert "own ticket at every judged level: inconclusive" in row.reason
-    assert "seeds of this spread would decide it" in row.reason
-
-
-def test_transfer_regime_is_an_interval_not_a_mean():
-    """Own ticket ahead of random masks by 1 point in the mean, but with a spread of 2 points: not shown."""
-    row = _transfer_row("depth", 0.0, -0.01, spread=0.02)
-    assert row.verdict == "inconclusive" and ": fails," in row.precondition
-
-
-def test_the_transfer_rules_keep_version_1_and_its_own_registered_reading():
-    for rule in tickets_transfer.rules(TRANSFER):
-        v1 = rule.registered
-        assert rule.change and "issue 32" in rule.change and rule.precondition
-        assert "levels 16, 18" in rule.what and "at every level" in v1.what and not v1.precondition
-        assert "either of the two" in v1.test and "without matching" in v1.registered.test
-        assert claims.registration_problems([rule], claims.rules_record([rule], first=True)) == []
-        assert rule.first() == v1.registered
-
-
-def test_transfer_summary_and_figure_data_hold_the_numbers_as_built():
-    from _transfer import synthetic_result
-    data = synthetic_result(TRANSFER, _at_levels(-0.02, -0.01), _at_levels(-0.12, -0.03), pairs=("depth",))
-    s = tickets_transfer.summary(data)
-    assert all(isinstance(v, float) for v in s.values()) and s["seeds"] == TRANSFER.replicates
-    assert s["depth_judged_vs_own_min"] == pytest.approx(-2.0) and s["depth_judged_vs_random_max"] == pytest.approx(10.0)
-    assert s["depth_registered_own_vs_random_max"] == pytest.approx(3.0)
-    assert s["depth_vs_random_min"] == pytest.approx(2.0) and s["width_judged_vs_own_max"] == pytest.approx(0.0)
-    assert s["depth_judged_density_min"] == pytest.approx(0.8 ** 18) and s["depth_density_max"] == pytest.approx(0.8 ** 4)
-    f = tickets_transfer.figure_data(data)
-    assert f["levels"].dtype.kind == "i" and f["levels"].tolist() == list(TRANSFER.levels) and int(f["seeds"]) == 5
-    assert f["density_ticks"].dtype.kind == "i" and f["density_ticks"].tolist() == [20, 10, 5, 2]   # 41% to 1.8%
-    assert f["judged"].tolist() == [lv in TRANSFER.judged_levels for lv in TRANSFER.levels]
-    gap, low, high = f["gap_own_random"][1], f["gap_own_random_low"][1], f["gap_own_random_high"][1]
-    assert gap == pytest.approx(100 * -_at_levels(-0.12, -0.03)) and (low < gap).all() and (gap < high).all()
-    assert f["accuracy_own"].shape == (2, len(TRANSFER.levels)) and f["density"][0, 0] == pytest.approx(100 * 0.8 ** 4)
-
-
-def test_transfer_draws_each_replicates_random_masks_afresh_with_the_transferred_counts(monkeypatch):
-    """The random control of replicate r keeps the transferred mask's per-layer counts, and replicates do not
-    share one draw (version 1 took every replicate's from one permutation per layer)."""
-    import torch
-
-    class Store:            # the same source ticket for every replicate: only the random draw may differ
-        def load(self, level):
-            g = torch.Generator().manual_seed(level)
-            shapes = {"hidden0.weight": (8, 40), "hidden1.weight": (8, 8), "fc.weight": (10, 8)}
-            return type("Ticket", (), {"masks": {n: torch.rand(s, generator=g) < 0.3 for n, s in shapes.items()}})
-
-        def rewind(self):
-            return {}
-
-    trained = []
-    monkeypatch.setattr(tickets_transfer, "train_tickets", lambda run: Store())
-    monkeypatch.setattr(tickets_transfer, "train_mask", lambda run, mask, *a: trained.append(mask) or {"accuracy": 0.5})
-    config = tickets_transfer.CONFIGS["smoke"]
-    sources, targets = tickets_transfer.ticket_runs(config)["width"]
-    for s, t in zip(sources, targets):
-        tickets_transfer._transfer(config, ("width", s, t, 2))
-    (moved0, random0), (moved1, random1) = trained[:2], trained[2:]
-    assert random0["hidden0.weight"].shape == (16, 40)          # widened: each hidden unit repeated twice
-    for name in moved0:
-        assert int(random0[name].sum()) == int(moved0[name].sum()) == int(random1[name].sum())
-    assert any(not torch.equal(random0[n], random1[n]) for n in moved0)
-    assert all(torch.equal(moved0[n], moved1[n]) for n in moved0)
-
-
-@pytest.mark.parametrize("field, value", [("levels", (0, 4)), ("levels", (4, 19)), ("levels", ()),
-                                          ("judged_levels", (17,)), ("registered_levels", (4, 4)),
-                                          ("widths", (64, 96)), ("depths", ("resnet20", "resnet14")),
-                                          ("replicates", 0), ("own_drop", 0.0), ("rounds", 0)])
-def test_transfer_bad_config_is_refused_before_any_work(monkeypatch, field, value):
-    def no_work(*a, **k):
-        raise AssertionError("work started before the config was checked")
-    monkeypatch.setattr(tickets_transfer, "run_all", no_work)
-    monkeypatch.setattr(tickets_transfer, "map_jobs", no_work)
-    with pytest.raises(ValueError, match=field):
-        tickets_transfer.run(dataclasses.replace(TRANSFER, **{field: value}))
+def test_a_mask_beyond_random_but_short_of_the_own_ticket_is_partly_under_both():
+    data = _data(tickets_transfer)
+    i = tickets_transfer.PAIRS.index("depth")
+    t, r = np.array(data["transferred"], dtype=float), np.array(data["random"], dtype=float)
+    t[i], r[i] = np.asarray(data["own"])[i] - 0.05, np.asarray(data["own"])[i] - 0.2
+    data["transferred"], data["random"] = t, r
+    row = _row(tickets_transfer, "depth", data)
+    assert row.verdict == "partly" and ": partly" in row.registered
 
 
 def test_only_the_rules_rewritten_after_a_result_carry_the_one_registered_before_it():
@@ -747,9 +637,9 @@ def _smoke_shaped(module, seeds):
         cut(("random_levels",), slice(len(config.random_levels)))
         cut(("untied_accuracy", "untied_density", "untied_layer_density", "untied_step_density"), slice(seeds),
             slice(levels))
-    elif module is tickets_transfer:                               # version 2: synthetic, of the smoke shapes
-        from _transfer import synthetic_result
-        return synthetic_result(config, -0.02, -0.05, seeds=seeds), dataclasses.replace(config, replicates=seeds)
+    elif module is tickets_transfer:
+        cut(("own", "random", "source", "transferred"), slice(None), slice(seeds), slice(len(config.levels)))
+        cut(("density",), slice(None), slice(len(config.levels)))
     elif module is tickets_distillation:
         cut(("density", "distilled", "distilled_ensemble", "distilled_early", "labels_only"), slice(seeds),
             slice(len(config.levels)))
